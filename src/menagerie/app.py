@@ -1,0 +1,101 @@
+"""The composition root: settings -> Platform -> one ASGI app with every surface mounted."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from menagerie import __version__
+from menagerie.dialects.podplay import socket as podplay_socket
+from menagerie.dialects.registry import DIALECTS
+from menagerie.http.dialect import DialectSpec, build_dialect_app
+from menagerie.http.errors import ErrorEnvelope, install_error_handling
+from menagerie.http.middleware import ApiVersionMiddleware, RequestContextMiddleware
+from menagerie.logs import configure_logging
+from menagerie.platform import Platform
+from menagerie.realtime.socketio import asgi_app as socketio_app
+from menagerie.realtime.socketio import build_server
+from menagerie.settings import Settings
+from menagerie.web.docs import install_docs
+
+log = logging.getLogger(__name__)
+
+
+class RootEnvelope(ErrorEnvelope):
+    """Errors on paths outside every dialect."""
+
+    def body(self, error: Any, *, code: str, status: int, request_id: str) -> dict[str, Any]:
+        return {"error": {"code": code, "message": error.message}, "request_id": request_id}
+
+
+def _index(specs: list[DialectSpec], root: str | None) -> str:
+    rows = "".join(
+        f'<li><a href="{s.mount_path}/openapi.json">{s.title}</a> at <code>{s.mount_path}</code>'
+        + (" and <code>/</code>" if s.name == root else "")
+        + "</li>"
+        for s in specs
+    )
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Menagerie</title>"
+        "</head><body><h1>Menagerie</h1>"
+        f"<p>Self-hosted AI agent server, version {__version__}.</p>"
+        f"<p><a href='/docs'>API documentation</a></p><ul>{rows}</ul></body></html>"
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    platform: Platform | None = None,
+    dialects: dict[str, DialectSpec] | None = None,
+) -> FastAPI:
+    """Build the server. `platform` and `dialects` may be handed in; the lifespan starts it."""
+    settings = settings or (platform.settings if platform else Settings())
+    platform = platform or Platform.build(settings)
+    configure_logging(settings.log_level, platform.redactor)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await platform.start()
+        try:
+            yield
+        finally:
+            await platform.stop()
+
+    app = FastAPI(
+        title="Menagerie",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.platform = platform
+    specs = list((dialects or DIALECTS).values())
+    index_page = _index(specs, settings.root_dialect)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(index_page)
+
+    install_docs(app, [(s.title, f"{s.mount_path}/openapi.json") for s in specs])
+
+    dialect_apps = {spec.name: build_dialect_app(spec, platform) for spec in specs}
+    for spec in specs:
+        app.mount(spec.mount_path, dialect_apps[spec.name], name=spec.name)
+    # socket.io clients connect to the server's root (`io("http://host:port")`)
+    sio = build_server(settings.redis_url)
+    podplay_socket.register(sio, platform)
+    app.mount("/socket.io", socketio_app(sio), name="socket.io")
+    if settings.root_dialect:
+        # last, so the prefixed mounts and the server's own routes win
+        app.mount("/", dialect_apps[settings.root_dialect], name=f"{settings.root_dialect}-root")
+
+    install_error_handling(app, RootEnvelope())
+    app.add_middleware(ApiVersionMiddleware, version=__version__)
+    app.add_middleware(RequestContextMiddleware, stats=platform.request_stats)
+    return app

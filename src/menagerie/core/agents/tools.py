@@ -1,0 +1,212 @@
+"""Tools an agent may call during a turn, behind one interface.
+
+The built-in tools need nothing outside Menagerie (the time, the caller's memories); MCP
+servers add theirs through another `ToolSource`. Arguments are validated against the tool's
+JSON schema before it runs, so a model's malformed call is answered with a clear error the
+model can correct, never an exception inside a tool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import jsonschema
+
+from menagerie.core.clock import utcnow
+from menagerie.core.errors import Invalid, MenagerieError, NotFound
+from menagerie.core.identity.models import Principal
+from menagerie.core.llm.models import ToolSpec
+from menagerie.core.memory.models import MemoryDraft
+from menagerie.core.memory.service import MemoryService
+
+TOOL_OUTPUT_LIMIT = 16_000  # characters of a tool's output fed back to the model
+
+
+@dataclass(frozen=True, slots=True)
+class ToolContext:
+    principal: Principal
+    agent: str
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutcome:
+    output: str
+    is_error: bool = False
+
+
+class ToolSource(Protocol):
+    def specs(self) -> Sequence[ToolSpec]: ...
+
+    async def call(self, name: str, arguments: dict[str, Any], context: ToolContext) -> str: ...
+
+
+Handler = Callable[[dict[str, Any], ToolContext], Awaitable[str]]
+
+
+class BuiltinTools:
+    """Tools every agent can have without installing anything."""
+
+    def __init__(self, memory: MemoryService) -> None:
+        self._memory = memory
+        self._tools: dict[str, tuple[ToolSpec, Handler]] = {
+            "current_time": (
+                ToolSpec(
+                    "current_time",
+                    "The current date and time in UTC, ISO 8601.",
+                    {"type": "object", "properties": {}, "additionalProperties": False},
+                ),
+                self._current_time,
+            ),
+            "remember": (
+                ToolSpec(
+                    "remember",
+                    "Save a fact or preference about the user for later conversations.",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "content": {"type": "string", "minLength": 1, "maxLength": 2000},
+                            "category": {"type": "string", "minLength": 1, "maxLength": 64},
+                            "key": {"type": "string", "maxLength": 128},
+                            "importance": {"type": "number", "minimum": 0, "maximum": 1},
+                        },
+                        "required": ["content"],
+                        "additionalProperties": False,
+                    },
+                ),
+                self._remember,
+            ),
+            "recall": (
+                ToolSpec(
+                    "recall",
+                    "Search what is remembered about the user.",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "query": {"type": "string", "maxLength": 500},
+                            "limit": {"type": "integer", "minimum": 1, "maximum": 20},
+                        },
+                        "required": ["query"],
+                        "additionalProperties": False,
+                    },
+                ),
+                self._recall,
+            ),
+        }
+
+    def specs(self) -> Sequence[ToolSpec]:
+        return [spec for spec, _ in self._tools.values()]
+
+    async def call(self, name: str, arguments: dict[str, Any], context: ToolContext) -> str:
+        _, handler = self._tools[name]
+        return await handler(arguments, context)
+
+    async def _current_time(self, arguments: dict[str, Any], context: ToolContext) -> str:
+        return utcnow().isoformat(timespec="seconds").replace("+00:00", "Z")
+
+    async def _remember(self, arguments: dict[str, Any], context: ToolContext) -> str:
+        memory = await self._memory.save(
+            context.principal,
+            MemoryDraft(
+                category=arguments.get("category") or "facts",
+                content=arguments["content"],
+                key=arguments.get("key") or None,
+                importance=arguments.get("importance", 0.6),
+                agent_id=context.agent,
+                context="saved by the agent with the remember tool",
+            ),
+        )
+        return json.dumps({"saved": memory.id, "category": memory.category})
+
+    async def _recall(self, arguments: dict[str, Any], context: ToolContext) -> str:
+        found = await self._memory.search(
+            context.principal, arguments["query"], limit=arguments.get("limit", 5)
+        )
+        return json.dumps(
+            [{"content": hit.memory.content, "category": hit.memory.category} for hit in found]
+        )
+
+
+class Toolbox:
+    """Every tool source, filtered by what an agent is allowed to call."""
+
+    def __init__(self, sources: Iterable[ToolSource], *, timeout_s: float = 30.0) -> None:
+        self._sources = list(sources)
+        self._timeout_s = timeout_s
+
+    def add(self, source: ToolSource) -> None:
+        self._sources.append(source)
+
+    def specs(self, allowed: Sequence[str]) -> list[ToolSpec]:
+        if not allowed:
+            return []
+        everything = "*" in allowed
+        seen: set[str] = set()
+        specs = []
+        for source in self._sources:
+            for spec in source.specs():
+                if spec.name in seen or not (everything or spec.name in allowed):
+                    continue
+                seen.add(spec.name)
+                specs.append(spec)
+        return specs
+
+    async def call(
+        self, name: str, raw_arguments: str, context: ToolContext, allowed: Sequence[str]
+    ) -> ToolOutcome:
+        """Run one tool call; every failure becomes an error outcome the model can read."""
+        try:
+            source, spec = self._find(name, allowed)
+            arguments = _parse_arguments(raw_arguments)
+            _validate(spec, arguments)
+            output = await asyncio.wait_for(
+                source.call(name, arguments, context), timeout=self._timeout_s
+            )
+        except MenagerieError as error:
+            return ToolOutcome(json.dumps({"error": error.code, "message": error.message}), True)
+        except TimeoutError:
+            message = f"tool {name} took longer than {self._timeout_s:g}s"
+            return ToolOutcome(json.dumps({"error": "TOOL_TIMEOUT", "message": message}), True)
+        return ToolOutcome(_clip(output))
+
+    def _find(self, name: str, allowed: Sequence[str]) -> tuple[ToolSource, ToolSpec]:
+        if "*" in allowed or name in allowed:
+            for source in self._sources:
+                for spec in source.specs():
+                    if spec.name == name:
+                        return source, spec
+        raise NotFound(f"no tool named {name!r} is available to this agent", code="TOOL_NOT_FOUND")
+
+
+def _parse_arguments(raw: str) -> dict[str, Any]:
+    try:
+        arguments = json.loads(raw or "{}")
+    except json.JSONDecodeError as exc:
+        raise Invalid(
+            f"tool arguments are not JSON: {exc.msg}", field="arguments", expected="a JSON object"
+        ) from None
+    if not isinstance(arguments, dict):
+        raise Invalid("tool arguments must be a JSON object", field="arguments")
+    return arguments
+
+
+def _validate(spec: ToolSpec, arguments: dict[str, Any]) -> None:
+    validator = jsonschema.Draft202012Validator(spec.parameters)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
+    if error is not None:
+        field = ".".join(str(part) for part in error.absolute_path) or None
+        raise Invalid(
+            f"invalid arguments for {spec.name}: {error.message}",
+            field=field,
+            code="INVALID_INPUT",
+        )
+
+
+def _clip(output: str) -> str:
+    if len(output) <= TOOL_OUTPUT_LIMIT:
+        return output
+    return output[:TOOL_OUTPUT_LIMIT] + f"\n[… {len(output) - TOOL_OUTPUT_LIMIT} characters cut]"

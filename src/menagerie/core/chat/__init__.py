@@ -1,0 +1,1 @@
+"""Chat sessions and their messages: the one conversation store behind every dialect."""

@@ -1,0 +1,95 @@
+"""The event bus contract shared by every backend."""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from menagerie.core.clock import utcnow
+
+JsonObject = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    topic: str
+    payload: JsonObject
+    published_at: str = field(default_factory=lambda: utcnow().isoformat())
+
+
+class Subscription:
+    """Events for one subscriber, buffered up to `max_queue` (oldest dropped past that).
+
+    A slow consumer must not stall publishers or other subscribers, so the queue is bounded
+    and overflow drops the oldest event and counts it in `dropped`.
+    """
+
+    def __init__(self, patterns: tuple[str, ...], max_queue: int = 1000) -> None:
+        self.patterns = patterns
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=max_queue)
+        self.dropped = 0
+        self.closed = False
+
+    def matches(self, topic: str) -> bool:
+        return any(fnmatch.fnmatchcase(topic, pattern) for pattern in self.patterns)
+
+    def deliver(self, event: Event) -> None:
+        if self.closed:
+            return
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.dropped += 1
+        self._queue.put_nowait(event)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)
+
+    async def get(self, within: float | None = None) -> Event | None:
+        """The next event, or None once closed (or when `within` seconds pass)."""
+        if self.closed and self._queue.empty():
+            return None
+        try:
+            return await asyncio.wait_for(self._queue.get(), within)
+        except TimeoutError:
+            return None
+
+    async def __aiter__(self) -> AsyncIterator[Event]:
+        while True:
+            event = await self.get()
+            if event is None:
+                return
+            yield event
+
+
+class EventBus(ABC):
+    """Publish JSON payloads on dotted topics; subscribe with glob patterns (`task.*`)."""
+
+    name: str
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def stop(self) -> None: ...
+
+    @abstractmethod
+    async def publish(self, topic: str, payload: JsonObject) -> None: ...
+
+    @abstractmethod
+    async def subscribe(self, *patterns: str) -> Subscription: ...
+
+    @abstractmethod
+    async def unsubscribe(self, subscription: Subscription) -> None: ...
+
+    @abstractmethod
+    async def ping(self) -> float:
+        """Round-trip latency in seconds; raises `Unavailable` when the bus is down."""

@@ -1,0 +1,126 @@
+"""The Redis event bus: one pub/sub connection per process fans events out to local subscribers.
+
+Every replica publishes to Redis and listens on one pattern subscription; local subscribers
+are then served from memory, so a thousand socket.io clients cost one Redis connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from menagerie.core.errors import Unavailable
+from menagerie.core.events.bus import Event, EventBus, JsonObject, Subscription
+
+log = logging.getLogger(__name__)
+
+CHANNEL_PREFIX = "menagerie:events:"
+
+
+class RedisEventBus(EventBus):
+    name = "redis"
+
+    def __init__(self, url: str, *, reconnect_delay: float = 1.0) -> None:
+        self._url = url
+        self._client: aioredis.Redis | None = None
+        self._subscriptions: list[Subscription] = []
+        self._listener: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self._reconnect_delay = reconnect_delay
+
+    async def start(self) -> None:
+        if self._client is not None:
+            return
+        self._client = aioredis.Redis.from_url(
+            self._url, socket_connect_timeout=5, health_check_interval=30
+        )
+        self._listener = asyncio.create_task(self._listen(), name="menagerie-redis-bus")
+        # wait until the pattern subscription is in place so no publish after start is missed
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), timeout=5)
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+        for subscription in self._subscriptions:
+            subscription.close()
+        self._subscriptions.clear()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def _listen(self) -> None:
+        assert self._client is not None
+        while True:
+            pubsub = self._client.pubsub()
+            try:
+                await pubsub.psubscribe(CHANNEL_PREFIX + "*")
+                self._ready.set()
+                async for message in pubsub.listen():
+                    if message.get("type") != "pmessage":
+                        continue
+                    self._dispatch(message["channel"], message["data"])
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                raise
+            except (RedisError, OSError) as exc:
+                self._ready.clear()
+                log.warning("event bus lost Redis (%s); reconnecting", type(exc).__name__)
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                await asyncio.sleep(self._reconnect_delay)
+
+    def _dispatch(self, channel: bytes, data: bytes) -> None:
+        topic = channel.decode()[len(CHANNEL_PREFIX) :]
+        try:
+            body = json.loads(data)
+        except ValueError:
+            log.warning("dropped a malformed event on %s", topic)
+            return
+        event = Event(topic, body.get("payload", {}), body.get("published_at", ""))
+        for subscription in list(self._subscriptions):
+            if subscription.matches(topic):
+                subscription.deliver(event)
+
+    async def publish(self, topic: str, payload: JsonObject) -> None:
+        client = self._require_client()
+        event = Event(topic, payload)
+        message = json.dumps({"payload": event.payload, "published_at": event.published_at})
+        try:
+            await client.publish(CHANNEL_PREFIX + topic, message)
+        except (RedisError, OSError) as exc:
+            raise Unavailable("event bus unavailable", service="event_bus") from exc
+
+    async def subscribe(self, *patterns: str) -> Subscription:
+        subscription = Subscription(patterns or ("*",))
+        self._subscriptions.append(subscription)
+        return subscription
+
+    async def unsubscribe(self, subscription: Subscription) -> None:
+        subscription.close()
+        if subscription in self._subscriptions:
+            self._subscriptions.remove(subscription)
+
+    async def ping(self) -> float:
+        client = self._require_client()
+        started = time.perf_counter()
+        try:
+            await client.ping()
+        except (RedisError, OSError) as exc:
+            raise Unavailable("event bus unavailable", service="event_bus") from exc
+        return time.perf_counter() - started
+
+    def _require_client(self) -> aioredis.Redis:
+        if self._client is None:
+            raise Unavailable("event bus not started", service="event_bus")
+        return self._client

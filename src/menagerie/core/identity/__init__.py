@@ -1,0 +1,1 @@
+"""Identity: tenants, users, API tokens and the principal every request acts as."""

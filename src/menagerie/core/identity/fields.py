@@ -1,0 +1,73 @@
+"""The account fields people type: email addresses, names, roles; and the admin check."""
+
+from __future__ import annotations
+
+import re
+
+from menagerie.core.errors import Forbidden, Invalid
+from menagerie.core.identity.models import Principal
+
+MAX_NAME = 200
+MAX_EMAIL = 254
+_ROLE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_LOCAL = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def normalise_email(value: object, *, field: str = "email") -> str:
+    """A lower-cased, trimmed address, or `Invalid`. ASCII only: IDNs come as punycode."""
+    email = value.strip().lower() if isinstance(value, str) else ""
+    local, at, domain = email.rpartition("@")
+    labels = domain.split(".")
+    valid = (
+        bool(at)
+        and len(email) <= MAX_EMAIL
+        and 0 < len(local) <= 64
+        and _LOCAL.match(local) is not None
+        and len(labels) >= 2
+        and all(_LABEL.match(label) for label in labels)
+        and len(labels[-1]) >= 2
+        and not labels[-1].isdigit()
+    )
+    if not valid:
+        received = value[:100] if isinstance(value, str) else value
+        raise Invalid(
+            "email is not a valid email address",
+            field=field,
+            received=received if isinstance(received, str | None) else "<not a string>",
+            expected="an email address such as user@example.com",
+        )
+    return email
+
+
+def clean_name(value: object, *, field: str = "name") -> str:
+    name = value.strip() if isinstance(value, str) else ""
+    if not name or len(name) > MAX_NAME or _CONTROL.search(name):
+        raise Invalid(
+            f"{field} must be 1 to {MAX_NAME} printable characters",
+            field=field,
+            received=value[:100] if isinstance(value, str) else "<not a string>",
+            expected=f"a non-empty string of at most {MAX_NAME} characters",
+        )
+    return name
+
+
+def clean_roles(value: object, *, field: str = "roles") -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(role, str) and _ROLE.match(role) for role in value
+    ):
+        raise Invalid(
+            "roles must be a list of role names such as ['admin']",
+            field=field,
+            received="<invalid roles>",
+            expected="a list of lower-case role names",
+        )
+    return sorted(set(value))
+
+
+def require_admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise Forbidden("this operation needs the admin role", code="INSUFFICIENT_PERMISSIONS")

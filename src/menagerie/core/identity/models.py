@@ -1,0 +1,83 @@
+"""Typed values the identity service hands out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a request acts as: every service call is scoped by it."""
+
+    tenant_id: str
+    user_id: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+    via: str = "token"  # how it was authenticated: token, jwt, cookie, master_key, dev_mode
+    session_id: str | None = None  # the signed-in session behind a JWT or cookie
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN in self.roles
+
+    def acting_for(self, user_id: str | None) -> Principal:
+        """APIs that name the user in the request (PodPlay's `user_id`): an admin acts as that
+        user of its tenant, without admin rights; anyone else stays themself."""
+        if not user_id or user_id == self.user_id or not self.is_admin:
+            return self
+        return Principal(self.tenant_id, user_id[:128], frozenset(), self.via, self.session_id)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    tenant_id: str
+    email: str | None
+    name: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """An API token at the one moment its plaintext exists."""
+
+    id: str
+    name: str
+    token: str
+    tenant_id: str
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class BootstrapResult:
+    tenant_id: str
+    admin_user_id: str
+    admin_token: IssuedToken | None  # None when the server already had users
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    """What a sign-in or a refresh hands out."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int  # seconds the access token lives
+    refresh_expires_in: int
+    session_id: str
+    token_type: str = "Bearer"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    id: str
+    tenant_id: str
+    user_id: str
+    kind: str
+    attributes: dict[str, object]
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    revoked_reason: str | None

@@ -1,0 +1,1 @@
+"""Language models: providers, catalogue, router, usage ledger, quotas, managed endpoints."""

@@ -1,0 +1,1 @@
+"""Provider adapters: each turns a `ChatRequest` into a stream of typed events."""

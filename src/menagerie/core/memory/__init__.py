@@ -1,0 +1,1 @@
+"""Memories: what agents remember about their users, searchable by keyword and relevance."""

@@ -1,0 +1,368 @@
+"""The memory store: save (upsert by category and key), list, search, delete, prune.
+
+Every call is scoped to the caller's tenant and user; another tenant's memory is answered
+exactly as a missing one. Expired memories are never returned and are removed by pruning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from menagerie.core.chat.tables import ChatSessionRow
+from menagerie.core.clock import as_utc, utcnow
+from menagerie.core.errors import NotFound, QuotaExceeded
+from menagerie.core.identity.models import Principal
+from menagerie.core.ids import new_id
+from menagerie.core.memory import search
+from menagerie.core.memory.models import Memory, MemoryDraft, ScoredMemory
+from menagerie.core.memory.tables import MemoryRow
+from menagerie.core.paging import check_page
+from menagerie.storage.database import Database
+
+MAX_LIST_LIMIT = 200
+
+
+def draft(**fields: Any) -> MemoryDraft:
+    """A validated draft; a bad field is `Invalid` naming it (as `MemoryDraft` itself raises)."""
+    return MemoryDraft(**fields)
+
+
+class MemoryService:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        quota_per_tenant: int | None = None,
+        embedder: search.Embedder | None = None,
+    ) -> None:
+        self._db = database
+        self.quota_per_tenant = quota_per_tenant
+        self._embedder = embedder
+
+    async def save(self, principal: Principal, memory: MemoryDraft) -> Memory:
+        now = utcnow()
+        identity = _identity(principal, memory)
+        values: dict[str, Any] = {
+            "agent_id": memory.agent_id,
+            "session_id": memory.session_id,
+            "category": memory.category,
+            "key": memory.key,
+            "content": memory.text(),
+            "value": memory.value if memory.value is not None else memory.text(),
+            "importance": memory.importance,
+            "tags": list(memory.tags),
+            "meta": dict(memory.metadata),
+            "context": memory.context,
+            "expires_at": as_utc(memory.expires_at) if memory.expires_at else None,
+            "updated_at": now,
+        }
+        for _ in range(3):
+            try:
+                async with self._db.session() as session:
+                    if memory.session_id is not None:
+                        await _check_session(session, principal, memory.session_id)
+                    if identity is not None:
+                        existing = await session.scalar(
+                            select(MemoryRow).where(MemoryRow.identity == identity)
+                        )
+                        if existing is not None:
+                            for name, value in values.items():
+                                setattr(existing, name, value)
+                            await session.flush()
+                            return _memory(existing)
+                    await self._check_quota(session, principal.tenant_id)
+                    row = MemoryRow(
+                        id=new_id("mem"),
+                        tenant_id=principal.tenant_id,
+                        user_id=principal.user_id,
+                        identity=identity,
+                        created_at=now,
+                        access_count=0,
+                        **values,
+                    )
+                    session.add(row)
+                    await session.flush()
+                    return _memory(row)
+            except IntegrityError as exc:
+                # the same key saved at once by another request: update theirs
+                if identity is None or "identity" not in str(exc.orig).lower():
+                    if memory.session_id is not None:
+                        raise NotFound(
+                            f"chat session {memory.session_id} not found",
+                            code="SESSION_NOT_FOUND",
+                        ) from None
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _check_quota(self, session: Any, tenant_id: str) -> None:
+        if self.quota_per_tenant is None:
+            return
+        count = await session.scalar(
+            select(func.count()).select_from(MemoryRow).where(MemoryRow.tenant_id == tenant_id)
+        )
+        if int(count or 0) >= self.quota_per_tenant:
+            raise QuotaExceeded(
+                f"the memory quota of {self.quota_per_tenant} memories is reached; "
+                "delete or prune some first",
+                code="MEMORY_QUOTA_EXCEEDED",
+                details={"limit": self.quota_per_tenant},
+            )
+
+    async def get(self, principal: Principal, memory_id: str) -> Memory:
+        async with self._db.session() as session:
+            row = await session.scalar(
+                select(MemoryRow).where(MemoryRow.id == memory_id, *_live(principal, utcnow()))
+            )
+            if row is None:
+                raise NotFound(f"memory {memory_id} not found", code="MEMORY_NOT_FOUND")
+            return _memory(row)
+
+    async def delete(self, principal: Principal, memory_id: str) -> None:
+        async with self._db.session() as session:
+            result = await session.execute(
+                delete(MemoryRow).where(MemoryRow.id == memory_id, *_owned(principal))
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                raise NotFound(f"memory {memory_id} not found", code="MEMORY_NOT_FOUND")
+
+    async def list(
+        self,
+        principal: Principal,
+        *,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        category: str | None = None,
+        categories: Sequence[str] | None = None,
+        min_importance: float | None = None,
+        session_scope: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Memory]:
+        """Newest first. `session_scope`: that session's memories and those of no session."""
+        check_page(limit, offset)
+        conditions = _live(principal, utcnow())
+        conditions += _narrow(agent_id, session_id, category, categories)
+        if session_scope is not None:
+            conditions.append(_in_scope(session_scope))
+        if min_importance is not None:
+            conditions.append(MemoryRow.importance >= min_importance)
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(MemoryRow)
+                .where(*conditions)
+                .order_by(MemoryRow.created_at.desc(), MemoryRow.id)
+                .limit(limit)
+                .offset(offset)
+            )
+            return [_memory(row) for row in rows]
+
+    async def count(self, principal: Principal, *, categories: Sequence[str] | None = None) -> int:
+        conditions = _live(principal, utcnow()) + _narrow(None, None, None, categories)
+        async with self._db.session() as session:
+            total = await session.scalar(
+                select(func.count()).select_from(MemoryRow).where(*conditions)
+            )
+            return int(total or 0)
+
+    async def prune(
+        self,
+        principal: Principal,
+        *,
+        older_than: datetime | None = None,
+        importance_less_than: float | None = None,
+        category: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        session_scope: str | None = None,
+    ) -> int:
+        """Remove the caller's memories matching every filter given, and all expired ones."""
+        now = utcnow()
+        filters = _narrow(agent_id, session_id, category, None)
+        if session_scope is not None:
+            filters.append(_in_scope(session_scope))
+        if older_than is not None:
+            filters.append(MemoryRow.created_at < as_utc(older_than))
+        if importance_less_than is not None:
+            filters.append(MemoryRow.importance < importance_less_than)
+        expired = MemoryRow.expires_at.is_not(None) & (MemoryRow.expires_at <= now)
+        has_filter = older_than is not None or importance_less_than is not None or category
+        matching: ColumnElement[bool] = expired
+        if has_filter:
+            matching = or_(expired, and_(*filters))
+        elif filters:  # only a scope (agent or session) was given: its expired ones
+            matching = and_(expired, *filters)
+        async with self._db.session() as session:
+            result = await session.execute(delete(MemoryRow).where(*_owned(principal), matching))
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def search(
+        self,
+        principal: Principal,
+        query: str,
+        *,
+        agent_id: str | None = None,
+        category: str | None = None,
+        limit: int = 10,
+    ) -> list[ScoredMemory]:
+        check_page(limit, 0)
+        now = utcnow()
+        words = search.terms(query)
+        narrow = [_unexpired(now), *_narrow(agent_id, None, category, None)]
+        conditions = _owned(principal) + narrow
+        async with self._db.session() as session:
+            if words:
+                candidates = await search.text_candidates(
+                    session,
+                    self._db.backend,
+                    principal.tenant_id,
+                    None if principal.is_admin else principal.user_id,
+                    words,
+                    narrow,
+                    want=limit,
+                    with_content=self._embedder is not None,
+                )
+            else:
+                candidates = [
+                    search.Candidate(row.id, 0.0, row.importance, row.updated_at, "")
+                    for row in await session.execute(
+                        select(MemoryRow.id, MemoryRow.importance, MemoryRow.updated_at)
+                        .where(*conditions)
+                        .order_by(MemoryRow.importance.desc(), MemoryRow.updated_at.desc())
+                        .limit(limit)
+                    )
+                ]
+            if not candidates:
+                return []
+            meaning: list[float | None] = [None] * len(candidates)
+            if self._embedder is not None and words:
+                meaning = list(
+                    await search.similarities(
+                        self._embedder, query, [c.content for c in candidates]
+                    )
+                )
+            # rank the candidates' few columns; whole memories are read for the winners only
+            scored = sorted(
+                (
+                    (
+                        search.fuse(
+                            candidate.text_score,
+                            candidate.importance,
+                            search.recency(as_utc(candidate.updated_at), now),
+                            has_query=bool(words),
+                            similarity=similarity,
+                        ),
+                        candidate.id,
+                    )
+                    for candidate, similarity in zip(candidates, meaning, strict=True)
+                ),
+                key=lambda pair: (-pair[0], pair[1]),
+            )[:limit]
+            winners = [memory_id for _, memory_id in scored]
+            rows = {
+                row.id: row
+                # by id alone: the candidates were already scoped and filtered, and with the
+                # tenant's conditions too the planner may walk the tenant's index instead
+                for row in await session.scalars(select(MemoryRow).where(MemoryRow.id.in_(winners)))
+            }
+            ranked = [
+                ScoredMemory(_memory(rows[memory_id]), score)
+                for score, memory_id in scored
+                if memory_id in rows
+            ]
+            await session.execute(
+                update(MemoryRow)
+                .where(MemoryRow.id.in_(winners))
+                .values(last_accessed_at=now, access_count=MemoryRow.access_count + 1)
+                # the returned memories are already built; nothing in the session to refresh
+                .execution_options(synchronize_session=False)
+            )
+            return ranked
+
+
+async def _check_session(session: Any, principal: Principal, session_id: str) -> None:
+    owner = await session.scalar(
+        select(ChatSessionRow.user_id).where(
+            ChatSessionRow.id == session_id, ChatSessionRow.tenant_id == principal.tenant_id
+        )
+    )
+    if owner is None or not (principal.is_admin or owner == principal.user_id):
+        raise NotFound(f"chat session {session_id} not found", code="SESSION_NOT_FOUND")
+
+
+def _identity(principal: Principal, memory: MemoryDraft) -> str | None:
+    if memory.key is None:
+        return None
+    parts = (
+        principal.tenant_id,
+        principal.user_id,
+        memory.agent_id or "",
+        memory.session_id or "",
+        memory.category,
+        memory.key,
+    )
+    return "\x1f".join(parts)[:400]
+
+
+def _owned(principal: Principal) -> list[ColumnElement[bool]]:
+    conditions = [MemoryRow.tenant_id == principal.tenant_id]
+    if not principal.is_admin:
+        conditions.append(MemoryRow.user_id == principal.user_id)
+    return conditions
+
+
+def _unexpired(now: datetime) -> ColumnElement[bool]:
+    return or_(MemoryRow.expires_at.is_(None), MemoryRow.expires_at > now)
+
+
+def _live(principal: Principal, now: datetime) -> list[ColumnElement[bool]]:
+    return [*_owned(principal), _unexpired(now)]
+
+
+def _narrow(
+    agent_id: str | None,
+    session_id: str | None,
+    category: str | None,
+    categories: Sequence[str] | None,
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if agent_id is not None:
+        conditions.append(MemoryRow.agent_id == agent_id)
+    if session_id is not None:
+        conditions.append(MemoryRow.session_id == session_id)
+    if category is not None:
+        conditions.append(MemoryRow.category == category)
+    if categories:
+        conditions.append(MemoryRow.category.in_(list(categories)))
+    return conditions
+
+
+def _in_scope(session_id: str) -> ColumnElement[bool]:
+    return or_(MemoryRow.session_id == session_id, MemoryRow.session_id.is_(None))
+
+
+def _memory(row: MemoryRow) -> Memory:
+    return Memory(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        user_id=row.user_id,
+        agent_id=row.agent_id,
+        session_id=row.session_id,
+        category=row.category,
+        key=row.key,
+        content=row.content,
+        value=row.value,
+        importance=row.importance,
+        tags=list(row.tags or []),
+        metadata=dict(row.meta or {}),
+        context=row.context,
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        last_accessed_at=row.last_accessed_at,
+        access_count=row.access_count,
+    )

@@ -1,0 +1,51 @@
+"""The memories table. Its full-text index lives beside it, created by the migration:
+an FTS5 table kept in sync by triggers on SQLite, a GIN expression index on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from menagerie.core.clock import utcnow
+from menagerie.storage.base import Base, UTCDateTime
+
+FTS_TABLE = "memories_fts"  # SQLite
+FTS_INDEX = "ix_memories_search"  # PostgreSQL
+TS_CONFIG = "english"
+
+
+class MemoryRow(Base):
+    __tablename__ = "memories"
+    __table_args__ = (
+        Index("ix_memories_tenant_user_created", "tenant_id", "user_id", "created_at"),
+        Index("ix_memories_tenant_user_category_key", "tenant_id", "user_id", "category", "key"),
+        Index("ix_memories_session_id", "session_id"),
+        Index("ix_memories_expires_at", "expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(128))
+    agent_id: Mapped[str | None] = mapped_column(String(128))
+    session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("chat_sessions.id", ondelete="CASCADE")
+    )
+    category: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str | None] = mapped_column(String(128))
+    # the upsert identity: (user, agent, category, key) with '' for "none", so that a unique
+    # index can hold it on both databases (NULLs are never equal in a unique index)
+    identity: Mapped[str | None] = mapped_column(String(400), unique=True)
+    content: Mapped[str] = mapped_column(Text)
+    value: Mapped[Any] = mapped_column(JSON)
+    importance: Mapped[float] = mapped_column(Float, default=0.5)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    context: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_accessed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    access_count: Mapped[int] = mapped_column(Integer, default=0)

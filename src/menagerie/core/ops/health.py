@@ -1,0 +1,186 @@
+"""Health: every field comes from a real check made when asked."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import psutil
+
+from menagerie.core.clock import utcnow
+from menagerie.core.errors import Unavailable
+from menagerie.core.events import EventBus
+from menagerie.core.ops.stats import RequestStats, RequestStatsSnapshot
+from menagerie.core.runs.worker import InProcessWorker
+from menagerie.storage.database import Database, DatabaseStatus
+
+Status = Literal["healthy", "degraded", "unhealthy"]
+
+# A component whose failure makes the whole server unhealthy rather than degraded.
+CRITICAL = frozenset({"database", "filesystem"})
+WORKER_STALL_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentHealth:
+    name: str
+    healthy: bool
+    latency_ms: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def status(self) -> Status:
+        return "healthy" if self.healthy else "unhealthy"
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceUsage:
+    cpu_percent: float
+    memory_percent: float
+    disk_percent: float
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    status: Status
+    checked_at: datetime
+    version: str
+    uptime_s: float
+    components: dict[str, ComponentHealth]
+    providers: dict[str, bool]
+    requests: RequestStatsSnapshot
+    resources: ResourceUsage
+    database: DatabaseStatus
+
+    @property
+    def healthy(self) -> bool:
+        return self.status != "unhealthy"
+
+
+class HealthService:
+    def __init__(
+        self,
+        *,
+        version: str,
+        database: Database,
+        events: EventBus,
+        worker: InProcessWorker,
+        request_stats: RequestStats,
+        data_dir: Path,
+        providers: dict[str, bool],
+    ) -> None:
+        self.version = version
+        self._db = database
+        self._events = events
+        self._worker = worker
+        self.request_stats = request_stats
+        self._data_dir = data_dir
+        self._providers = providers
+        self._started = time.monotonic()
+        self.started_at = utcnow()
+
+    @property
+    def uptime_s(self) -> float:
+        return round(time.monotonic() - self._started, 3)
+
+    async def check_database(self) -> tuple[ComponentHealth, DatabaseStatus]:
+        status = await self._db.status()
+        component = ComponentHealth(
+            "database",
+            status.healthy,
+            status.latency_ms,
+            {
+                "backend": status.backend,
+                "pool_in_use": status.pool_in_use,
+                "pool_size": status.pool_size,
+                "query_avg_ms": status.query_avg_ms,
+            },
+            status.error,
+        )
+        return component, status
+
+    async def check_event_bus(self) -> ComponentHealth:
+        try:
+            latency = await asyncio.wait_for(self._events.ping(), timeout=3)
+        except (Unavailable, TimeoutError) as exc:
+            return ComponentHealth(
+                "event_bus", False, details={"backend": self._events.name}, error=str(exc)
+            )
+        return ComponentHealth(
+            "event_bus", True, round(latency * 1000, 3), {"backend": self._events.name}
+        )
+
+    def check_worker(self) -> ComponentHealth:
+        status = self._worker.status()
+        stalled = status.heartbeat_age_s is None or status.heartbeat_age_s > WORKER_STALL_SECONDS
+        healthy = status.running and not stalled
+        return ComponentHealth(
+            "worker",
+            healthy,
+            details={
+                "mode": status.mode,
+                "running": status.running,
+                "concurrency": status.concurrency,
+                "active_jobs": status.active_jobs,
+                "queued_jobs": status.queued_jobs,
+                "completed_jobs": status.completed_jobs,
+                "failed_jobs": status.failed_jobs,
+                "heartbeat_age_s": status.heartbeat_age_s,
+            },
+            error=None if healthy else ("not running" if not status.running else "stalled"),
+        )
+
+    async def check_filesystem(self) -> ComponentHealth:
+        def probe() -> None:
+            self._data_dir.mkdir(parents=True, exist_ok=True)
+            path = self._data_dir / f".health-{os.getpid()}"
+            path.write_bytes(b"ok")
+            path.unlink()
+
+        started = time.perf_counter()
+        try:
+            await asyncio.to_thread(probe)
+        except OSError as exc:
+            return ComponentHealth(
+                "filesystem", False, details={"path": str(self._data_dir)}, error=str(exc)
+            )
+        elapsed = round((time.perf_counter() - started) * 1000, 3)
+        return ComponentHealth("filesystem", True, elapsed, {"path": str(self._data_dir)})
+
+    def resources(self) -> ResourceUsage:
+        disk_root = self._data_dir if self._data_dir.exists() else Path("/")
+        return ResourceUsage(
+            cpu_percent=psutil.cpu_percent(interval=None),
+            memory_percent=psutil.virtual_memory().percent,
+            disk_percent=psutil.disk_usage(str(disk_root)).percent,
+        )
+
+    async def report(self) -> HealthReport:
+        (database, db_status), event_bus, filesystem = await asyncio.gather(
+            self.check_database(), self.check_event_bus(), self.check_filesystem()
+        )
+        components = {
+            "database": database,
+            "event_bus": event_bus,
+            "worker": self.check_worker(),
+            "filesystem": filesystem,
+        }
+        failing = {name for name, component in components.items() if not component.healthy}
+        status: Status = "unhealthy" if failing & CRITICAL else "degraded" if failing else "healthy"
+        return HealthReport(
+            status=status,
+            checked_at=utcnow(),
+            version=self.version,
+            uptime_s=self.uptime_s,
+            components=components,
+            providers=dict(self._providers),
+            requests=self.request_stats.snapshot(),
+            resources=self.resources(),
+            database=db_status,
+        )

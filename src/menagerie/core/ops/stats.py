@@ -1,0 +1,57 @@
+"""Request counters the health endpoints report: totals, latency, error rate, connections."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from time import monotonic
+
+
+@dataclass(frozen=True, slots=True)
+class RequestStatsSnapshot:
+    total_requests: int
+    total_errors: int
+    active_requests: int
+    avg_response_ms: float
+    error_rate: float
+    requests_per_minute: int
+    last_request_at: float | None
+
+
+class RequestStats:
+    """In-process counters. Cheap enough for every request: a few integer updates."""
+
+    def __init__(self, window: int = 1000) -> None:
+        self.total = 0
+        self.errors = 0
+        self.active = 0
+        self._durations: deque[float] = deque(maxlen=window)
+        self._recent: deque[float] = deque(maxlen=10_000)
+        self.last_request_at: float | None = None
+
+    def started(self) -> None:
+        self.active += 1
+
+    def finished(self, duration: float, status: int) -> None:
+        self.active -= 1
+        self.total += 1
+        if status >= 500:
+            self.errors += 1
+        self._durations.append(duration)
+        now = monotonic()
+        self._recent.append(now)
+        self.last_request_at = now
+
+    def snapshot(self) -> RequestStatsSnapshot:
+        durations = list(self._durations)
+        cutoff = monotonic() - 60
+        per_minute = sum(1 for moment in self._recent if moment >= cutoff)
+        return RequestStatsSnapshot(
+            total_requests=self.total,
+            total_errors=self.errors,
+            active_requests=self.active,
+            avg_response_ms=round(sum(durations) / len(durations) * 1000, 2) if durations else 0.0,
+            error_rate=round(self.errors / self.total, 4) if self.total else 0.0,
+            requests_per_minute=per_minute,
+            last_request_at=self.last_request_at,
+        )

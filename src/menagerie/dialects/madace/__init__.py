@@ -1,0 +1,23 @@
+"""MADACE (seed 001), served under `/madace` (its base URL is `/madace/api`)."""
+
+from menagerie.dialects.madace import agents, chat, health, llm
+from menagerie.dialects.madace.envelope import MadaceEnvelope
+from menagerie.http.dialect import DialectSpec
+from menagerie.http.ratelimit import RateLimitRule, RateLimitTable
+
+SPEC = DialectSpec(
+    name="madace",
+    title="MADACE API (Menagerie)",
+    api_version=health.API_VERSION,
+    mount_path="/madace",
+    envelope=MadaceEnvelope(),
+    routers=(health.router, llm.router, agents.router, chat.router),
+    description="The MADACE agents, workflows and chat API, served by Menagerie.",
+    # seed 001 "Rate Limiting", its announced per-address tiers
+    rate_limits=RateLimitTable(
+        rules=(
+            RateLimitRule("anonymous", "100/minute", key_by="address", callers="anonymous"),
+            RateLimitRule("authenticated", "1000/minute", callers="authenticated"),
+        ),
+    ),
+)

@@ -1,0 +1,20 @@
+"""Metamorph (seed 003), served under `/metamorph`."""
+
+from menagerie.dialects.metamorph import conversations, vercel
+from menagerie.dialects.metamorph.envelope import MetamorphEnvelope
+from menagerie.http.dialect import DialectSpec
+from menagerie.http.ratelimit import RateLimitRule, RateLimitTable
+
+API_VERSION = "1.0.0"
+
+SPEC = DialectSpec(
+    name="metamorph",
+    title="Metamorph API (Menagerie)",
+    api_version=API_VERSION,
+    mount_path="/metamorph",
+    envelope=MetamorphEnvelope(),
+    routers=(vercel.router, conversations.router),
+    description="Metamorph's vault-scoped sandboxes, sessions and memories, served by Menagerie.",
+    # seed 003 documents its 429 (`*_LIMIT_REACHED`) but no request limits: a generous one
+    rate_limits=RateLimitTable(rules=(RateLimitRule("default", "1000/minute"),)),
+)

@@ -1,0 +1,127 @@
+"""PodPlay's socket.io events (seed 000 "WebSocket Events"): connect with `auth: {token}` or
+`?token=`, `mama_bear_message` answered by `mama_bear_response`, `typing_indicator` relayed
+to the other clients in the same chat session."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+import socketio
+
+from menagerie.core.agents.runtime import TurnRequest
+from menagerie.core.clock import iso, utcnow
+from menagerie.core.errors import MenagerieError
+from menagerie.core.identity.models import Principal
+from menagerie.dialects.podplay.chat import AGENT
+from menagerie.platform import Platform
+
+log = logging.getLogger(__name__)
+SERVICES = {
+    "mama_bear": True,
+    "marketplace": False,
+    "real_time_chat": True,
+    "terminal_sessions": False,
+}
+
+
+def _token(environ: dict[str, Any], auth: Any) -> str | None:
+    if isinstance(auth, dict) and isinstance(auth.get("token"), str):
+        return auth["token"]
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    return (query.get("token") or [None])[0]
+
+
+def register(sio: socketio.AsyncServer, platform: Platform) -> None:
+    async def principal_of(sid: str) -> Principal:
+        session = await sio.get_session(sid)
+        principal: Principal = session["principal"]
+        return principal
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = _token(environ, auth)
+        try:
+            if token:
+                principal = await platform.identity.authenticate_bearer(token)
+            elif platform.identity.dev_mode:
+                principal = platform.identity.dev_principal()
+            else:
+                raise ConnectionRefusedError({"error_code": "AUTHENTICATION_REQUIRED"})
+        except MenagerieError as error:
+            refusal = {"error_code": "INVALID_TOKEN", "message": error.message}
+            raise ConnectionRefusedError(refusal) from None
+        await sio.save_session(sid, {"principal": principal})
+        await sio.emit(
+            "connected",
+            {
+                "status": "success",
+                "message": "Connected to Podplay Sanctuary",
+                "client_id": sid,
+                "timestamp": iso(utcnow()),
+                "services": SERVICES,
+            },
+            to=sid,
+        )
+
+    @sio.on("mama_bear_message")
+    async def mama_bear_message(sid: str, data: Any) -> None:
+        if not isinstance(data, dict) or not isinstance(data.get("message"), str):
+            await sio.emit(
+                "mama_bear_response",
+                {"success": False, "error": "message is required", "error_code": "INVALID_INPUT"},
+                to=sid,
+            )
+            return
+        caller = (await principal_of(sid)).acting_for(data.get("user_id"))
+        context = data.get("context") if isinstance(data.get("context"), dict) else {}
+        session_id = data.get("session_id") if isinstance(data.get("session_id"), str) else None
+        if session_id:
+            await sio.enter_room(sid, f"session:{caller.tenant_id}:{session_id}")
+        try:
+            done = await platform.agents.complete(
+                caller,
+                TurnRequest(
+                    agent=AGENT, message=data["message"], session_id=session_id, context=context
+                ),
+            )
+        except MenagerieError as error:
+            await sio.emit(
+                "mama_bear_response",
+                {"success": False, "error": error.message, "error_code": error.code},
+                to=sid,
+            )
+            return
+        agent = platform.agents.catalog.get(AGENT)
+        await sio.emit(
+            "mama_bear_response",
+            {
+                "success": True,
+                "response": done.message.content,
+                "message_id": done.message.id,
+                "session_id": done.message.session_id,
+                "model_used": done.model,
+                "timestamp": iso(done.message.created_at),
+                "suggestions": agent.suggestions,
+            },
+            to=sid,
+        )
+
+    @sio.on("typing_indicator")
+    async def typing_indicator(sid: str, data: Any) -> None:
+        if not isinstance(data, dict) or not isinstance(data.get("session_id"), str):
+            return
+        principal = await principal_of(sid)
+        room = f"session:{principal.tenant_id}:{data['session_id']}"
+        await sio.enter_room(sid, room)
+        await sio.emit(
+            "typing_indicator",
+            {
+                "user_id": data.get("user_id") or principal.user_id,
+                "session_id": data["session_id"],
+                "typing": bool(data.get("typing")),
+            },
+            room=room,
+            skip_sid=sid,
+        )

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every dialect: middleware, error envelopes, request dependencies."""

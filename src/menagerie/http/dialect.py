@@ -1,0 +1,62 @@
+"""Building one dialect's ASGI app: its routes, its error envelope, its version header, its
+rate limits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, FastAPI
+
+from menagerie.http.body_limit import BodyLimitMiddleware
+from menagerie.http.errors import ErrorEnvelope, install_error_handling
+from menagerie.http.middleware import ApiVersionMiddleware
+from menagerie.http.ratelimit import RateLimitTable, install_rate_limits
+
+if TYPE_CHECKING:
+    from menagerie.platform import Platform
+
+
+@dataclass(frozen=True)
+class DialectSpec:
+    """What a dialect package declares about itself."""
+
+    name: str
+    title: str
+    api_version: str
+    mount_path: str  # where the combined server mounts it
+    envelope: ErrorEnvelope
+    routers: Sequence[APIRouter] = field(default_factory=tuple)
+    description: str = ""
+    rate_limits: RateLimitTable | None = None  # its seed's route categories and limits
+
+
+def build_dialect_app(spec: DialectSpec, platform: Platform) -> FastAPI:
+    app = FastAPI(
+        title=spec.title,
+        version=spec.api_version,
+        description=spec.description,
+        docs_url=None,  # the server's /docs serves every dialect's spec from local assets
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.platform = platform
+    app.state.dialect = spec.name
+    for router in spec.routers:
+        app.include_router(router)
+    install_error_handling(app, spec.envelope)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=platform.settings.max_body_bytes, envelope=spec.envelope
+    )
+    if spec.rate_limits is not None and platform.rate_limiter.enabled:
+        # outside the body limit: a refused request is answered before its body is read
+        install_rate_limits(
+            app,
+            limiter=platform.rate_limiter,
+            dialect=spec.name,
+            table=spec.rate_limits,
+            envelope=spec.envelope,
+        )
+    app.add_middleware(ApiVersionMiddleware, version=spec.api_version)
+    return app

@@ -1,0 +1,217 @@
+"""The Platform: every service, built once from settings and shared by all surfaces."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from dataclasses import dataclass, field
+
+from menagerie import __version__
+from menagerie.core.agents.definitions import AgentCatalog
+from menagerie.core.agents.runtime import AgentRuntime
+from menagerie.core.agents.tools import BuiltinTools, Toolbox
+from menagerie.core.chat.service import ChatService
+from menagerie.core.crypto import SecretBox, load_or_create_key
+from menagerie.core.errors import Unavailable
+from menagerie.core.events import EventBus, create_event_bus
+from menagerie.core.identity.accounts import AccountService
+from menagerie.core.identity.jwt import JwtCodec, load_or_create_secret
+from menagerie.core.identity.models import BootstrapResult
+from menagerie.core.identity.oauth import OAuthService, providers_from_settings
+from menagerie.core.identity.service import IdentityService
+from menagerie.core.identity.sessions import SessionService
+from menagerie.core.identity.tokens import ApiTokenService
+from menagerie.core.identity.vaults import VaultVerifier
+from menagerie.core.identity.wallet.service import WalletService
+from menagerie.core.llm.endpoints import EndpointManager
+from menagerie.core.llm.service import LlmService
+from menagerie.core.memory.service import MemoryService
+from menagerie.core.ops.health import HealthService
+from menagerie.core.ops.ratelimit import RateLimiter
+from menagerie.core.ops.stats import RequestStats
+from menagerie.core.redact import Redactor
+from menagerie.core.runs.tasks import TaskService
+from menagerie.core.runs.worker import InProcessWorker
+from menagerie.settings import Settings
+from menagerie.storage import migrate
+from menagerie.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    database: Database
+    events: EventBus
+    worker: InProcessWorker
+    identity: IdentityService
+    health: HealthService
+    request_stats: RequestStats
+    redactor: Redactor
+    llm: LlmService
+    endpoints: EndpointManager
+    secrets: SecretBox
+    vaults: VaultVerifier  # Metamorph: vault JWTs (or X-Vault-Id in dev mode) -> tenants
+    oauth: OAuthService  # OAuth connections to other services (Vercel), tokens sealed
+    wallets: WalletService  # Sign-In with Ethereum + NFT ownership (Panthers)
+    accounts: AccountService
+    api_tokens: ApiTokenService
+    chat: ChatService
+    memory: MemoryService
+    agents: AgentRuntime  # the agent loop; its `catalog` holds the agent definitions
+    tasks: TaskService
+    # request counters per route category and caller; in Redis when configured, so that
+    # replicas share them
+    rate_limiter: RateLimiter = field(default_factory=RateLimiter)
+    version: str = __version__
+    bootstrap_result: BootstrapResult | None = field(default=None, init=False)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Platform:
+        data_dir = settings.resolved_data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        database = Database(
+            settings.effective_database_url,
+            pool_size=settings.database_pool_size,
+            connect_timeout=settings.database_connect_timeout,
+        )
+        jwt_secret = (
+            settings.jwt_secret.get_secret_value()
+            if settings.jwt_secret
+            else load_or_create_secret(data_dir)
+        )
+        encryption_key = (
+            settings.encryption_key.get_secret_value()
+            if settings.encryption_key
+            else load_or_create_key(data_dir)
+        )
+        redactor = Redactor([*settings.secret_values(), jwt_secret, encryption_key])
+        events = create_event_bus(settings.redis_url)
+        worker = InProcessWorker()
+        stats = RequestStats()
+        jwt_codec = JwtCodec(jwt_secret)
+        sessions = SessionService(
+            database,
+            jwt_codec,
+            access_ttl_s=settings.access_token_ttl_s,
+            refresh_ttl_s=settings.refresh_token_ttl_s,
+            reuse_grace_s=settings.refresh_reuse_grace_s,
+        )
+        identity = IdentityService(
+            database,
+            jwt_codec,
+            default_tenant=settings.default_tenant,
+            master_key=settings.master_key.get_secret_value() if settings.master_key else None,
+            dev_mode=settings.dev_mode,
+            sessions=sessions,
+        )
+        health = HealthService(
+            version=__version__,
+            database=database,
+            events=events,
+            worker=worker,
+            request_stats=stats,
+            data_dir=data_dir,
+            providers=settings.configured_providers(),
+        )
+        endpoints = EndpointManager.from_settings(settings, events)
+        # a chat routed to a sleeping endpoint wakes it through the router
+        llm = LlmService(settings, database, events, endpoints=endpoints)
+        secret_box = SecretBox(encryption_key)
+        chat = ChatService(database)
+        memory = MemoryService(database, quota_per_tenant=settings.memory_quota_per_tenant)
+        agents = AgentRuntime(
+            AgentCatalog(data_dir / "agents", documents_root=data_dir),
+            chat,
+            memory,
+            llm.router,
+            Toolbox([BuiltinTools(memory)]),
+        )
+        return cls(
+            settings,
+            database,
+            events,
+            worker,
+            identity,
+            health,
+            stats,
+            redactor,
+            llm=llm,
+            endpoints=endpoints,
+            secrets=secret_box,
+            vaults=VaultVerifier(
+                database,
+                secret=(
+                    settings.vault_jwt_secret.get_secret_value()
+                    if settings.vault_jwt_secret
+                    else None
+                ),
+                jwks_url=settings.vault_jwks_url,
+                audience=settings.vault_jwt_audience,
+                issuer=settings.vault_jwt_issuer,
+                dev_mode=settings.dev_mode,
+            ),
+            oauth=OAuthService(database, secret_box, providers_from_settings(settings)),
+            wallets=WalletService.from_settings(settings, database, sessions),
+            accounts=AccountService(database, sessions, default_tenant=settings.default_tenant),
+            api_tokens=ApiTokenService(database, identity),
+            chat=chat,
+            memory=memory,
+            agents=agents,
+            tasks=TaskService(database),
+            rate_limiter=RateLimiter(
+                settings.redis_url,
+                enabled=settings.rate_limits_enabled,
+                overrides=settings.rate_limits,
+            ),
+        )
+
+    async def wait_for_database(self) -> None:
+        """Retry the first connection for a while: a database starting beside us is normal."""
+        deadline = asyncio.get_running_loop().time() + max(
+            self.settings.database_connect_timeout, 1
+        )
+        while True:
+            try:
+                await self.database.ping()
+                return
+            except Unavailable:
+                if asyncio.get_running_loop().time() >= deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
+    async def start(self) -> None:
+        await self.wait_for_database()
+        if self.settings.migrate_on_start:
+            await migrate.upgrade(self.database)
+        self.bootstrap_result = await self.identity.bootstrap()
+        if self.bootstrap_result.admin_token is not None:
+            announce_admin_token(self.bootstrap_result)
+        await self.events.start()
+        await self.worker.start()
+        await self.llm.start()
+        await self.endpoints.start()
+
+    async def stop(self) -> None:
+        await self.endpoints.stop()  # first: it takes down the model servers it started
+        await self.llm.stop()
+        await self.worker.stop()
+        await self.events.stop()
+        await self.rate_limiter.close()
+        await self.database.dispose()
+
+
+def announce_admin_token(result: BootstrapResult) -> None:
+    """Print the first admin's API token, once: it is stored only as a hash."""
+    token = result.admin_token
+    assert token is not None
+    # straight to the terminal, never through logging, so log files and collectors never hold it
+    sys.stderr.write(
+        "\n"
+        "  Menagerie created the default tenant and its admin on this first start.\n"
+        f"  Admin API token (shown once, store it now): {token.token}\n"
+        "  Use it as: Authorization: Bearer <token>\n\n"
+    )
+    sys.stderr.flush()

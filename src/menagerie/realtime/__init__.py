@@ -1,0 +1,1 @@
+"""Streams to clients: SSE encoding, socket.io and WebSocket endpoints, fed by core's events."""

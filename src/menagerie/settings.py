@@ -1,0 +1,282 @@
+"""One settings object: `MENAGERIE_*` environment variables, a `.env` file, an optional YAML file.
+
+Precedence, highest first: constructor arguments, environment, `.env`, the YAML file named by
+`MENAGERIE_CONFIG_FILE`, defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+DIALECTS = ("podplay", "madace", "panthers", "metamorph", "gary", "openai")
+DialectName = Literal["podplay", "madace", "panthers", "metamorph", "gary", "openai"]
+
+# Providers whose credentials Menagerie reads, and the variables that name them. The standard
+# names (OPENAI_API_KEY, …) are honoured so that an existing shell setup just works.
+PROVIDER_KEY_VARS: dict[str, tuple[str, ...]] = {
+    "openai": ("MENAGERIE_OPENAI_API_KEY", "OPENAI_API_KEY"),
+    "anthropic": ("MENAGERIE_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY"),
+    "gemini": ("MENAGERIE_GEMINI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    "together": ("MENAGERIE_TOGETHER_API_KEY", "TOGETHER_API_KEY", "TOGETHER_AI_API_KEY"),
+    "huggingface": ("MENAGERIE_HUGGINGFACE_API_KEY", "HUGGINGFACE_API_KEY", "HF_TOKEN"),
+}
+
+
+class ProviderSettings(BaseModel):
+    """One more provider, reached through an SDK (most often an OpenAI-compatible server)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    kind: Literal["openai", "anthropic", "gemini"] = "openai"
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    models: list[str] = Field(default_factory=list, description="model names it serves")
+
+
+class EndpointSettings(BaseModel):
+    """A managed model server that can sleep and wake (Crazy Gary's inference endpoints)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # Gary's `model_type`
+    kind: Literal["process", "huggingface"] = "process"
+    model: str = Field("", description="model name the endpoint serves")
+    # kind=process: a local server started from a command, health-checked over HTTP
+    command: list[str] = Field(default_factory=list)
+    port: int | None = Field(None, ge=1, le=65535)
+    health_path: str = "/health"
+    base_url: str | None = Field(None, description="its OpenAI-compatible base URL")
+    # kind=huggingface: an Inference Endpoint resumed and paused through huggingface_hub
+    hf_endpoint: str | None = None
+    hf_namespace: str | None = None
+    idle_timeout_s: float = Field(900.0, gt=0, description="idle time before it is put to sleep")
+    wake_timeout_s: float = Field(300.0, gt=0, description="how long a caller waits for a wake")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MENAGERIE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # where the server listens and what it mounts
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    root_dialect: DialectName | None = Field(
+        None, description="also mount this dialect at `/` for clients with a hard-coded base URL"
+    )
+    environment: str = "development"
+    log_level: str = "INFO"
+
+    # storage
+    data_dir: Path = Path("data")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL; default is SQLite in the data directory"
+    )
+    database_pool_size: int = Field(10, ge=1)
+    database_connect_timeout: float = Field(5.0, gt=0)
+    migrate_on_start: bool = True
+
+    # shared infrastructure for several replicas
+    redis_url: str | None = None
+
+    # auth
+    dev_mode: bool = Field(
+        False,
+        validation_alias=AliasChoices("MENAGERIE_DEV_MODE", "EMBLEM_DEV_MODE", "dev_mode"),
+    )
+    jwt_secret: SecretStr | None = None
+    master_key: SecretStr | None = None
+    default_tenant: str = "default"
+    access_token_ttl_s: int = Field(3600, ge=60, description="lifetime of access JWTs")
+    refresh_token_ttl_s: int = Field(7 * 86400, ge=300, description="lifetime of refresh tokens")
+    refresh_reuse_grace_s: float = Field(
+        5.0, ge=0, description="a spent refresh token seen again within this is a race, not theft"
+    )
+    # secrets stored at rest (provider keys, OAuth tokens, MCP configs) are encrypted with this
+    # Fernet key; generated and kept in the data directory when unset
+    encryption_key: SecretStr | None = None
+
+    # wallet sign-in (Panthers): Sign-In with Ethereum, NFT ownership from a chain or a file
+    siwe_domain: str | None = Field(None, description="domain in SIWE messages; default: host")
+    siwe_uri: str | None = None
+    siwe_chain_id: int = Field(1, ge=1)
+    siwe_nonce_ttl_s: int = Field(300, ge=10)
+    nft_rpc_url: str | None = Field(None, description="EVM JSON-RPC endpoint for ownerOf")
+    nft_contract: str | None = Field(None, description="ERC-721 contract address")
+    nft_owners_file: Path | None = Field(None, description="dev: JSON {token_id: owner}")
+
+    # vaults (Metamorph): JWTs from the vault's identity provider
+    vault_jwt_secret: SecretStr | None = None
+    vault_jwks_url: str | None = None
+    vault_jwt_audience: str | None = None
+    vault_jwt_issuer: str | None = None
+
+    # OAuth connections (Metamorph's Vercel integration)
+    vercel_client_id: str | None = None
+    vercel_client_secret: SecretStr | None = None
+    vercel_authorize_url: str = "https://vercel.com/oauth/authorize"
+    vercel_token_url: str = "https://api.vercel.com/v2/oauth/access_token"
+    vercel_redirect_uri: str | None = Field(
+        None, description="our callback URL as registered with Vercel"
+    )
+    vercel_scopes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["user", "project", "deployment"]
+    )
+    oauth_state_ttl_s: int = Field(600, ge=30)
+
+    # rate limits: on by default, per route category; overrides as {"dialect.category": "N/period"}
+    rate_limits_enabled: bool = True
+    rate_limits: dict[str, str] = Field(default_factory=dict)
+
+    # HTTP limits
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+
+    # models
+    default_provider: str | None = Field(
+        None, description="provider of the primary model; unset: the first configured one"
+    )
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices(*PROVIDER_KEY_VARS["openai"], "openai_api_key")
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices(*PROVIDER_KEY_VARS["anthropic"], "anthropic_api_key")
+    )
+    gemini_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices(*PROVIDER_KEY_VARS["gemini"], "gemini_api_key")
+    )
+    together_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices(*PROVIDER_KEY_VARS["together"], "together_api_key")
+    )
+    huggingface_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices(*PROVIDER_KEY_VARS["huggingface"], "huggingface_api_key"),
+    )
+    ollama_base_url: str | None = None
+    # where each SDK-backed provider is reached; unset means the provider's public API
+    openai_base_url: str | None = None
+    anthropic_base_url: str | None = None
+    gemini_base_url: str | None = None
+    together_base_url: str = "https://api.together.xyz/v1"
+    huggingface_base_url: str = "https://router.huggingface.co/v1"
+    llm_providers: list[ProviderSettings] = Field(
+        default_factory=list,
+        description="more providers: OpenAI-compatible servers (vLLM, LM Studio, …) by base URL",
+    )
+    llm_timeout_s: float = Field(
+        60.0, gt=0, description="upstream connect and read timeout (a silent stream ends)"
+    )
+    llm_retries: int = Field(2, ge=0, le=10, description="retries per provider before falling back")
+    llm_retry_backoff_s: float = Field(0.5, ge=0)
+    llm_breaker_failures: int = Field(5, ge=1, description="failures in a row that open a circuit")
+    llm_breaker_cooldown_s: float = Field(30.0, gt=0)
+    llm_primary_model: str | None = Field(None, description="catalogue model tried first")
+    llm_fallback_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    llm_cost_optimization: bool = True
+    memory_quota_per_tenant: int | None = Field(
+        None, ge=1, description="memories a tenant may keep; over it: MEMORY_QUOTA_EXCEEDED"
+    )
+    llm_quotas: dict[str, int] = Field(
+        default_factory=dict,
+        description="tokens per tenant per calendar month, by provider name",
+    )
+    llm_max_tool_steps: int = Field(8, ge=1, le=64)
+    offline_token_delay_ms: float = Field(
+        15.0, ge=0, description="pace of the offline model's stream, per token"
+    )
+    llm_endpoints: list[EndpointSettings] = Field(
+        default_factory=list, description="managed model servers that sleep and wake"
+    )
+
+    # readiness: variables an operator declares mandatory for this deployment
+    required_env: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        config_file = os.environ.get("MENAGERIE_CONFIG_FILE")
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        sources.append(file_secret_settings)
+        return tuple(sources)
+
+    @field_validator("root_dialect", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("required_env", "llm_fallback_models", "vercel_scopes", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @cached_property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.resolved_data_dir / 'menagerie.db'}"
+
+    def provider_key(self, provider: str) -> SecretStr | None:
+        value = getattr(self, f"{provider}_api_key", None)
+        return value if isinstance(value, SecretStr) and value.get_secret_value() else None
+
+    def configured_providers(self) -> dict[str, bool]:
+        """Which model providers have what they need to be called."""
+        status = {"offline": True}
+        for provider in PROVIDER_KEY_VARS:
+            status[provider] = self.provider_key(provider) is not None
+        status["ollama"] = bool(self.ollama_base_url)
+        return status
+
+    def missing_env(self) -> list[str]:
+        """Variables this deployment needs but lacks (for readiness checks)."""
+        missing = [name for name in self.required_env if not os.environ.get(name)]
+        provider = self.default_provider
+        if provider in PROVIDER_KEY_VARS and self.provider_key(provider) is None:
+            missing.append(PROVIDER_KEY_VARS[provider][0])
+        if provider == "ollama" and not self.ollama_base_url:
+            missing.append("MENAGERIE_OLLAMA_BASE_URL")
+        return missing
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, so that log redaction can recognise them."""
+        values: list[str] = []
+
+        def walk(value: object) -> None:
+            if isinstance(value, SecretStr):
+                if value.get_secret_value():
+                    values.append(value.get_secret_value())
+            elif isinstance(value, BaseModel):
+                for name in type(value).model_fields:
+                    walk(getattr(value, name))
+            elif isinstance(value, list | tuple):
+                for item in value:
+                    walk(item)
+
+        walk(self)
+        return values

@@ -1,0 +1,464 @@
+"""Accounts and API tokens in core: sign-up, sign-in, profiles, password changes, user
+administration across tenants, and token listing and revocation."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import select, update
+
+from menagerie.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from menagerie.core.identity import accounts as accounts_module
+from menagerie.core.identity.accounts import AccountService
+from menagerie.core.identity.fields import normalise_email
+from menagerie.core.identity.models import Principal
+from menagerie.core.identity.tables import ApiTokenRow, UserRow
+from menagerie.platform import Platform
+from tests.utils.principals import admin
+
+PASSWORD = "Correct-Horse-42"
+
+
+def accounts(platform: Platform) -> AccountService:
+    return platform.accounts
+
+
+async def signed_up(platform: Platform, email: str = "ada@example.com") -> Principal:
+    """A registered user's principal, from the access token registration handed out."""
+    signed_in = await accounts(platform).register(email, PASSWORD, "Ada Lovelace")
+    return await platform.identity.authenticate_bearer(signed_in.tokens.access_token)
+
+
+# -- email addresses (no database) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [
+        ("  Ada@Example.COM ", "ada@example.com"),
+        ("first.last+tag@mail.example.org", "first.last+tag@mail.example.org"),
+        ("o'brien@xn--bcher-kva.example", "o'brien@xn--bcher-kva.example"),
+    ],
+)
+def test_emails_are_normalised(raw: str, normalised: str) -> None:
+    assert normalise_email(raw) == normalised
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "plainaddress",
+        "@example.com",
+        "ada@",
+        "ada@localhost",
+        "ada@example.c",
+        "ada@example.123",
+        "ada@-example.com",
+        "ada@example-.com",
+        "ada..lovelace@example.com",
+        ".ada@example.com",
+        "ada lovelace@example.com",
+        "ada@exa mple.com",
+        "ada@example..com",
+        "ada@@example.com",
+        "ädä@example.com",
+        "ada@exam\nple.com",
+        "ada\x00@example.com",
+        "a" * 65 + "@example.com",
+        "ada@" + "a" * 250 + ".com",
+        None,
+        42,
+    ],
+)
+def test_bad_emails_are_invalid(bad: object) -> None:
+    with pytest.raises(Invalid) as caught:
+        normalise_email(bad)
+    assert caught.value.field == "email"
+
+
+# -- signing up and in -------------------------------------------------------------------------
+
+
+async def test_register_then_login(started: Platform) -> None:
+    service = accounts(started)
+    signed_in = await service.register(" Ada@Example.com ", PASSWORD, "Ada Lovelace")
+    account = signed_in.account
+    assert (account.email, account.name, account.roles) == (
+        "ada@example.com",
+        "Ada Lovelace",
+        ("user",),
+    )
+    assert account.tenant_id == "default"
+    assert account.last_login is not None
+    assert signed_in.tokens.expires_in == 3600
+    assert signed_in.tokens.refresh_expires_in == 7 * 86400
+    principal = await started.identity.authenticate_bearer(signed_in.tokens.access_token)
+    assert (principal.user_id, principal.via) == (account.id, "jwt")
+
+    again = await service.login("ADA@example.com", PASSWORD)
+    assert again.account.id == account.id
+    assert again.tokens.session_id != signed_in.tokens.session_id  # a session per sign-in
+    assert again.account.last_login is not None
+    assert again.account.last_login >= account.last_login
+
+    async with started.database.session() as session:
+        stored = await session.scalar(select(UserRow.password_hash).where(UserRow.id == account.id))
+    assert stored is not None
+    assert stored.startswith("$argon2id$")
+    assert PASSWORD not in stored
+
+
+async def test_register_refuses_duplicates_weak_passwords_and_bad_emails(started: Platform) -> None:
+    service = accounts(started)
+    await service.register("ada@example.com", PASSWORD, None)
+    with pytest.raises(Conflict) as exists:
+        await service.register("ADA@EXAMPLE.COM", PASSWORD, "Another Ada")
+    assert exists.value.code == "USER_EXISTS"
+    with pytest.raises(Invalid) as weak:
+        await service.register("bob@example.com", "password", "Bob")
+    assert (weak.value.code, weak.value.field) == ("WEAK_PASSWORD", "password")
+    with pytest.raises(Invalid) as bad:
+        await service.register("bob@", PASSWORD, "Bob")
+    assert bad.value.field == "email"
+    with pytest.raises(Invalid) as bad_name:
+        await service.register("bob@example.com", PASSWORD, "x" * 201)
+    assert bad_name.value.field == "name"
+
+
+async def test_concurrent_registrations_of_one_email_one_wins(started: Platform) -> None:
+    results = await asyncio.gather(
+        accounts(started).register("race@example.com", PASSWORD, "One"),
+        accounts(started).register("race@example.com", PASSWORD, "Two"),
+        return_exceptions=True,
+    )
+    losers = [r for r in results if isinstance(r, BaseException)]
+    assert len(losers) == 1
+    assert isinstance(losers[0], Conflict)
+    assert losers[0].code == "USER_EXISTS"
+
+
+async def test_failed_logins_say_nothing_and_cost_the_same(
+    started: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await signed_up(started)
+    verified: list[str | None] = []
+    real_verify = accounts_module.verify_password
+
+    def counting(password: str, password_hash: str | None) -> tuple[bool, str | None]:
+        verified.append(password_hash)
+        return real_verify(password, password_hash)
+
+    monkeypatch.setattr(accounts_module, "verify_password", counting)
+    messages = []
+    for email, password in [
+        ("ada@example.com", "Wrong-Password-1"),
+        ("nobody@example.com", PASSWORD),
+        ("not an email", PASSWORD),
+        ("ada@example.com", ""),
+        ("ada@example.com", "x" * 10_000),
+    ]:
+        with pytest.raises(Unauthorized) as caught:
+            await accounts(started).login(email, password)
+        assert caught.value.code == "INVALID_CREDENTIALS"
+        messages.append(caught.value.message)
+    assert len(set(messages)) == 1  # never which part was wrong
+    # one argon2 verification per attempt, against the dummy hash when there is no account
+    assert len(verified) == 5
+    assert verified[1] is None
+    assert verified[2] is None
+    assert verified[4] is None
+
+
+async def test_inactive_accounts_cannot_sign_in(started: Platform) -> None:
+    user = await signed_up(started)
+    await accounts(started).update_user(admin(started), user.user_id, {"is_active": False})
+    with pytest.raises(Unauthorized) as caught:
+        await accounts(started).login("ada@example.com", PASSWORD)
+    assert caught.value.code == "INVALID_CREDENTIALS"
+
+
+async def test_outdated_hashes_are_upgraded_at_sign_in(started: Platform) -> None:
+    user = await signed_up(started)
+    weak_hasher = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8192),))
+    old_hash = weak_hasher.hash(PASSWORD)
+    async with started.database.session() as session:
+        await session.execute(
+            update(UserRow).where(UserRow.id == user.user_id).values(password_hash=old_hash)
+        )
+    await accounts(started).login("ada@example.com", PASSWORD)
+    async with started.database.session() as session:
+        new_hash = await session.scalar(
+            select(UserRow.password_hash).where(UserRow.id == user.user_id)
+        )
+    assert new_hash != old_hash
+    assert new_hash is not None
+    assert "m=8192" not in new_hash
+    await accounts(started).login("ada@example.com", PASSWORD)  # the new hash verifies
+
+
+# -- one's own account -------------------------------------------------------------------------
+
+
+async def test_profile_updates_take_the_name_only(started: Platform) -> None:
+    user = await signed_up(started)
+    account = await accounts(started).update_me(
+        user,
+        {
+            "name": "Countess of Lovelace",
+            "roles": ["admin"],
+            "role": "admin",
+            "tenant_id": "other",
+            "id": "usr_chosen",
+            "is_active": False,
+            "email": "mallory@example.com",
+            "password_hash": "x",
+        },
+    )
+    assert account.name == "Countess of Lovelace"
+    assert (account.id, account.tenant_id) == (user.user_id, "default")
+    assert (account.roles, account.is_active, account.email) == (("user",), True, "ada@example.com")
+    with pytest.raises(Invalid):
+        await accounts(started).update_me(user, {"name": "  "})
+
+
+async def test_password_change_ends_every_session(started: Platform) -> None:
+    service = accounts(started)
+    first = await service.register("ada@example.com", PASSWORD, "Ada")
+    second = await service.login("ada@example.com", PASSWORD)
+    cookie = await service.login_cookie("ada@example.com", PASSWORD)
+    user = await started.identity.authenticate_bearer(first.tokens.access_token)
+
+    with pytest.raises(Invalid) as wrong:
+        await service.change_password(user, "Not-The-Password-9", "Brand-New-Secret-7")
+    assert (wrong.value.code, wrong.value.field) == ("INVALID_CREDENTIALS", "current_password")
+    with pytest.raises(Invalid) as weak:
+        await service.change_password(user, PASSWORD, "short")
+    assert (weak.value.code, weak.value.field) == ("WEAK_PASSWORD", "new_password")
+    with pytest.raises(Invalid):
+        await service.change_password(user, PASSWORD, PASSWORD)
+
+    assert await service.change_password(user, PASSWORD, "Brand-New-Secret-7") == 3
+    for access in (first.tokens.access_token, second.tokens.access_token):
+        with pytest.raises(Unauthorized):
+            await started.identity.authenticate_bearer(access)  # the caller's own one too
+    for refresh in (first.tokens.refresh_token, second.tokens.refresh_token):
+        with pytest.raises(Unauthorized):
+            await service.refresh(refresh)
+    with pytest.raises(Unauthorized):
+        await started.identity.authenticate_cookie(cookie.cookie)
+    with pytest.raises(Unauthorized):
+        await service.login("ada@example.com", PASSWORD)
+    await service.login("ada@example.com", "Brand-New-Secret-7")
+
+
+async def test_logout_ends_the_session(started: Platform) -> None:
+    signed_in = await accounts(started).register("ada@example.com", PASSWORD, "Ada")
+    user = await started.identity.authenticate_bearer(signed_in.tokens.access_token)
+    assert await accounts(started).logout(user) is True
+    with pytest.raises(Unauthorized):
+        await started.identity.authenticate_bearer(signed_in.tokens.access_token)
+    assert await accounts(started).logout(admin(started)) is False  # an API token: no session
+
+
+# -- administration ----------------------------------------------------------------------------
+
+
+async def test_non_admins_manage_nobody_but_themselves(started: Platform) -> None:
+    user = await signed_up(started)
+    service = accounts(started)
+    refused = [
+        service.list_users(user),
+        service.create_user(user, email="eve@example.com", name="eve"),
+        service.get_user(user, admin(started).user_id),
+        service.get_user(user, "usr_does_not_exist"),  # 403, not 404: existence is not told
+        service.update_user(user, admin(started).user_id, {"name": "pwned"}),
+        service.delete_user(user, admin(started).user_id),
+        service.delete_user(user, user.user_id),
+    ]
+    for call in refused:
+        with pytest.raises(Forbidden) as caught:
+            await call
+        assert caught.value.code == "INSUFFICIENT_PERMISSIONS"
+    assert (await service.get_user(user, user.user_id)).email == "ada@example.com"
+    mine = await service.update_user(
+        user,
+        user.user_id,
+        {"name": "ada", "email": "ADA.L@example.com", "roles": ["admin"], "is_active": False},
+    )
+    assert (mine.name, mine.email, mine.roles, mine.is_active) == (
+        "ada",
+        "ada.l@example.com",
+        ("user",),
+        True,
+    )
+
+
+async def test_admin_crud(started: Platform) -> None:
+    boss = admin(started)
+    service = accounts(started)
+    created = await service.create_user(boss, email="Eve@Example.com", name="eve")
+    assert (created.email, created.roles, created.is_active) == ("eve@example.com", ("user",), True)
+    assert created.last_login is None
+    with pytest.raises(Conflict) as exists:
+        await service.create_user(boss, email="eve@example.com", name="eve again")
+    assert exists.value.code == "USER_EXISTS"
+    with pytest.raises(Invalid):
+        await service.create_user(boss, email="eve@example.com", name="eve", roles=["Not A Role"])
+    # without a password nobody can sign in as eve; an admin can set one
+    with pytest.raises(Unauthorized):
+        await service.login("eve@example.com", "")
+    await service.update_user(boss, created.id, {"password": "Eves-Password-1"})
+    await service.login("eve@example.com", "Eves-Password-1")
+
+    listed = await service.list_users(boss)
+    assert [a.id for a in listed] == [boss.user_id, created.id]
+    assert [a.id for a in await service.list_users(boss, limit=1, offset=1)] == [created.id]
+
+    promoted = await service.update_user(boss, created.id, {"role": "x", "roles": ["admin"]})
+    assert promoted.roles == ("admin",)
+    other = await service.create_user(boss, email="mallory@example.com", name="mallory")
+    with pytest.raises(Conflict) as taken:
+        await service.update_user(boss, other.id, {"email": "EVE@example.com"})
+    assert taken.value.code == "USER_EXISTS"
+    await service.delete_user(boss, other.id)
+    with pytest.raises(NotFound):
+        await service.get_user(boss, other.id)
+    with pytest.raises(NotFound):
+        await service.delete_user(boss, other.id)
+
+
+async def test_deactivation_ends_sessions(started: Platform) -> None:
+    signed_in = await accounts(started).register("ada@example.com", PASSWORD, "Ada")
+    await accounts(started).update_user(admin(started), signed_in.account.id, {"is_active": False})
+    with pytest.raises(Unauthorized):
+        await started.identity.authenticate_bearer(signed_in.tokens.access_token)
+    with pytest.raises(Unauthorized):
+        await accounts(started).refresh(signed_in.tokens.refresh_token)
+
+
+async def test_the_last_admin_stays(started: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    boss = admin(started)
+    service = accounts(started)
+    with pytest.raises(Conflict) as self_delete:
+        await service.delete_user(boss, boss.user_id)
+    assert self_delete.value.code == "CANNOT_DELETE_SELF"
+    for change in ({"roles": ["user"]}, {"is_active": False}):
+        with pytest.raises(Conflict) as last:
+            await service.update_user(boss, boss.user_id, change)
+        assert last.value.code == "LAST_ADMIN"
+    assert (await service.get_user(boss, boss.user_id)).roles == ("admin",)
+
+    second = await service.create_user(boss, email="root@example.com", name="root", roles="admin")
+    # two admins demoting each other at once: one of them stays an admin
+    second_principal = Principal("default", second.id, frozenset({"admin"}))
+    count_admins = AccountService._refuse_if_no_admin_left
+
+    async def slow_count(session: Any, tenant_id: str) -> None:
+        await count_admins(session, tenant_id)
+        await asyncio.sleep(0.2)  # widen the window between the check and the commit
+
+    monkeypatch.setattr(AccountService, "_refuse_if_no_admin_left", staticmethod(slow_count))
+    results = await asyncio.gather(
+        service.update_user(boss, second.id, {"roles": ["user"]}),
+        service.update_user(second_principal, boss.user_id, {"roles": ["user"]}),
+        return_exceptions=True,
+    )
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert len(failures) == 1
+    assert isinstance(failures[0], Conflict)
+    assert failures[0].code == "LAST_ADMIN"
+    remaining = [a for a in await service.list_users(boss) if a.is_admin]
+    assert len(remaining) == 1
+
+
+async def test_other_tenants_users_do_not_exist(started: Platform) -> None:
+    user = await signed_up(started)
+    issued = await started.api_tokens.issue_for_tenant("acme", "acme admin")
+    acme = await started.identity.authenticate_bearer(issued.token)
+    assert acme.tenant_id == "acme"
+    assert acme.is_admin
+    service = accounts(started)
+    for call in (
+        service.get_user(acme, user.user_id),
+        service.update_user(acme, user.user_id, {"name": "pwned"}),
+        service.delete_user(acme, user.user_id),
+    ):
+        with pytest.raises(NotFound):
+            await call
+    assert [a.tenant_id for a in await service.list_users(acme)] == ["acme"]
+    assert (await service.get_user(admin(started), user.user_id)).name == "Ada Lovelace"
+
+
+# -- API tokens --------------------------------------------------------------------------------
+
+
+async def test_tokens_list_and_revoke(started: Platform) -> None:
+    boss = admin(started)
+    tokens = started.api_tokens
+    issued = await tokens.create(boss, "  ci deploys ")
+    assert issued.token.startswith("podplay_api_")
+    assert issued.name == "ci deploys"
+    await started.identity.authenticate_bearer(issued.token)
+
+    listed = await tokens.list(boss)
+    assert [t.name for t in listed] == ["bootstrap admin", "ci deploys"]
+    mine = listed[-1]
+    assert issued.token.startswith(mine.prefix)
+    assert len(mine.prefix) == len("podplay_api_") + 4
+    assert mine.last_used_at is not None  # the authentication above
+    assert all(issued.token not in repr(t) for t in listed)
+    async with started.database.session() as session:
+        stored = list(await session.scalars(select(ApiTokenRow.token_hash)))
+    assert all(issued.token not in value for value in stored)
+
+    revoked = await tokens.revoke(boss, issued.id)
+    assert revoked.revoked_at is not None
+    assert not revoked.active
+    with pytest.raises(Unauthorized):
+        await started.identity.authenticate_bearer(issued.token)
+    again = await tokens.revoke(boss, issued.id)  # idempotent
+    assert again.revoked_at == revoked.revoked_at
+    with pytest.raises(NotFound):
+        await tokens.revoke(boss, "tok_nope")
+    with pytest.raises(Invalid):
+        await tokens.create(boss, " ")
+
+
+async def test_tokens_are_per_tenant_and_admin_only(started: Platform) -> None:
+    boss = admin(started)
+    tokens = started.api_tokens
+    ours = await tokens.create(boss, "ours")
+    theirs = await tokens.issue_for_tenant("acme", "theirs")
+    acme = await started.identity.authenticate_bearer(theirs.token)
+    assert [t.name for t in await tokens.list(acme)] == ["theirs"]
+    for call in (tokens.revoke(acme, ours.id), tokens.get(acme, ours.id)):
+        with pytest.raises(NotFound):
+            await call
+    await started.identity.authenticate_bearer(ours.token)  # still good
+
+    user = await signed_up(started)
+    for call in (tokens.create(user, "mine"), tokens.list(user), tokens.revoke(user, ours.id)):
+        with pytest.raises(Forbidden) as caught:
+            await call
+        assert caught.value.code == "INSUFFICIENT_PERMISSIONS"
+
+    # the operator's view: every tenant, or one
+    assert {t.tenant_id for t in await tokens.list_all()} == {"default", "acme"}
+    assert [t.id for t in await tokens.list_all("acme")] == [theirs.id]
+    assert (await tokens.revoke_any(theirs.id)).revoked_at is not None
+    # a second token for acme belongs to the same admin
+    another = await tokens.issue_for_tenant("acme", "second")
+    assert another.user_id == theirs.user_id
+    with pytest.raises(Invalid):
+        await tokens.issue_for_tenant("Not A Tenant!", "x")
+
+
+async def test_master_key_tokens_belong_to_the_tenant_admin(started: Platform) -> None:
+    master = await started.identity.authenticate_bearer("test-master-key-0123456789abcdef")
+    issued = await started.api_tokens.create(master, "from the master key")
+    assert issued.user_id == admin(started).user_id
