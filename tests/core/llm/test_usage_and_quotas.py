@@ -110,3 +110,16 @@ async def test_queued_entries_survive_a_stop(settings: Settings) -> None:
         assert (await again.llm.ledger.summary(tenant)).total_requests == 5
     finally:
         await again.stop()
+
+
+async def test_stopping_while_the_writer_flushes_loses_nothing(llm_platform: Platform) -> None:
+    """Stop lands in the middle of the writer's periodic flushes: every entry is written."""
+    ledger = llm_platform.llm.ledger
+    tenant = llm_platform.settings.default_tenant
+    for round_ in range(5):
+        for _ in range(250):  # over one batch, so the writer is woken and flushing
+            ledger.record(UsageRecord(tenant, None, "m", "p", 1, 1, 0.0, 1.0, "ok", None, None))
+        await ledger.stop()
+        await ledger.start()
+        summary = await ledger.summary(tenant, "day", "m")
+        assert summary.total_requests == 250 * (round_ + 1)

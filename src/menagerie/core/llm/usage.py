@@ -96,6 +96,7 @@ class UsageLedger:
         self._queue: list[dict[str, object]] = []
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._stopping = False
         self._lock = asyncio.Lock()
         self._listeners: list[Callback] = []
 
@@ -130,13 +131,16 @@ class UsageLedger:
 
     async def start(self) -> None:
         if self._writer is None:
+            self._stopping = False
             self._writer = asyncio.create_task(self._write_loop(), name="usage-ledger")
 
     async def stop(self) -> None:
         if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+            # never cancel the writer: a write cancelled inside SQLite's worker thread can keep
+            # its write lock, and the final flush below would then wait out the busy timeout
+            self._stopping = True
+            self._wake.set()
+            await self._writer
             self._writer = None
         await self.flush()
 
@@ -160,15 +164,18 @@ class UsageLedger:
         return postgresql_insert(UsageRow).on_conflict_do_nothing(index_elements=["id"])
 
     async def _write_loop(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), FLUSH_INTERVAL_S)
             self._wake.clear()
+            if self._stopping:
+                return
             try:
                 await self.flush()
             except Exception:
                 log.exception("usage ledger flush failed; will retry")
-                await asyncio.sleep(1.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), 1.0)
 
     async def summary(
         self, tenant_id: str, period: Period = "day", model: str | None = None

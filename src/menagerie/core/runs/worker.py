@@ -33,7 +33,8 @@ class WorkerStatus:
 class InProcessWorker:
     def __init__(self, concurrency: int = 4, heartbeat_interval: float = 1.0) -> None:
         self.concurrency = concurrency
-        self._queue: asyncio.Queue[tuple[str, Job]] = asyncio.Queue()
+        # None is the signal for one runner to finish
+        self._queue: asyncio.Queue[tuple[str, Job] | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._heartbeat_interval = heartbeat_interval
@@ -56,8 +57,14 @@ class InProcessWorker:
         self._heartbeat_task = asyncio.create_task(self._beat(), name="menagerie-worker-beat")
         self._last_beat = monotonic()
 
-    async def stop(self) -> None:
-        tasks = [*self._tasks, *([self._heartbeat_task] if self._heartbeat_task else [])]
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Let queued and running jobs finish for `grace_s`, then cancel what is left."""
+        runners = list(self._tasks)
+        for _ in runners:
+            self._queue.put_nowait(None)
+        if runners:
+            await asyncio.wait(runners, timeout=grace_s)
+        tasks = [*runners, *([self._heartbeat_task] if self._heartbeat_task else [])]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -76,7 +83,11 @@ class InProcessWorker:
 
     async def _run(self) -> None:
         while True:
-            name, job = await self._queue.get()
+            item = await self._queue.get()
+            if item is None:
+                self._queue.task_done()
+                return
+            name, job = item
             self._active += 1
             try:
                 await job()
