@@ -33,6 +33,9 @@ from menagerie.core.ops.stats import RequestStats
 from menagerie.core.redact import Redactor
 from menagerie.core.runs.tasks import TaskService
 from menagerie.core.runs.worker import InProcessWorker
+from menagerie.core.tools.agent_tools import McpTools
+from menagerie.core.tools.catalog import Catalog
+from menagerie.core.tools.service import McpSettings, ToolService
 from menagerie.settings import Settings
 from menagerie.storage import migrate
 from menagerie.storage.database import Database
@@ -62,6 +65,7 @@ class Platform:
     memory: MemoryService
     agents: AgentRuntime  # the agent loop; its `catalog` holds the agent definitions
     tasks: TaskService
+    mcp: ToolService  # MCP: the marketplace catalogue, installations, sessions, tool calls
     # request counters per route category and caller; in Redis when configured, so that
     # replicas share them
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
@@ -122,12 +126,30 @@ class Platform:
         secret_box = SecretBox(encryption_key)
         chat = ChatService(database)
         memory = MemoryService(database, quota_per_tenant=settings.memory_quota_per_tenant)
+        mcp = ToolService(
+            database,
+            secret_box,
+            events,
+            worker,
+            redactor,
+            Catalog.load(settings.mcp_servers_file or data_dir / "mcp_servers.json"),
+            McpSettings(
+                root=data_dir / "mcp" / "installations",
+                packages_dir=settings.mcp_packages_dir or data_dir / "mcp" / "packages",
+                allow_private_urls=settings.mcp_allow_private_urls,
+                connect_timeout_s=settings.mcp_connect_timeout_s,
+                call_timeout_s=settings.mcp_call_timeout_s,
+                health_interval_s=settings.mcp_health_interval_s,
+                max_installations=settings.mcp_max_installations,
+                pip_index_url=settings.mcp_pip_index_url,
+            ),
+        )
         agents = AgentRuntime(
             AgentCatalog(data_dir / "agents", documents_root=data_dir),
             chat,
             memory,
             llm.router,
-            Toolbox([BuiltinTools(memory)]),
+            Toolbox([BuiltinTools(memory), McpTools(mcp)]),
         )
         return cls(
             settings,
@@ -161,6 +183,7 @@ class Platform:
             memory=memory,
             agents=agents,
             tasks=TaskService(database),
+            mcp=mcp,
             rate_limiter=RateLimiter(
                 settings.redis_url,
                 enabled=settings.rate_limits_enabled,
@@ -193,8 +216,10 @@ class Platform:
         await self.worker.start()
         await self.llm.start()
         await self.endpoints.start()
+        await self.mcp.start()
 
     async def stop(self) -> None:
+        await self.mcp.stop()  # its servers are child processes: take them down first
         await self.endpoints.stop()  # first: it takes down the model servers it started
         await self.llm.stop()
         await self.worker.stop()

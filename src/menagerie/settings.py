@@ -141,6 +141,22 @@ class Settings(BaseSettings):
     rate_limits_enabled: bool = True
     rate_limits: dict[str, str] = Field(default_factory=dict)
 
+    # MCP servers: packages install under the data directory unless told otherwise
+    mcp_packages_dir: Path | None = Field(
+        None, description="where MCP packages install; default <data_dir>/mcp/packages"
+    )
+    mcp_servers_file: Path | None = Field(
+        None, description="custom servers (seed format); default <data_dir>/mcp_servers.json"
+    )
+    mcp_allow_private_urls: bool = Field(
+        False, description="let MCP server URLs point at loopback and private networks"
+    )
+    mcp_connect_timeout_s: float = Field(30.0, gt=0)
+    mcp_call_timeout_s: float = Field(30.0, gt=0, le=600)
+    mcp_health_interval_s: float = Field(30.0, gt=0)
+    mcp_max_installations: int = Field(50, ge=1)
+    mcp_pip_index_url: str | None = None
+
     # HTTP limits
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
 

@@ -126,7 +126,7 @@ class AgentRuntime:
             )
             if part
         )
-        tools = self.toolbox.specs(agent.tools)
+        tools = self.toolbox.specs(agent.tools, principal.tenant_id)
         messages = context.window(history, model=model, system_prompt=system_prompt, tools=tools)
         # everything that can refuse the turn has run: what follows is the answer
         yield TurnStarted(session.id, agent.name, user_message)

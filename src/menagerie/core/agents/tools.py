@@ -14,14 +14,13 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import jsonschema
-
 from menagerie.core.clock import utcnow
 from menagerie.core.errors import Invalid, MenagerieError, NotFound
 from menagerie.core.identity.models import Principal
 from menagerie.core.llm.models import ToolSpec
 from menagerie.core.memory.models import MemoryDraft
 from menagerie.core.memory.service import MemoryService
+from menagerie.core.tools.arguments import validate_arguments
 
 TOOL_OUTPUT_LIMIT = 16_000  # characters of a tool's output fed back to the model
 
@@ -40,7 +39,9 @@ class ToolOutcome:
 
 
 class ToolSource(Protocol):
-    def specs(self) -> Sequence[ToolSpec]: ...
+    def specs(self, tenant_id: str, allowed: Sequence[str]) -> Sequence[ToolSpec]:
+        """The tools of this source that `allowed` (an agent's tool list) lets the agent call."""
+        ...
 
     async def call(self, name: str, arguments: dict[str, Any], context: ToolContext) -> str: ...
 
@@ -98,8 +99,9 @@ class BuiltinTools:
             ),
         }
 
-    def specs(self) -> Sequence[ToolSpec]:
-        return [spec for spec, _ in self._tools.values()]
+    def specs(self, tenant_id: str, allowed: Sequence[str]) -> Sequence[ToolSpec]:
+        everything = "*" in allowed
+        return [spec for name, (spec, _) in self._tools.items() if everything or name in allowed]
 
     async def call(self, name: str, arguments: dict[str, Any], context: ToolContext) -> str:
         _, handler = self._tools[name]
@@ -141,18 +143,16 @@ class Toolbox:
     def add(self, source: ToolSource) -> None:
         self._sources.append(source)
 
-    def specs(self, allowed: Sequence[str]) -> list[ToolSpec]:
+    def specs(self, allowed: Sequence[str], tenant_id: str) -> list[ToolSpec]:
         if not allowed:
             return []
-        everything = "*" in allowed
         seen: set[str] = set()
         specs = []
         for source in self._sources:
-            for spec in source.specs():
-                if spec.name in seen or not (everything or spec.name in allowed):
-                    continue
-                seen.add(spec.name)
-                specs.append(spec)
+            for spec in source.specs(tenant_id, allowed):
+                if spec.name not in seen:
+                    seen.add(spec.name)
+                    specs.append(spec)
         return specs
 
     async def call(
@@ -160,9 +160,9 @@ class Toolbox:
     ) -> ToolOutcome:
         """Run one tool call; every failure becomes an error outcome the model can read."""
         try:
-            source, spec = self._find(name, allowed)
+            source, spec = self._find(name, allowed, context.principal.tenant_id)
             arguments = _parse_arguments(raw_arguments)
-            _validate(spec, arguments)
+            validate_arguments(spec.name, spec.parameters, arguments)
             output = await asyncio.wait_for(
                 source.call(name, arguments, context), timeout=self._timeout_s
             )
@@ -173,12 +173,13 @@ class Toolbox:
             return ToolOutcome(json.dumps({"error": "TOOL_TIMEOUT", "message": message}), True)
         return ToolOutcome(_clip(output))
 
-    def _find(self, name: str, allowed: Sequence[str]) -> tuple[ToolSource, ToolSpec]:
-        if "*" in allowed or name in allowed:
-            for source in self._sources:
-                for spec in source.specs():
-                    if spec.name == name:
-                        return source, spec
+    def _find(
+        self, name: str, allowed: Sequence[str], tenant_id: str
+    ) -> tuple[ToolSource, ToolSpec]:
+        for source in self._sources:
+            for spec in source.specs(tenant_id, allowed):
+                if spec.name == name:
+                    return source, spec
         raise NotFound(f"no tool named {name!r} is available to this agent", code="TOOL_NOT_FOUND")
 
 
@@ -192,18 +193,6 @@ def _parse_arguments(raw: str) -> dict[str, Any]:
     if not isinstance(arguments, dict):
         raise Invalid("tool arguments must be a JSON object", field="arguments")
     return arguments
-
-
-def _validate(spec: ToolSpec, arguments: dict[str, Any]) -> None:
-    validator = jsonschema.Draft202012Validator(spec.parameters)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
-    if error is not None:
-        field = ".".join(str(part) for part in error.absolute_path) or None
-        raise Invalid(
-            f"invalid arguments for {spec.name}: {error.message}",
-            field=field,
-            code="INVALID_INPUT",
-        )
 
 
 def _clip(output: str) -> str:

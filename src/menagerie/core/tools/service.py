@@ -1,0 +1,483 @@
+"""MCP servers per tenant: install, configure, run, call, watch, uninstall.
+
+Installations live in the database with their configuration sealed; the running sessions live
+in this process (`McpSession`, one owner task each). Status changes and installation progress
+go out on the event bus, where socket.io picks them up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from menagerie.core.tools.configuration import (
+    check_url,
+    collect_secrets,
+    merge_configuration,
+    redact_configuration,
+    validate_configuration,
+)
+from sqlalchemy import func, select
+
+from menagerie.core.clock import utcnow
+from menagerie.core.crypto import SecretBox
+from menagerie.core.errors import Conflict, Forbidden, LimitReached, NotFound
+from menagerie.core.events.bus import EventBus
+from menagerie.core.identity.models import Principal
+from menagerie.core.ids import new_id
+from menagerie.core.redact import Redactor
+from menagerie.core.runs.worker import InProcessWorker
+from menagerie.core.tools.arguments import validate_arguments
+from menagerie.core.tools.catalog import Catalog
+from menagerie.core.tools.entries import entry_from_definition, entry_to_definition
+from menagerie.core.tools.installer import PackageInstaller
+from menagerie.core.tools.launch import build_plan
+from menagerie.core.tools.models import (
+    CatalogEntry,
+    Installation,
+    Package,
+    ToolInfo,
+    ToolResult,
+)
+from menagerie.core.tools.progress import ProgressReporter
+from menagerie.core.tools.session import McpSession, offline_error
+from menagerie.core.tools.tables import McpInstallationRow
+from menagerie.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+STATUS_TOPIC = "mcp.server_status"
+PROGRESS_TOPIC = "mcp.installation_progress"
+RUNNABLE = ("installed", "running", "starting", "offline", "stopped")
+
+
+@dataclass(frozen=True, slots=True)
+class McpSettings:
+    root: Path  # installations' working directories
+    packages_dir: Path
+    allow_private_urls: bool = False
+    connect_timeout_s: float = 30.0
+    call_timeout_s: float = 30.0
+    health_interval_s: float = 30.0
+    max_installations: int = 50
+    pip_index_url: str | None = None
+
+
+class ToolService:
+    def __init__(
+        self,
+        database: Database,
+        secrets: SecretBox,
+        events: EventBus,
+        worker: InProcessWorker,
+        redactor: Redactor,
+        catalog: Catalog,
+        settings: McpSettings,
+    ) -> None:
+        self.database = database
+        self._secrets = secrets
+        self._events = events
+        self._worker = worker
+        self._redactor = redactor
+        self.catalog = catalog
+        self.settings = settings
+        self.installer = PackageInstaller(settings.packages_dir, index_url=settings.pip_index_url)
+        self._sessions: dict[tuple[str, str], McpSession] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    # -- lifecycle of the service ------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Resume what was running before a restart, and finish interrupted installs."""
+        async with self.database.session() as session:
+            rows = (await session.scalars(select(McpInstallationRow))).all()
+        for row in rows:
+            if row.status == "installing":
+                self._worker.submit(f"mcp-install-{row.id}", self._install_job(row.id))
+            elif row.auto_start and row.status in ("running", "starting", "offline", "installed"):
+                self._spawn(self._start_row(row))
+
+    async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        sessions, self._sessions = list(self._sessions.values()), {}
+        await asyncio.gather(*(s.stop() for s in sessions), return_exceptions=True)
+
+    # -- the catalogue, per tenant ------------------------------------------------------------
+
+    async def installed_names(self, principal: Principal) -> set[str]:
+        async with self.database.session() as session:
+            names = await session.scalars(
+                select(McpInstallationRow.server_name).where(
+                    McpInstallationRow.tenant_id == principal.tenant_id
+                )
+            )
+            return set(names)
+
+    # -- installations ----------------------------------------------------------------------------
+
+    async def install(
+        self,
+        principal: Principal,
+        server_name: str,
+        configuration: dict[str, Any] | None = None,
+        *,
+        auto_start: bool = True,
+        entry: CatalogEntry | None = None,
+    ) -> Installation:
+        """Check and store the installation, then install in the background."""
+        stored_definition = entry is not None and entry.name not in self.catalog
+        entry = entry or self.catalog.get(server_name)
+        configuration = dict(configuration or {})
+        validate_configuration(entry.configuration_schema, configuration)
+        if configuration.get("command") and not principal.is_admin:
+            # a command line is code run on this machine: only an operator may choose one
+            raise Forbidden(
+                "only an administrator may install a server started by a command line",
+                code="INSUFFICIENT_PERMISSIONS",
+            )
+        self._check_urls(entry, configuration)
+        package = entry.packages[0] if entry.packages and not configuration.get("command") else None
+        row = McpInstallationRow(
+            id=new_id("inst"),
+            tenant_id=principal.tenant_id,
+            server_name=entry.name,
+            definition=entry_to_definition(entry) if stored_definition else None,
+            configuration_sealed=self._secrets.seal_json(configuration),
+            package_key=_package_key(package) if package else None,
+            auto_start=auto_start,
+            status="installing",
+        )
+        async with self.database.session() as session:
+            count = await session.scalar(
+                select(func.count()).where(McpInstallationRow.tenant_id == principal.tenant_id)
+            )
+            if (count or 0) >= self.settings.max_installations:
+                raise LimitReached(
+                    f"at most {self.settings.max_installations} MCP servers per tenant",
+                    code="INSTALLATION_LIMIT",
+                )
+            existing = await session.scalar(self._row_query(principal, entry.name))
+            if existing is not None:
+                raise Conflict(f"{entry.name} is already installed", code="ALREADY_INSTALLED")
+            session.add(row)
+        self._remember_secrets(entry, configuration)
+        self._worker.submit(f"mcp-install-{row.id}", self._install_job(row.id))
+        return self._view(row, entry, configuration)
+
+    async def installations(self, principal: Principal) -> list[Installation]:
+        async with self.database.session() as session:
+            rows = (
+                await session.scalars(
+                    select(McpInstallationRow)
+                    .where(McpInstallationRow.tenant_id == principal.tenant_id)
+                    .order_by(McpInstallationRow.installed_at, McpInstallationRow.server_name)
+                )
+            ).all()
+        return [self._view(row, self._entry(row), self._open(row)) for row in rows]
+
+    async def installation(self, principal: Principal, server_name: str) -> Installation:
+        row = await self._row(principal, server_name)
+        return self._view(row, self._entry(row), self._open(row))
+
+    async def uninstall(self, principal: Principal, server_name: str) -> None:
+        async with self._lock(principal.tenant_id, server_name):
+            row = await self._row(principal, server_name)
+            session = self._sessions.pop((row.tenant_id, row.server_name), None)
+            if session is not None:
+                await session.stop()
+            async with self.database.session() as db:
+                await db.delete(await db.get(McpInstallationRow, row.id))
+                others = 0
+                if row.package_key:
+                    others = (
+                        await db.scalar(
+                            select(func.count()).where(
+                                McpInstallationRow.package_key == row.package_key
+                            )
+                        )
+                        or 0
+                    )
+            shutil.rmtree(self._workdir(row.id), ignore_errors=True)
+            entry = self._entry(row)
+            if row.package_key and others == 0 and entry.packages:
+                self.installer.remove(entry.packages[0])
+        await self._publish_status(row.tenant_id, row.server_name, "uninstalled", None)
+
+    async def configure(
+        self, principal: Principal, server_name: str, configuration: dict[str, Any]
+    ) -> tuple[Installation, bool]:
+        """Store a new configuration; says whether the running server must restart for it."""
+        async with self._lock(principal.tenant_id, server_name):
+            row = await self._row(principal, server_name)
+            entry = self._entry(row)
+            merged = merge_configuration(self._open(row), configuration)
+            validate_configuration(entry.configuration_schema, merged)
+            if merged.get("command") and not principal.is_admin:
+                raise Forbidden(
+                    "only an administrator may set a command line",
+                    code="INSUFFICIENT_PERMISSIONS",
+                )
+            self._check_urls(entry, merged)
+            changed = merged != self._open(row)
+            async with self.database.session() as db:
+                stored = await db.get(McpInstallationRow, row.id)
+                assert stored is not None
+                stored.configuration_sealed = self._secrets.seal_json(merged)
+                stored.updated_at = utcnow()
+                row = stored
+            self._remember_secrets(entry, merged)
+        running = (row.tenant_id, row.server_name) in self._sessions
+        return self._view(row, entry, merged), changed and running
+
+    async def restart(self, principal: Principal, server_name: str) -> Installation:
+        row = await self._row(principal, server_name)
+        if row.status in ("installing", "failed"):
+            raise Conflict(f"{server_name} is {row.status}", code="NOT_RUNNABLE")
+        await self._start_row(row, restart=True)
+        return await self.installation(principal, server_name)
+
+    async def stop_server(self, principal: Principal, server_name: str) -> Installation:
+        row = await self._row(principal, server_name)
+        session = self._sessions.pop((row.tenant_id, row.server_name), None)
+        if session is not None:
+            await session.stop()
+        await self._set_status(row.id, "stopped", None)
+        return await self.installation(principal, server_name)
+
+    # -- tools ----------------------------------------------------------------------------------
+
+    async def tools(self, principal: Principal, server_name: str) -> list[ToolInfo]:
+        row = await self._row(principal, server_name)
+        return list(self._running(row).tools)
+
+    def cached_tools(self, tenant_id: str) -> list[ToolInfo]:
+        """Every tool of the tenant's running servers, from the sessions' caches (no I/O)."""
+        return [
+            tool
+            for (tenant, _), session in sorted(self._sessions.items())
+            if tenant == tenant_id and session.state == "running"
+            for tool in session.tools
+        ]
+
+    def sessions(self, tenant_id: str) -> list[McpSession]:
+        return [s for (t, _), s in sorted(self._sessions.items()) if t == tenant_id]
+
+    async def execute(
+        self,
+        principal: Principal,
+        server_name: str,
+        tool: str,
+        arguments: dict[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> ToolResult:
+        row = await self._row(principal, server_name)
+        session = self._running(row)
+        info = next((t for t in session.tools if t.name == tool), None)
+        if info is None:
+            available = ", ".join(t.name for t in session.tools[:20])
+            raise NotFound(
+                f"{server_name} has no tool {tool!r}; it has: {available}", code="TOOL_NOT_FOUND"
+            )
+        validate_arguments(tool, info.input_schema, arguments)
+        return await session.call_tool(
+            tool, arguments, timeout_s=timeout_s or self.settings.call_timeout_s
+        )
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _install_job(self, installation_id: str) -> Any:
+        async def job() -> None:
+            await self._install(installation_id)
+
+        return job
+
+    async def _install(self, installation_id: str) -> None:
+        async with self.database.session() as db:
+            row = await db.get(McpInstallationRow, installation_id)
+        if row is None:
+            return  # uninstalled while queued
+        entry = self._entry(row)
+        reporter = ProgressReporter(
+            self._events, PROGRESS_TOPIC, row.tenant_id, row.id, row.server_name,
+            expected_s=45.0 if entry.packages else 3.0,
+        )  # fmt: skip
+        try:
+            await reporter(5, "Validating configuration")
+            if row.package_key and entry.packages:
+                await self.installer.install(entry.packages[0], reporter)
+            self._workdir(row.id).mkdir(parents=True, exist_ok=True)
+            await self._set_status(row.id, "installed", None)
+            if row.auto_start:
+                await reporter(90, "Starting the server")
+                await self._start_row(row)
+            await reporter(100, "Installation complete")
+        except Exception as exc:
+            message = self._redactor(str(exc))[:2000]
+            log.warning("installing MCP server %s failed: %s", row.server_name, message)
+            await self._set_status(row.id, "failed", message)
+            await reporter(100, f"Installation failed: {message[:200]}", failed=True)
+
+    async def _start_row(self, row: McpInstallationRow, *, restart: bool = False) -> None:
+        key = (row.tenant_id, row.server_name)
+        async with self._lock(*key):
+            old = self._sessions.pop(key, None)
+            if old is not None:
+                if not restart:
+                    self._sessions[key] = old
+                    return
+                await old.stop()
+            entry = self._entry(row)
+            configuration = self._open(row)
+            home = self.installer.home(entry.packages[0]) if row.package_key else None
+            plan = build_plan(
+                entry,
+                configuration,
+                home=home,
+                workdir=self._workdir(row.id),
+                allow_private_urls=self.settings.allow_private_urls,
+            )
+            session = McpSession(
+                row.server_name,
+                plan,
+                redactor=self._redactor,
+                connect_timeout_s=self.settings.connect_timeout_s,
+                health_interval_s=self.settings.health_interval_s,
+                on_change=lambda s, row_id=row.id, tenant=row.tenant_id: self._changed(
+                    tenant, row_id, s
+                ),
+            )
+            self._sessions[key] = session
+            await session.start()
+
+    def _changed(self, tenant_id: str, row_id: str, session: McpSession) -> None:
+        status = {"starting": "starting", "running": "running", "offline": "offline"}.get(
+            session.state, "stopped"
+        )
+
+        async def record() -> None:
+            await self._set_status(row_id, status, session.error, session.last_check)
+            await self._publish_status(tenant_id, session.name, status, session)
+
+        self._spawn(record())
+
+    async def _publish_status(
+        self, tenant_id: str, name: str, status: str, session: McpSession | None
+    ) -> None:
+        server: dict[str, Any] = {
+            "name": name,
+            "status": {"running": "online"}.get(status, status),
+            "last_check": (session.last_check if session and session.last_check else utcnow())
+            .isoformat()
+            .replace("+00:00", "Z"),
+        }
+        if session is not None and session.last_response_ms is not None:
+            server["response_time"] = session.last_response_ms
+        if session is not None:
+            metrics = session.metrics()
+            server["health_score"] = round(1 - metrics.error_rate, 4)
+            if session.error and status != "running":
+                server["error_message"] = session.error
+        with contextlib.suppress(Exception):  # a bus outage must not break the server itself
+            await self._events.publish(STATUS_TOPIC, {"tenant_id": tenant_id, "servers": [server]})
+
+    async def _set_status(
+        self, row_id: str, status: str, error: str | None, checked: Any = None
+    ) -> None:
+        async with self.database.session() as db:
+            row = await db.get(McpInstallationRow, row_id)
+            if row is None:
+                return
+            row.status = status
+            row.error = error
+            row.updated_at = utcnow()
+            if checked is not None:
+                row.last_health_check = checked
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _running(self, row: McpInstallationRow) -> McpSession:
+        session = self._sessions.get((row.tenant_id, row.server_name))
+        if session is None:
+            raise offline_error(row.server_name, f"it is {row.status}")
+        return session
+
+    def _view(
+        self, row: McpInstallationRow, entry: CatalogEntry, configuration: dict[str, Any]
+    ) -> Installation:
+        session = self._sessions.get((row.tenant_id, row.server_name))
+        status = row.status
+        if session is not None and row.status not in ("installing", "failed"):
+            status = {"running": "running", "starting": "starting", "offline": "offline"}.get(
+                session.state, "stopped"
+            )
+        health = {"running": "healthy", "offline": "unhealthy", "failed": "unhealthy"}.get(
+            status, "unknown"
+        )
+        return Installation(
+            id=row.id,
+            tenant_id=row.tenant_id,
+            server_name=row.server_name,
+            status=status,  # type: ignore[arg-type]
+            health_status=health,  # type: ignore[arg-type]
+            configuration=redact_configuration(entry.configuration_schema, configuration),
+            auto_start=row.auto_start,
+            installed_at=row.installed_at,
+            last_health_check=(session.last_check if session else None) or row.last_health_check,
+            error=(session.error if session else None) or row.error,
+            metrics=session.metrics() if session else None,
+            tool_count=len(session.tools) if session else 0,
+        )
+
+    def _entry(self, row: McpInstallationRow) -> CatalogEntry:
+        if row.definition:
+            return entry_from_definition(row.definition)
+        return self.catalog.get(row.server_name)
+
+    def _open(self, row: McpInstallationRow) -> dict[str, Any]:
+        value = self._secrets.open_json(row.configuration_sealed)
+        return value if isinstance(value, dict) else {}
+
+    def _remember_secrets(self, entry: CatalogEntry, configuration: dict[str, Any]) -> None:
+        for secret in collect_secrets(entry.configuration_schema, configuration):
+            self._redactor.add(secret)
+
+    def _check_urls(self, entry: CatalogEntry, configuration: dict[str, Any]) -> None:
+        url = configuration.get("url")
+        if isinstance(url, str):
+            check_url(url, allow_private=self.settings.allow_private_urls)
+        elif entry.custom and entry.remotes and not entry.packages:
+            check_url(entry.remotes[0].url, allow_private=self.settings.allow_private_urls)
+
+    def _workdir(self, installation_id: str) -> Path:
+        return self.settings.root / installation_id
+
+    def _row_query(self, principal: Principal, server_name: str) -> Any:
+        return select(McpInstallationRow).where(
+            McpInstallationRow.tenant_id == principal.tenant_id,
+            McpInstallationRow.server_name == server_name,
+        )
+
+    async def _row(self, principal: Principal, server_name: str) -> McpInstallationRow:
+        async with self.database.session() as session:
+            row = await session.scalar(self._row_query(principal, server_name))
+        if row is None:
+            raise NotFound(f"{server_name} is not installed", code="SERVER_NOT_INSTALLED")
+        return row
+
+    def _lock(self, tenant_id: str, server_name: str) -> asyncio.Lock:
+        return self._locks.setdefault((tenant_id, server_name), asyncio.Lock())
+
+
+def _package_key(package: Package) -> str:
+    return f"{package.registry_type}:{package.identifier}@{package.version or 'latest'}"

@@ -1,0 +1,454 @@
+"""One long-lived MCP session per running server, owned by one task.
+
+The SDK's transports live inside anyio cancel scopes that must be entered and left by the same
+task, so a single owner task opens the session, serves every request from a queue (each as a
+child task, so calls run concurrently on the one session), watches health, and reopens the
+session with backoff when the server dies. Nobody else touches the SDK client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from time import monotonic
+from typing import Any, Literal
+
+import anyio
+import httpx2
+import mcp.types as mcp_types
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+from menagerie.core.clock import utcnow
+from menagerie.core.errors import Invalid, Timeout, Unavailable
+from menagerie.core.redact import Redactor
+from menagerie.core.tools.models import LaunchPlan, ServerMetrics, ToolInfo, ToolResult
+from menagerie.core.tools.stderr import StderrTail
+
+log = logging.getLogger(__name__)
+
+SessionState = Literal["starting", "running", "offline", "stopped"]
+StateListener = Callable[["McpSession"], None]
+MAX_BACKOFF_S = 30.0
+
+
+@dataclass(slots=True)
+class _Request:
+    kind: Literal["list", "call", "check"]
+    future: asyncio.Future[Any]
+    tool: str = ""
+    arguments: dict[str, Any] = field(default_factory=dict)
+    timeout_s: float = 30.0
+
+
+class SessionLost(Exception):
+    """The transport under the session went away; the owner reopens it."""
+
+
+class McpSession:
+    def __init__(
+        self,
+        name: str,
+        plan: LaunchPlan,
+        *,
+        redactor: Redactor,
+        connect_timeout_s: float = 20.0,
+        health_interval_s: float = 30.0,
+        on_change: StateListener | None = None,
+    ) -> None:
+        self.name = name
+        self.plan = plan
+        self._redactor = redactor
+        self.connect_timeout_s = connect_timeout_s
+        self.health_interval_s = health_interval_s
+        self._on_change = on_change
+        self.state: SessionState = "stopped"
+        self.error: str | None = None
+        self.tools: list[ToolInfo] = []
+        self.connected_at: float | None = None
+        self.last_check: datetime | None = None
+        self.last_response_ms: float | None = None
+        self.restarts = 0
+        self._requests = 0
+        self._errors = 0
+        self._total_ms = 0.0
+        self._queue: asyncio.Queue[_Request] = asyncio.Queue()
+        self._owner: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._first_attempt = asyncio.Event()
+        self._tools_changed = asyncio.Event()
+        self.stderr = StderrTail(name, redactor)
+        self._process: asyncio.subprocess.Process | None = None
+
+    # -- the API other tasks call ------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the owner task and wait for its first connection attempt (bounded)."""
+        if self._owner is not None and not self._owner.done():
+            return
+        self._stopping.clear()
+        self._first_attempt.clear()
+        self._set_state("starting")
+        self._owner = asyncio.create_task(self._own(), name=f"mcp-session-{self.name}")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._first_attempt.wait(), self.connect_timeout_s + 5)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(owner), self.connect_timeout_s)
+            except TimeoutError:
+                owner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await owner
+        self._fail_queued("the MCP server was stopped")
+        self._set_state("stopped")
+
+    async def call_tool(
+        self, tool: str, arguments: dict[str, Any], *, timeout_s: float = 30.0
+    ) -> ToolResult:
+        return await self._submit(_Request("call", self._future(), tool, arguments, timeout_s))
+
+    async def refresh_tools(self) -> list[ToolInfo]:
+        return await self._submit(_Request("list", self._future(), timeout_s=15.0))
+
+    async def check(self) -> float:
+        """A real round trip (a fresh `tools/list`); returns its milliseconds."""
+        return await self._submit(_Request("check", self._future(), timeout_s=15.0))
+
+    def metrics(self) -> ServerMetrics:
+        uptime = monotonic() - self.connected_at if self.connected_at is not None else 0.0
+        average = self._total_ms / self._requests if self._requests else 0.0
+        return ServerMetrics(round(uptime, 3), self._requests, self._errors, round(average, 2))
+
+    # -- the owner task ------------------------------------------------------------------------
+
+    def _future(self) -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().create_future()
+
+    async def _submit(self, request: _Request) -> Any:
+        if self.state != "running":
+            raise offline_error(self.name, self.error)
+        self._queue.put_nowait(request)
+        try:
+            # the owner bounds the call itself; this outer bound only guards a wedged owner
+            return await asyncio.wait_for(asyncio.shield(request.future), request.timeout_s + 5)
+        except TimeoutError:
+            raise Timeout(f"MCP server {self.name} did not answer in time") from None
+
+    async def _own(self) -> None:
+        attempt = 0
+        while not self._stopping.is_set():
+            try:
+                await self._session_lifetime()
+                attempt = 0
+            except Exception as exc:  # every failure of a session ends in a reconnect
+                self.error = self._describe(exc)
+                log.warning("MCP server %s: %s", self.name, self.error)
+                log.debug("MCP server %s failure", self.name, exc_info=True)
+            finally:
+                self.connected_at = None
+                self._first_attempt.set()
+            if self._stopping.is_set():
+                break
+            self._set_state("offline")
+            self._fail_queued(self.error or "the MCP server went offline")
+            delay = min(MAX_BACKOFF_S, 0.25 * 2**attempt)
+            attempt += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            if not self._stopping.is_set():
+                self.restarts += 1
+                self._set_state("starting")
+
+    async def _session_lifetime(self) -> None:
+        # one scope around the whole lifetime, its deadline lifted once connected: a deadline
+        # scope closed while the SDK's own scopes are still open would break their nesting
+        lost = asyncio.Event()
+        with anyio.CancelScope(deadline=anyio.current_time() + self.connect_timeout_s) as scope:
+            async with self._open() as client:
+                self.tools = await self._list_tools(client)
+                scope.deadline = math.inf
+                self.connected_at = monotonic()
+                self.last_check = utcnow()
+                self.error = None
+                self._set_state("running")
+                self._first_attempt.set()
+                async with anyio.create_task_group() as group:
+                    group.start_soon(self._watch_health, client, lost)
+                    group.start_soon(self._watch_process, lost)
+                    while not self._stopping.is_set() and not lost.is_set():
+                        request = await self._next_request(lost)
+                        if request is not None:
+                            group.start_soon(self._serve, client, request, lost)
+                    group.cancel_scope.cancel()
+        if scope.cancelled_caught:
+            raise TimeoutError(f"no answer within {self.connect_timeout_s:g}s of starting")
+        if lost.is_set() and not self._stopping.is_set():
+            raise SessionLost(self.error or "the connection to the MCP server was lost")
+
+    async def _next_request(self, lost: asyncio.Event) -> _Request | None:
+        getter = asyncio.ensure_future(self._queue.get())
+        stopper = asyncio.ensure_future(self._stopping.wait())
+        loser = asyncio.ensure_future(lost.wait())
+        try:
+            await asyncio.wait({getter, stopper, loser}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (stopper, loser):
+                waiter.cancel()
+        if getter.done():
+            return getter.result()
+        getter.cancel()
+        return None
+
+    @contextlib.asynccontextmanager
+    async def _open(self) -> AsyncIterator[Client]:
+        plan = self.plan
+        if plan.transport == "stdio":
+            assert plan.command is not None
+            params = StdioServerParameters(
+                command=plan.command, args=list(plan.args), env=plan.env, cwd=plan.cwd
+            )
+            async with (
+                self.stderr.pipe() as errlog,
+                Client(stdio_client(params, errlog=errlog), message_handler=self._notified) as c,
+            ):
+                yield c
+            return
+        assert plan.url is not None
+        if plan.local_http:
+            async with self._local_server(plan), self._http_client(plan) as client:
+                yield client
+            return
+        async with self._http_client(plan) as client:
+            yield client
+
+    @contextlib.asynccontextmanager
+    async def _http_client(self, plan: LaunchPlan) -> AsyncIterator[Client]:
+        assert plan.url is not None
+        timeout = httpx2.Timeout(30.0, read=300.0)
+        async with (
+            httpx2.AsyncClient(headers=plan.headers, timeout=timeout) as http,
+            Client(
+                streamable_http_client(plan.url, http_client=http),
+                message_handler=self._notified,
+            ) as client,
+        ):
+            yield client
+
+    @contextlib.asynccontextmanager
+    async def _local_server(self, plan: LaunchPlan) -> AsyncIterator[None]:
+        """Start an HTTP server package ourselves and wait until its port answers."""
+        assert plan.command is not None
+        assert plan.url is not None
+        process = await asyncio.create_subprocess_exec(
+            plan.command,
+            *plan.args,
+            env=plan.env,
+            cwd=plan.cwd,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        assert process.stderr is not None
+        reader = asyncio.create_task(self.stderr.feed(process.stderr))
+        self._process = process
+        try:
+            await _wait_for_port(plan.url, process)
+            yield
+        finally:
+            self._process = None
+            await _terminate(process)
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+    async def _watch_process(self, lost: asyncio.Event) -> None:
+        process = self._process
+        if process is None:
+            return
+        code = await process.wait()
+        self.error = f"the MCP server process exited with code {code}"
+        lost.set()
+
+    async def _notified(self, message: Any) -> None:
+        if isinstance(message, mcp_types.ToolListChangedNotification):
+            self._tools_changed.set()
+        elif isinstance(message, Exception):
+            log.debug("MCP server %s sent an error: %s", self.name, self._describe(message))
+
+    async def _watch_health(self, client: Client, lost: asyncio.Event) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._tools_changed.wait(), self.health_interval_s)
+            self._tools_changed.clear()
+            try:
+                with anyio.fail_after(15):
+                    started = monotonic()
+                    self.tools = await self._list_tools(client)
+                self.last_response_ms = round((monotonic() - started) * 1000, 2)
+                self.last_check = utcnow()
+                self._set_state("running")
+            except Exception as exc:
+                self.error = f"health check failed: {self._describe(exc)}"
+                self.last_check = utcnow()
+                lost.set()
+                return
+
+    async def _serve(self, client: Client, request: _Request, lost: asyncio.Event) -> None:
+        started = monotonic()
+        try:
+            with anyio.fail_after(request.timeout_s):
+                if request.kind == "call":
+                    result: Any = await self._call(client, request, started)
+                elif request.kind == "list":
+                    self.tools = result = await self._list_tools(client)
+                else:
+                    self.tools = await self._list_tools(client)
+                    result = round((monotonic() - started) * 1000, 2)
+                    self.last_response_ms = result
+                    self.last_check = utcnow()
+            self._account(started, failed=isinstance(result, ToolResult) and result.is_error)
+            _settle(request.future, result=result)
+        except TimeoutError:
+            self._account(started, failed=True)
+            message = f"MCP server {self.name} took longer than {request.timeout_s:g}s"
+            _settle(request.future, error=Timeout(message, code="TOOL_TIMEOUT"))
+        except MCPError as exc:
+            self._account(started, failed=True)
+            if exc.code == -32000:  # CONNECTION_CLOSED: the server is gone
+                self.error = "the MCP server closed the connection"
+                _settle(request.future, error=offline_error(self.name, self.error))
+                lost.set()
+            else:
+                _settle(request.future, error=_tool_error(self.name, exc))
+        except Exception as exc:
+            self._account(started, failed=True)
+            self.error = self._describe(exc)
+            _settle(request.future, error=offline_error(self.name, self.error))
+            lost.set()
+
+    async def _call(self, client: Client, request: _Request, started: float) -> ToolResult:
+        result = await client.call_tool(request.tool, request.arguments)
+        if result.structured_content is not None:
+            content: Any = result.structured_content
+        else:
+            content = [block.model_dump(mode="json", exclude_none=True) for block in result.content]
+        return ToolResult(
+            server=self.name,
+            tool=request.tool,
+            content=content,
+            is_error=bool(result.is_error),
+            duration_ms=round((monotonic() - started) * 1000, 2),
+        )
+
+    async def _list_tools(self, client: Client) -> list[ToolInfo]:
+        tools: list[ToolInfo] = []
+        cursor: str | None = None
+        for _ in range(50):  # a bound on pages: a server that pages forever is broken
+            page = await client.list_tools(cursor=cursor, cache_mode="refresh")
+            tools.extend(
+                ToolInfo(self.name, t.name, t.description or "", dict(t.input_schema))
+                for t in page.tools
+            )
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        return tools
+
+    def _account(self, started: float, *, failed: bool) -> None:
+        self._requests += 1
+        self._total_ms += (monotonic() - started) * 1000
+        if failed:
+            self._errors += 1
+
+    def _fail_queued(self, reason: str) -> None:
+        while not self._queue.empty():
+            _settle(self._queue.get_nowait().future, error=offline_error(self.name, reason))
+
+    def _set_state(self, state: SessionState) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        if self._on_change is not None:
+            try:
+                self._on_change(self)
+            except Exception:
+                log.exception("MCP state listener failed")
+
+    def _describe(self, exc: BaseException) -> str:
+        while isinstance(exc, BaseExceptionGroup):
+            exc = exc.exceptions[0]
+        text = str(exc) or type(exc).__name__
+        tail = self.stderr.last()
+        if tail:
+            text = f"{text} (stderr: {tail})"
+        return self._redactor(text)[:500]
+
+
+def _settle(
+    future: asyncio.Future[Any], *, result: Any = None, error: BaseException | None = None
+) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+async def _wait_for_port(url: str, process: asyncio.subprocess.Process) -> None:
+    """Poll until the server accepts connections; the caller's deadline bounds the wait."""
+    parsed = httpx2.URL(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    while True:
+        if process.returncode is not None:
+            raise SessionLost(f"the MCP server process exited with code {process.returncode}")
+        try:
+            _, writer = await asyncio.open_connection(parsed.host, port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return
+
+
+async def _terminate(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), 5)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+
+
+def offline_error(name: str, reason: str | None) -> Unavailable:
+    return Unavailable(
+        f"MCP server {name} is offline" + (f": {reason}" if reason else ""),
+        service=name,
+        code="MCP_SERVER_OFFLINE",
+    )
+
+
+def _tool_error(name: str, exc: MCPError) -> Invalid:
+    return Invalid(
+        f"MCP server {name} refused the call: {exc.error.message}",
+        code="TOOL_EXECUTION_FAILED",
+        details={"mcp_error_code": exc.code},
+    )

@@ -1,0 +1,199 @@
+"""Installing real MCP servers from PyPI and npm, calling their tools, surviving their crashes.
+
+Nothing here is faked: `mcp-server-time` comes from PyPI into its own virtual environment,
+`@modelcontextprotocol/server-everything` from npm into its own prefix, and both run as child
+processes that the tests kill to see the session marked offline and restarted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+from tests.utils.mcp import eventually, pids_running
+from tests.utils.principals import admin, other_tenant
+
+from menagerie.core.errors import Conflict, Invalid, NotFound, Unavailable
+from menagerie.core.events.bus import Event
+from menagerie.core.identity.models import Principal
+from menagerie.core.tools.service import PROGRESS_TOPIC, STATUS_TOPIC
+from menagerie.platform import Platform
+
+TIME = "mcp-server-time"
+
+
+async def install_and_wait(
+    platform: Platform, principal: Principal, name: str, configuration: dict | None = None
+) -> None:
+    """Install, then wait for the background install and the first start (npm can be slow)."""
+    await platform.mcp.install(principal, name, configuration or {})
+    for _ in range(1800):
+        item = await platform.mcp.installation(principal, name)
+        if item.status in ("running", "failed"):
+            break
+        await asyncio.sleep(0.1)
+    assert item.status == "running", item.error
+
+
+async def test_pypi_server_installs_lists_and_calls(mcp_platform: Platform) -> None:
+    me = admin(mcp_platform)
+    progress = await mcp_platform.events.subscribe(PROGRESS_TOPIC)
+    await install_and_wait(mcp_platform, me, TIME, {"local_timezone": "Europe/Paris"})
+
+    steps: list[Event] = []
+    while (event := await progress.get(within=1)) is not None:
+        steps.append(event)
+    percents = [e.payload["progress"] for e in steps]
+    assert percents == sorted(percents)
+    assert percents[-1] == 100
+    assert {"current_step", "estimated_remaining", "installation_id"} <= set(steps[0].payload)
+    assert steps[-1].payload["server_name"] == TIME
+
+    tools = {t.name: t for t in await mcp_platform.mcp.tools(me, TIME)}
+    assert {"get_current_time", "convert_time"} <= set(tools)
+    assert tools["get_current_time"].input_schema["required"] == ["timezone"]
+
+    result = await mcp_platform.mcp.execute(me, TIME, "get_current_time", {"timezone": "UTC"})
+    assert not result.is_error
+    assert result.content["timezone"] == "UTC"
+    assert result.duration_ms > 0
+
+    with pytest.raises(Invalid) as wrong_type:
+        await mcp_platform.mcp.execute(me, TIME, "get_current_time", {"timezone": 5})
+    assert (wrong_type.value.code, wrong_type.value.field) == ("INVALID_INPUT", "timezone")
+    with pytest.raises(Invalid) as missing:
+        await mcp_platform.mcp.execute(me, TIME, "convert_time", {"time": "10:00"})
+    assert missing.value.field == "source_timezone"
+    with pytest.raises(NotFound):
+        await mcp_platform.mcp.execute(me, TIME, "no_such_tool", {})
+
+    [item] = await mcp_platform.mcp.installations(me)
+    assert (item.status, item.health_status, item.tool_count) == ("running", "healthy", 2)
+    assert item.configuration == {"local_timezone": "Europe/Paris"}
+    assert item.metrics is not None
+    assert item.metrics.requests_handled >= 1
+    assert item.metrics.errors == 0  # refused arguments never reached the server
+
+    with pytest.raises(Conflict):
+        await mcp_platform.mcp.install(me, TIME, {})
+
+
+async def test_killed_server_goes_offline_and_comes_back(mcp_platform: Platform) -> None:
+    me = admin(mcp_platform)
+    await install_and_wait(mcp_platform, me, TIME)
+    statuses = await mcp_platform.events.subscribe(STATUS_TOPIC)
+    [pid] = pids_running(TIME)
+    os.kill(pid, signal.SIGKILL)
+
+    seen: list[str] = []
+    while "online" not in seen or "offline" not in seen:
+        event = await statuses.get(within=30)
+        assert event is not None, f"status events so far: {seen}"
+        seen.extend(server["status"] for server in event.payload["servers"])
+    assert seen.index("offline") < seen.index("online")
+
+    await eventually(lambda: bool(pids_running(TIME)), what="a restarted server process")
+    [restarted] = pids_running(TIME)
+    assert restarted != pid
+    session = mcp_platform.mcp.sessions(me.tenant_id)[0]
+    assert session.restarts >= 1
+    result = await mcp_platform.mcp.execute(me, TIME, "get_current_time", {"timezone": "UTC"})
+    assert result.content["timezone"] == "UTC"
+
+
+async def test_offline_server_answers_mcp_server_offline(mcp_platform: Platform) -> None:
+    me = admin(mcp_platform)
+    await install_and_wait(mcp_platform, me, TIME)
+    await mcp_platform.mcp.stop_server(me, TIME)
+    assert not pids_running(TIME)
+    with pytest.raises(Unavailable) as offline:
+        await mcp_platform.mcp.execute(me, TIME, "get_current_time", {"timezone": "UTC"})
+    assert offline.value.code == "MCP_SERVER_OFFLINE"
+    assert (await mcp_platform.mcp.installation(me, TIME)).status == "stopped"
+    await mcp_platform.mcp.restart(me, TIME)
+    assert (await mcp_platform.mcp.installation(me, TIME)).status == "running"
+
+
+async def test_npm_server_over_stdio(mcp_platform: Platform) -> None:
+    me = admin(mcp_platform)
+    await install_and_wait(mcp_platform, me, "server-everything")
+    names = {t.name for t in await mcp_platform.mcp.tools(me, "server-everything")}
+    assert {"echo", "get-sum"} <= names
+    echoed = await mcp_platform.mcp.execute(me, "server-everything", "echo", {"message": "hi"})
+    assert echoed.content == [{"type": "text", "text": "Echo: hi"}]
+    total = await mcp_platform.mcp.execute(me, "server-everything", "get-sum", {"a": 2, "b": 40})
+    assert "42" in str(total.content)
+    with pytest.raises(Invalid) as bad:
+        await mcp_platform.mcp.execute(me, "server-everything", "get-sum", {"a": "two", "b": 1})
+    assert bad.value.field == "a"
+
+
+async def test_npm_server_over_streamable_http(mcp_platform: Platform) -> None:
+    me = admin(mcp_platform)
+    await install_and_wait(mcp_platform, me, "server-everything-http")
+    echoed = await mcp_platform.mcp.execute(
+        me, "server-everything-http", "echo", {"message": "over http"}
+    )
+    assert echoed.content == [{"type": "text", "text": "Echo: over http"}]
+    [pid] = pids_running("streamableHttp")
+    os.kill(pid, signal.SIGKILL)
+    session = mcp_platform.mcp.sessions(me.tenant_id)[0]
+    await eventually(lambda: session.restarts >= 1 and session.state == "running", within=30)
+    again = await mcp_platform.mcp.execute(me, "server-everything-http", "echo", {"message": "x"})
+    assert not again.is_error
+
+
+async def test_uninstall_stops_the_server_and_removes_its_files(mcp_platform: Platform) -> None:
+    me = admin(mcp_platform)
+    await install_and_wait(mcp_platform, me, TIME)
+    [item] = await mcp_platform.mcp.installations(me)
+    workdir = mcp_platform.mcp.settings.root / item.id
+    assert workdir.is_dir()
+    await mcp_platform.mcp.uninstall(me, TIME)
+    assert not workdir.exists()
+    assert not pids_running(TIME)
+    assert await mcp_platform.mcp.installations(me) == []
+    with pytest.raises(NotFound):
+        await mcp_platform.mcp.uninstall(me, TIME)
+
+
+async def test_reconfigure_says_restart_required(mcp_platform: Platform) -> None:
+    me = admin(mcp_platform)
+    await install_and_wait(mcp_platform, me, TIME)
+    item, restart = await mcp_platform.mcp.configure(me, TIME, {"local_timezone": "Asia/Tokyo"})
+    assert restart
+    assert item.configuration == {"local_timezone": "Asia/Tokyo"}
+    _, again = await mcp_platform.mcp.configure(me, TIME, {"local_timezone": "Asia/Tokyo"})
+    assert not again
+    await mcp_platform.mcp.restart(me, TIME)
+    session = mcp_platform.mcp.sessions(me.tenant_id)[0]
+    assert "Asia/Tokyo" in session.plan.args
+
+
+async def test_installations_belong_to_their_tenant(mcp_platform: Platform) -> None:
+    me = admin(mcp_platform)
+    await install_and_wait(mcp_platform, me, TIME)
+    stranger = await other_tenant(mcp_platform)
+    assert await mcp_platform.mcp.installations(stranger) == []
+    with pytest.raises(NotFound):
+        await mcp_platform.mcp.execute(stranger, TIME, "get_current_time", {"timezone": "UTC"})
+    with pytest.raises(NotFound):
+        await mcp_platform.mcp.uninstall(stranger, TIME)
+    assert mcp_platform.mcp.cached_tools(stranger.tenant_id) == []
+
+
+async def test_bad_configuration_and_unknown_servers_are_refused(mcp_platform: Platform) -> None:
+    me = admin(mcp_platform)
+    with pytest.raises(NotFound):
+        await mcp_platform.mcp.install(me, "no-such-server", {})
+    with pytest.raises(Invalid) as missing:
+        await mcp_platform.mcp.install(me, "server-filesystem", {})
+    assert missing.value.field == "directories"
+    with pytest.raises(Invalid) as private:
+        await mcp_platform.mcp.install(
+            me, "github-mcp", {"api_token": "ghp_x" * 4, "url": "http://169.254.169.254/"}
+        )
+    assert private.value.code == "URL_NOT_ALLOWED"
+    assert await mcp_platform.mcp.installations(me) == []

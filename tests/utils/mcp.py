@@ -1,0 +1,55 @@
+"""Helpers for tests against real MCP servers: a shared package cache, waiting, finding pids."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+# installed once per machine and reused by every test (and by later runs): the installer locks
+# each package home, so parallel test workers never install the same package twice at once
+PACKAGES_DIR = Path(__file__).resolve().parents[2] / ".pytest-mcp-packages"
+
+
+async def eventually(check: Callable[[], bool], *, within: float = 60.0, what: str = "") -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        await asyncio.sleep(0.05)
+
+
+def descendants(root: int | None = None) -> dict[int, str]:
+    """Every live process below `root` (default: this one), with its command line."""
+    parents: dict[int, int] = {}
+    commands: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if fields[0] == "Z":
+            continue
+        parents[int(entry)] = int(fields[1])
+        commands[int(entry)] = command
+    wanted = {root or os.getpid()}
+    found: dict[int, str] = {}
+    grew = True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in wanted and pid not in wanted:
+                wanted.add(pid)
+                found[pid] = commands[pid]
+                grew = True
+    return found
+
+
+def pids_running(word: str) -> list[int]:
+    return [pid for pid, command in descendants().items() if word in command]
