@@ -61,9 +61,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await platform.start()
+        await relay.start()
         try:
             yield
         finally:
+            await relay.stop()
             await platform.stop()
 
     app = FastAPI(
@@ -89,7 +91,7 @@ def create_app(
         app.mount(spec.mount_path, dialect_apps[spec.name], name=spec.name)
     # socket.io clients connect to the server's root (`io("http://host:port")`)
     sio = build_server(settings.redis_url)
-    podplay_socket.register(sio, platform)
+    relay = podplay_socket.register(sio, platform)
     app.mount("/socket.io", socketio_app(sio), name="socket.io")
     if settings.root_dialect:
         # last, so the prefixed mounts and the server's own routes win

@@ -52,16 +52,20 @@ class RedactingFilter(logging.Filter):
         if isinstance(record.msg, str):
             record.msg = self.redactor(record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                self.redactor(arg) if isinstance(arg, str) else arg for arg in record.args
-            )
+            record.args = tuple(self._argument(arg) for arg in record.args)
         elif isinstance(record.args, dict):
-            record.args = {
-                key: self.redactor(value) if isinstance(value, str) else value
-                for key, value in record.args.items()
-            }
+            record.args = {key: self._argument(value) for key, value in record.args.items()}
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = self.redactor(record.exc_text)
         return True
+
+    def _argument(self, value: object) -> object:
+        # numbers keep their type for %d and friends; any other object (a URL, an exception)
+        # is rendered now so that what it renders to is redacted too
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        text = value if isinstance(value, str) else str(value)
+        redacted = self.redactor(text)
+        return value if redacted == text and not isinstance(value, str) else redacted

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from tests.utils.mcp import PACKAGES_DIR
 
 from menagerie.platform import Platform
 from menagerie.settings import Settings
+from tests.utils.mcp import PACKAGES_DIR
 
 
 @pytest.fixture

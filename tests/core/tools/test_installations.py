@@ -12,14 +12,14 @@ import os
 import signal
 
 import pytest
-from tests.utils.mcp import eventually, pids_running
-from tests.utils.principals import admin, other_tenant
 
 from menagerie.core.errors import Conflict, Invalid, NotFound, Unavailable
 from menagerie.core.events.bus import Event
 from menagerie.core.identity.models import Principal
 from menagerie.core.tools.service import PROGRESS_TOPIC, STATUS_TOPIC
 from menagerie.platform import Platform
+from tests.utils.mcp import eventually, pids_running
+from tests.utils.principals import admin, other_tenant
 
 TIME = "mcp-server-time"
 

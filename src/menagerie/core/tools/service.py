@@ -9,12 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
+from menagerie.core.clock import utcnow
+from menagerie.core.crypto import SecretBox
+from menagerie.core.errors import Conflict, Forbidden, LimitReached, MenagerieError, NotFound
+from menagerie.core.events.bus import EventBus
+from menagerie.core.identity.models import Principal
+from menagerie.core.ids import new_id
+from menagerie.core.redact import MASK, Redactor
+from menagerie.core.runs.worker import InProcessWorker
+from menagerie.core.tools.arguments import validate_arguments
+from menagerie.core.tools.catalog import Catalog
 from menagerie.core.tools.configuration import (
     check_url,
     collect_secrets,
@@ -22,24 +35,13 @@ from menagerie.core.tools.configuration import (
     redact_configuration,
     validate_configuration,
 )
-from sqlalchemy import func, select
-
-from menagerie.core.clock import utcnow
-from menagerie.core.crypto import SecretBox
-from menagerie.core.errors import Conflict, Forbidden, LimitReached, NotFound
-from menagerie.core.events.bus import EventBus
-from menagerie.core.identity.models import Principal
-from menagerie.core.ids import new_id
-from menagerie.core.redact import Redactor
-from menagerie.core.runs.worker import InProcessWorker
-from menagerie.core.tools.arguments import validate_arguments
-from menagerie.core.tools.catalog import Catalog
 from menagerie.core.tools.entries import entry_from_definition, entry_to_definition
 from menagerie.core.tools.installer import PackageInstaller
 from menagerie.core.tools.launch import build_plan
 from menagerie.core.tools.models import (
     CatalogEntry,
     Installation,
+    LaunchPlan,
     Package,
     ToolInfo,
     ToolResult,
@@ -287,9 +289,45 @@ class ToolService:
                 f"{server_name} has no tool {tool!r}; it has: {available}", code="TOOL_NOT_FOUND"
             )
         validate_arguments(tool, info.input_schema, arguments)
-        return await session.call_tool(
+        result = await session.call_tool(
             tool, arguments, timeout_s=timeout_s or self.settings.call_timeout_s
         )
+        # a server may echo what it was configured with (an environment dump, an error
+        # quoting its URL): its own secrets never travel back out through a tool result
+        secrets = collect_secrets(self._entry(row).configuration_schema, self._open(row))
+        if secrets:
+            result = dataclasses.replace(result, content=mask_secrets(result.content, secrets))
+        return result
+
+    async def launch_plans(
+        self, principal: Principal
+    ) -> list[tuple[Installation, LaunchPlan | None, list[str]]]:
+        """Each installation with how it is started and its secrets (for exports to redact)."""
+        async with self.database.session() as session:
+            rows = (
+                await session.scalars(
+                    select(McpInstallationRow)
+                    .where(McpInstallationRow.tenant_id == principal.tenant_id)
+                    .order_by(McpInstallationRow.installed_at, McpInstallationRow.server_name)
+                )
+            ).all()
+        plans: list[tuple[Installation, LaunchPlan | None, list[str]]] = []
+        for row in rows:
+            entry, configuration = self._entry(row), self._open(row)
+            running = self._sessions.get((row.tenant_id, row.server_name))
+            plan = running.plan if running is not None else None
+            if plan is None:
+                with contextlib.suppress(MenagerieError):
+                    plan = build_plan(
+                        entry,
+                        configuration,
+                        home=self.installer.home(entry.packages[0]) if row.package_key else None,
+                        workdir=self._workdir(row.id),
+                        allow_private_urls=self.settings.allow_private_urls,
+                    )
+            secrets = collect_secrets(entry.configuration_schema, configuration)
+            plans.append((self._view(row, entry, configuration), plan, secrets))
+        return plans
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -477,6 +515,18 @@ class ToolService:
 
     def _lock(self, tenant_id: str, server_name: str) -> asyncio.Lock:
         return self._locks.setdefault((tenant_id, server_name), asyncio.Lock())
+
+
+def mask_secrets(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        for secret in sorted(secrets, key=len, reverse=True):
+            value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, list):
+        return [mask_secrets(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {key: mask_secrets(item, secrets) for key, item in value.items()}
+    return value
 
 
 def _package_key(package: Package) -> str:

@@ -22,6 +22,7 @@ import anyio
 import httpx2
 import mcp.types as mcp_types
 from mcp import Client, StdioServerParameters
+from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
@@ -235,6 +236,11 @@ class McpSession:
     @contextlib.asynccontextmanager
     async def _http_client(self, plan: LaunchPlan) -> AsyncIterator[Client]:
         assert plan.url is not None
+        if plan.transport == "sse":  # the deprecated HTTP+SSE transport, still widely served
+            transport = sse_client(plan.url, headers=plan.headers, timeout=30.0)
+            async with Client(transport, message_handler=self._notified) as client:
+                yield client
+            return
         timeout = httpx2.Timeout(30.0, read=300.0)
         async with (
             httpx2.AsyncClient(headers=plan.headers, timeout=timeout) as http,

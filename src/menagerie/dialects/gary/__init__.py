@@ -1,6 +1,6 @@
 """Crazy Gary (seed 004), served under `/gary`."""
 
-from menagerie.dialects.gary import auth, chat, endpoints, health, users
+from menagerie.dialects.gary import auth, chat, endpoints, health, mcp, users
 from menagerie.dialects.gary.envelope import GaryEnvelope
 from menagerie.http.dialect import DialectSpec
 from menagerie.http.ratelimit import RateLimitRule, RateLimitTable
@@ -11,7 +11,14 @@ SPEC = DialectSpec(
     api_version=health.API_VERSION,
     mount_path="/gary",
     envelope=GaryEnvelope(),
-    routers=(health.router, auth.router, users.router, endpoints.router, chat.router),
+    routers=(
+        health.router,
+        auth.router,
+        users.router,
+        endpoints.router,
+        chat.router,
+        mcp.router,
+    ),
     description="The Crazy Gary agent orchestration API, served by Menagerie.",
     # seed 004 "Rate Limits by Endpoint Type", per caller; "Authentication" is the routes that
     # take a password or issue tokens, counted by address (`me` and `validate` are general)

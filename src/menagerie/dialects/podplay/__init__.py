@@ -1,6 +1,6 @@
 """PodPlay Sanctuary (seed 000), served under `/podplay`."""
 
-from menagerie.dialects.podplay import auth, chat, health, models
+from menagerie.dialects.podplay import auth, chat, health, mcp, models
 from menagerie.dialects.podplay.envelope import PodPlayEnvelope
 from menagerie.http.dialect import DialectSpec
 from menagerie.http.ratelimit import RateLimitRule, RateLimitTable
@@ -11,7 +11,7 @@ SPEC = DialectSpec(
     api_version=health.API_VERSION,
     mount_path="/podplay",
     envelope=PodPlayEnvelope(),
-    routers=(health.router, auth.router, models.router, chat.router),
+    routers=(health.router, auth.router, models.router, chat.router, mcp.router),
     description="The PodPlay Sanctuary agent framework API, served by Menagerie.",
     # seed 000 "Rate Limiting": requests per hour and a burst limit per minute, per caller
     rate_limits=RateLimitTable(

@@ -14,13 +14,15 @@ from menagerie.core.agents.runtime import TurnRequest
 from menagerie.core.clock import iso, utcnow
 from menagerie.core.errors import MenagerieError
 from menagerie.core.identity.models import Principal
+from menagerie.core.tools.service import PROGRESS_TOPIC, STATUS_TOPIC
 from menagerie.dialects.podplay.chat import AGENT
 from menagerie.platform import Platform
+from menagerie.realtime.relay import BusRelay, tenant_room
 
 log = logging.getLogger(__name__)
 SERVICES = {
     "mama_bear": True,
-    "marketplace": False,
+    "marketplace": True,
     "real_time_chat": True,
     "terminal_sessions": False,
 }
@@ -33,7 +35,9 @@ def _token(environ: dict[str, Any], auth: Any) -> str | None:
     return (query.get("token") or [None])[0]
 
 
-def register(sio: socketio.AsyncServer, platform: Platform) -> None:
+def register(sio: socketio.AsyncServer, platform: Platform) -> BusRelay:
+    """Register the events; the relay returned (started by the app) carries MCP events."""
+
     async def principal_of(sid: str) -> Principal:
         session = await sio.get_session(sid)
         principal: Principal = session["principal"]
@@ -53,6 +57,7 @@ def register(sio: socketio.AsyncServer, platform: Platform) -> None:
             refusal = {"error_code": "INVALID_TOKEN", "message": error.message}
             raise ConnectionRefusedError(refusal) from None
         await sio.save_session(sid, {"principal": principal})
+        await sio.enter_room(sid, tenant_room(principal.tenant_id))
         await sio.emit(
             "connected",
             {
@@ -125,3 +130,9 @@ def register(sio: socketio.AsyncServer, platform: Platform) -> None:
             room=room,
             skip_sid=sid,
         )
+
+    return BusRelay(
+        platform.events,
+        sio,
+        {STATUS_TOPIC: "mcp_server_status", PROGRESS_TOPIC: "mcp_installation_progress"},
+    )

@@ -1,0 +1,64 @@
+"""Bus events to socket.io rooms: core publishes on the bus, browsers hear it on socket.io.
+
+Every replica receives every bus event (Redis pub/sub) and delivers it only to the sockets
+connected to itself (`ignore_queue`), so a client hears each event once however many
+replicas run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import socketio
+
+from menagerie.core.events.bus import Event, EventBus
+
+log = logging.getLogger(__name__)
+
+
+def tenant_room(tenant_id: str) -> str:
+    return f"tenant:{tenant_id}"
+
+
+class BusRelay:
+    def __init__(
+        self,
+        events: EventBus,
+        sio: socketio.AsyncServer,
+        routes: dict[str, str],
+        *,
+        shape: Callable[[Event], dict[str, object]] | None = None,
+    ) -> None:
+        """`routes` maps a bus topic to the socket.io event name it is emitted as."""
+        self._events = events
+        self._sio = sio
+        self._routes = routes
+        self._shape = shape
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is None:
+            subscription = await self._events.subscribe(*self._routes)
+            self._task = asyncio.create_task(self._relay(subscription), name="socketio-relay")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _relay(self, subscription: object) -> None:
+        async for event in subscription:  # type: ignore[attr-defined]
+            name = self._routes.get(event.topic)
+            tenant = event.payload.get("tenant_id")
+            if name is None or not isinstance(tenant, str):
+                continue
+            payload = {k: v for k, v in event.payload.items() if k != "tenant_id"}
+            try:
+                await self._sio.emit(name, payload, room=tenant_room(tenant), ignore_queue=True)
+            except Exception:
+                log.exception("relaying %s to socket.io failed", event.topic)
