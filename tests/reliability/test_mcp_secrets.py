@@ -22,7 +22,7 @@ from menagerie.core.tools.installer import PackageInstaller
 from menagerie.core.tools.launch import free_port
 from menagerie.platform import Platform
 from menagerie.settings import Settings
-from tests.utils.mcp import PACKAGES_DIR
+from tests.utils.mcp import PACKAGES_DIR, require_npm
 from tests.utils.server import serve
 
 TOKEN = "test-master-key-0123456789abcdef"  # conftest's master key
@@ -36,6 +36,7 @@ async def nothing(progress: int, step: str) -> None:
 @pytest.fixture
 async def everything_http() -> AsyncIterator[str]:
     """server-everything over streamable HTTP, started by the test: a remote server to us."""
+    require_npm()
     package = Catalog.load().get("server-everything-http").packages[0]
     home = await PackageInstaller(PACKAGES_DIR).install(package, nothing)
     port = free_port()

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
+
+from tests.utils.databases import IN_CI
 
 # installed once per machine and reused by every test (and by later runs): the installer locks
 # each package home, so parallel test workers never install the same package twice at once
@@ -53,3 +58,12 @@ def descendants(root: int | None = None) -> dict[int, str]:
 
 def pids_running(word: str) -> list[int]:
     return [pid for pid, command in descendants().items() if word in command]
+
+
+def require_npm() -> None:
+    """npm servers need Node.js: skipped without it, except under CI where it is mandatory."""
+    if shutil.which("npm") and shutil.which("node"):
+        return
+    if IN_CI:
+        pytest.fail("Node.js and npm are required under CI (the MCP tests install npm servers)")
+    pytest.skip("Node.js and npm are not installed")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 import jsonschema
@@ -9,12 +11,18 @@ import jsonschema
 from menagerie.core.errors import Invalid
 
 
+@functools.lru_cache(maxsize=512)
+def _validator(schema_json: str) -> jsonschema.protocols.Validator:
+    return jsonschema.Draft202012Validator(json.loads(schema_json))
+
+
 def validate_arguments(tool: str, schema: dict[str, Any], arguments: dict[str, Any]) -> None:
     """Raise `Invalid` (INVALID_INPUT) naming the first offending field."""
     try:
-        validator = jsonschema.Draft202012Validator(schema or {"type": "object"})
+        # compiled once per distinct schema: tools are called far more often than listed
+        validator = _validator(json.dumps(schema or {"type": "object"}, sort_keys=True))
         error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
-    except jsonschema.exceptions.SchemaError:
+    except (jsonschema.exceptions.SchemaError, jsonschema.exceptions.UnknownType):
         return  # a server's malformed schema is its problem: let the server judge the call
     if error is None:
         return

@@ -280,9 +280,11 @@ class ToolService:
         *,
         timeout_s: float | None = None,
     ) -> ToolResult:
-        row = await self._row(principal, server_name)
-        session = self._running(row)
-        info = next((t for t in session.tools if t.name == tool), None)
+        # the hot path: a running session answers without touching the database
+        session = self._sessions.get((principal.tenant_id, server_name))
+        if session is None:
+            session = self._running(await self._row(principal, server_name))
+        info = session.tool(tool)
         if info is None:
             available = ", ".join(t.name for t in session.tools[:20])
             raise NotFound(
@@ -294,9 +296,10 @@ class ToolService:
         )
         # a server may echo what it was configured with (an environment dump, an error
         # quoting its URL): its own secrets never travel back out through a tool result
-        secrets = collect_secrets(self._entry(row).configuration_schema, self._open(row))
-        if secrets:
-            result = dataclasses.replace(result, content=mask_secrets(result.content, secrets))
+        if session.secrets:
+            result = dataclasses.replace(
+                result, content=mask_secrets(result.content, session.secrets)
+            )
         return result
 
     async def launch_plans(
@@ -392,6 +395,7 @@ class ToolService:
                     tenant, row_id, s
                 ),
             )
+            session.secrets = collect_secrets(entry.configuration_schema, configuration)
             self._sessions[key] = session
             await session.start()
 

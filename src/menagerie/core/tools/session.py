@@ -21,12 +21,12 @@ from typing import Any, Literal
 import anyio
 import httpx2
 import mcp.types as mcp_types
-from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
+from mcp import Client, StdioServerParameters
 from menagerie.core.clock import utcnow
 from menagerie.core.errors import Invalid, Timeout, Unavailable
 from menagerie.core.redact import Redactor
@@ -73,6 +73,7 @@ class McpSession:
         self.state: SessionState = "stopped"
         self.error: str | None = None
         self.tools: list[ToolInfo] = []
+        self.secrets: list[str] = []  # what its configuration holds: masked in its results
         self.connected_at: float | None = None
         self.last_check: datetime | None = None
         self.last_response_ms: float | None = None
@@ -125,6 +126,9 @@ class McpSession:
     async def check(self) -> float:
         """A real round trip (a fresh `tools/list`); returns its milliseconds."""
         return await self._submit(_Request("check", self._future(), timeout_s=15.0))
+
+    def tool(self, name: str) -> ToolInfo | None:
+        return next((t for t in self.tools if t.name == name), None)
 
     def metrics(self) -> ServerMetrics:
         uptime = monotonic() - self.connected_at if self.connected_at is not None else 0.0
