@@ -5,9 +5,7 @@ event, export, or database row, while the servers using it run for real."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,45 +17,19 @@ from sqlalchemy import text
 from menagerie.app import create_app
 from menagerie.core.tools.catalog import Catalog
 from menagerie.core.tools.installer import PackageInstaller
-from menagerie.core.tools.launch import free_port
 from menagerie.platform import Platform
 from menagerie.settings import Settings
-from tests.utils.mcp import PACKAGES_DIR, require_npm
+from tests.utils.mcp import PACKAGES_DIR, everything_server
 from tests.utils.server import serve
 
 TOKEN = "test-master-key-0123456789abcdef"  # conftest's master key
 CANARY = "canary-mcp-secret-5f1e9a7c3b"
 
 
-async def nothing(progress: int, step: str) -> None:
-    return None
-
-
 @pytest.fixture
 async def everything_http() -> AsyncIterator[str]:
-    """server-everything over streamable HTTP, started by the test: a remote server to us."""
-    require_npm()
-    package = Catalog.load().get("server-everything-http").packages[0]
-    home = await PackageInstaller(PACKAGES_DIR).install(package, nothing)
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        str(home.executable("mcp-server-everything")),
-        "streamableHttp",
-        env={**os.environ, "PORT": str(port)},
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(200):
-            with contextlib.suppress(OSError):
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                break
-            await asyncio.sleep(0.05)
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        await process.wait()
+    async with everything_server("streamableHttp") as address:
+        yield address
 
 
 async def test_canary_appears_nowhere(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,39 @@ def require_npm() -> None:
     if IN_CI:
         pytest.fail("Node.js and npm are required under CI (the MCP tests install npm servers)")
     pytest.skip("Node.js and npm are not installed")
+
+
+async def _quiet(progress: int, step: str) -> None:
+    return None
+
+
+@contextlib.asynccontextmanager
+async def everything_server(mode: str) -> AsyncIterator[str]:
+    """`server-everything` started by the test in `streamableHttp` or `sse` mode: a remote
+    server as far as Menagerie knows. Yields its `host:port`."""
+    from menagerie.core.tools.catalog import Catalog
+    from menagerie.core.tools.installer import PackageInstaller
+    from menagerie.core.tools.launch import free_port
+
+    require_npm()
+    package = Catalog.load().get("server-everything").packages[0]
+    home = await PackageInstaller(PACKAGES_DIR).install(package, _quiet)
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        str(home.executable("mcp-server-everything")),
+        mode,
+        env={**os.environ, "PORT": str(port)},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(400):
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                break
+            await asyncio.sleep(0.05)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        await process.wait()

@@ -16,9 +16,11 @@ import pytest
 from menagerie.core.errors import Conflict, Invalid, NotFound, Unavailable
 from menagerie.core.events.bus import Event
 from menagerie.core.identity.models import Principal
+from menagerie.core.tools.portability import import_servers
 from menagerie.core.tools.service import PROGRESS_TOPIC, STATUS_TOPIC
 from menagerie.platform import Platform
-from tests.utils.mcp import eventually, pids_running, require_npm
+from menagerie.settings import Settings
+from tests.utils.mcp import eventually, everything_server, pids_running, require_npm
 from tests.utils.principals import admin, other_tenant
 
 TIME = "mcp-server-time"
@@ -199,3 +201,23 @@ async def test_bad_configuration_and_unknown_servers_are_refused(mcp_platform: P
         )
     assert private.value.code == "URL_NOT_ALLOWED"
     assert await mcp_platform.mcp.installations(me) == []
+
+
+async def test_remote_server_over_legacy_sse(mcp_settings: Settings) -> None:
+    settings = mcp_settings.model_copy(update={"mcp_allow_private_urls": True})
+    platform = Platform.build(settings)
+    await platform.start()
+    try:
+        async with everything_server("sse") as address:
+            me = admin(platform)
+            config = {"servers": {"legacy": {"type": "sse", "url": f"http://{address}/sse"}}}
+            [item] = await import_servers(platform.mcp, me, config)
+            assert item.status == "installing"
+            for _ in range(300):
+                if (await platform.mcp.installation(me, "legacy")).status == "running":
+                    break
+                await asyncio.sleep(0.1)
+            echoed = await platform.mcp.execute(me, "legacy", "echo", {"message": "sse"})
+            assert echoed.content == [{"type": "text", "text": "Echo: sse"}]
+    finally:
+        await platform.stop()
