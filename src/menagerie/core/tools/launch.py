@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import certifi
-from menagerie.core.tools.configuration import check_url
 
 from menagerie.core.errors import Invalid
+from menagerie.core.tools.configuration import check_url
 from menagerie.core.tools.installer import PackageHome
 from menagerie.core.tools.models import CatalogEntry, LaunchPlan, Package
 
