@@ -13,7 +13,7 @@ import signal
 
 import pytest
 
-from menagerie.core.errors import Conflict, Invalid, NotFound, Unavailable
+from menagerie.core.errors import Conflict, Invalid, NotFound, Timeout, Unavailable
 from menagerie.core.events.bus import Event
 from menagerie.core.identity.models import Principal
 from menagerie.core.tools.portability import import_servers
@@ -221,3 +221,45 @@ async def test_remote_server_over_legacy_sse(mcp_settings: Settings) -> None:
             assert echoed.content == [{"type": "text", "text": "Echo: sse"}]
     finally:
         await platform.stop()
+
+
+async def test_a_restarted_platform_resumes_its_servers(mcp_settings: Settings) -> None:
+    first = Platform.build(mcp_settings)
+    await first.start()
+    try:
+        me = admin(first)
+        await install_and_wait(first, me, TIME)
+    finally:
+        await first.stop()
+    assert not pids_running(TIME)
+
+    second = Platform.build(mcp_settings)
+    await second.start()
+    try:
+        for _ in range(300):
+            if (await second.mcp.installation(me, TIME)).status == "running":
+                break
+            await asyncio.sleep(0.1)
+        result = await second.mcp.execute(me, TIME, "get_current_time", {"timezone": "UTC"})
+        assert result.content["timezone"] == "UTC"
+    finally:
+        await second.stop()
+
+
+async def test_a_slow_call_times_out_and_the_session_lives_on(mcp_platform: Platform) -> None:
+    require_npm()
+    me = admin(mcp_platform)
+    await install_and_wait(mcp_platform, me, "server-everything")
+    with pytest.raises(Timeout) as slow:
+        await mcp_platform.mcp.execute(
+            me,
+            "server-everything",
+            "trigger-long-running-operation",
+            {"duration": 10, "steps": 2},
+            timeout_s=0.5,
+        )
+    assert slow.value.code == "TOOL_TIMEOUT"
+    echoed = await mcp_platform.mcp.execute(me, "server-everything", "echo", {"message": "ok"})
+    assert echoed.content == [{"type": "text", "text": "Echo: ok"}]
+    [session] = mcp_platform.mcp.sessions(me.tenant_id)
+    assert session.metrics().errors == 1

@@ -92,11 +92,14 @@ class ToolService:
         self._sessions: dict[tuple[str, str], McpSession] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._status_lock = asyncio.Lock()  # status records land in the order they happened
+        self._closing = False
 
     # -- lifecycle of the service ------------------------------------------------------------
 
     async def start(self) -> None:
         """Resume what was running before a restart, and finish interrupted installs."""
+        self._closing = False
         async with self.database.session() as session:
             rows = (await session.scalars(select(McpInstallationRow))).all()
         for row in rows:
@@ -106,10 +109,15 @@ class ToolService:
                 self._spawn(self._start_row(row))
 
     async def stop(self) -> None:
-        for task in list(self._background):
-            task.cancel()
+        # a server stopped by our own shutdown keeps its recorded status, so that the next
+        # start resumes it; status writes already under way finish rather than being cut off
+        self._closing = True
         sessions, self._sessions = list(self._sessions.values()), {}
         await asyncio.gather(*(s.stop() for s in sessions), return_exceptions=True)
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=5)
+        for task in list(self._background):
+            task.cancel()
 
     # -- the catalogue, per tenant ------------------------------------------------------------
 
@@ -400,13 +408,17 @@ class ToolService:
             await session.start()
 
     def _changed(self, tenant_id: str, row_id: str, session: McpSession) -> None:
+        if self._closing:
+            return
         status = {"starting": "starting", "running": "running", "offline": "offline"}.get(
             session.state, "stopped"
         )
+        error, checked = session.error, session.last_check
 
         async def record() -> None:
-            await self._set_status(row_id, status, session.error, session.last_check)
-            await self._publish_status(tenant_id, session.name, status, session)
+            async with self._status_lock:
+                await self._set_status(row_id, status, error, checked)
+                await self._publish_status(tenant_id, session.name, status, session)
 
         self._spawn(record())
 
