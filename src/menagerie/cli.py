@@ -165,6 +165,12 @@ def doctor() -> None:
         bool(bwrap),
         bwrap or "not installed: sandboxes use the weaker process backend",
     )
+    npm = shutil.which("npm")
+    row(
+        "node.js / npm",
+        bool(npm and shutil.which("node")),
+        npm or "not installed: npm MCP servers cannot be installed (PyPI and remote ones can)",
+    )
     for provider, ready in settings.configured_providers().items():
         row(f"provider {provider}", ready if ready else None, "configured" if ready else "no key")
     missing = settings.missing_env()

@@ -24,7 +24,7 @@ from menagerie.core.errors import Conflict, Forbidden, LimitReached, MenagerieEr
 from menagerie.core.events.bus import EventBus
 from menagerie.core.identity.models import Principal
 from menagerie.core.ids import new_id
-from menagerie.core.redact import MASK, Redactor
+from menagerie.core.redact import Redactor
 from menagerie.core.runs.worker import InProcessWorker
 from menagerie.core.tools.arguments import validate_arguments
 from menagerie.core.tools.catalog import Catalog
@@ -32,7 +32,6 @@ from menagerie.core.tools.configuration import (
     check_url,
     collect_secrets,
     merge_configuration,
-    redact_configuration,
     validate_configuration,
 )
 from menagerie.core.tools.entries import entry_from_definition, entry_to_definition
@@ -49,6 +48,7 @@ from menagerie.core.tools.models import (
 from menagerie.core.tools.progress import ProgressReporter
 from menagerie.core.tools.session import McpSession, offline_error
 from menagerie.core.tools.tables import McpInstallationRow
+from menagerie.core.tools.views import installation_view, mask_secrets, status_payload
 from menagerie.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -425,22 +425,9 @@ class ToolService:
     async def _publish_status(
         self, tenant_id: str, name: str, status: str, session: McpSession | None
     ) -> None:
-        server: dict[str, Any] = {
-            "name": name,
-            "status": {"running": "online"}.get(status, status),
-            "last_check": (session.last_check if session and session.last_check else utcnow())
-            .isoformat()
-            .replace("+00:00", "Z"),
-        }
-        if session is not None and session.last_response_ms is not None:
-            server["response_time"] = session.last_response_ms
-        if session is not None:
-            metrics = session.metrics()
-            server["health_score"] = round(1 - metrics.error_rate, 4)
-            if session.error and status != "running":
-                server["error_message"] = session.error
+        payload = {"tenant_id": tenant_id, "servers": [status_payload(name, status, session)]}
         with contextlib.suppress(Exception):  # a bus outage must not break the server itself
-            await self._events.publish(STATUS_TOPIC, {"tenant_id": tenant_id, "servers": [server]})
+            await self._events.publish(STATUS_TOPIC, payload)
 
     async def _set_status(
         self, row_id: str, status: str, error: str | None, checked: Any = None
@@ -470,28 +457,7 @@ class ToolService:
         self, row: McpInstallationRow, entry: CatalogEntry, configuration: dict[str, Any]
     ) -> Installation:
         session = self._sessions.get((row.tenant_id, row.server_name))
-        status = row.status
-        if session is not None and row.status not in ("installing", "failed"):
-            status = {"running": "running", "starting": "starting", "offline": "offline"}.get(
-                session.state, "stopped"
-            )
-        health = {"running": "healthy", "offline": "unhealthy", "failed": "unhealthy"}.get(
-            status, "unknown"
-        )
-        return Installation(
-            id=row.id,
-            tenant_id=row.tenant_id,
-            server_name=row.server_name,
-            status=status,  # type: ignore[arg-type]
-            health_status=health,  # type: ignore[arg-type]
-            configuration=redact_configuration(entry.configuration_schema, configuration),
-            auto_start=row.auto_start,
-            installed_at=row.installed_at,
-            last_health_check=(session.last_check if session else None) or row.last_health_check,
-            error=(session.error if session else None) or row.error,
-            metrics=session.metrics() if session else None,
-            tool_count=len(session.tools) if session else 0,
-        )
+        return installation_view(row, entry, configuration, session)
 
     def _entry(self, row: McpInstallationRow) -> CatalogEntry:
         if row.definition:
@@ -531,18 +497,6 @@ class ToolService:
 
     def _lock(self, tenant_id: str, server_name: str) -> asyncio.Lock:
         return self._locks.setdefault((tenant_id, server_name), asyncio.Lock())
-
-
-def mask_secrets(value: Any, secrets: list[str]) -> Any:
-    if isinstance(value, str):
-        for secret in sorted(secrets, key=len, reverse=True):
-            value = value.replace(secret, MASK)
-        return value
-    if isinstance(value, list):
-        return [mask_secrets(item, secrets) for item in value]
-    if isinstance(value, dict):
-        return {key: mask_secrets(item, secrets) for key, item in value.items()}
-    return value
 
 
 def _package_key(package: Package) -> str:
