@@ -13,7 +13,7 @@ import signal
 
 import pytest
 
-from menagerie.core.errors import Conflict, Invalid, NotFound, Timeout, Unavailable
+from menagerie.core.errors import Conflict, Forbidden, Invalid, NotFound, Timeout, Unavailable
 from menagerie.core.events.bus import Event
 from menagerie.core.identity.models import Principal
 from menagerie.core.tools.portability import import_servers
@@ -263,3 +263,15 @@ async def test_a_slow_call_times_out_and_the_session_lives_on(mcp_platform: Plat
     assert echoed.content == [{"type": "text", "text": "Echo: ok"}]
     [session] = mcp_platform.mcp.sessions(me.tenant_id)
     assert session.metrics().errors == 1
+
+
+async def test_only_an_admin_chooses_a_command_line(mcp_platform: Platform) -> None:
+    me = admin(mcp_platform)
+    user = Principal(me.tenant_id, "usr_plain", frozenset())
+    config = {"mcpServers": {"shell": {"command": "/bin/sh", "args": ["-c", "id"]}}}
+    with pytest.raises(Forbidden) as refused:
+        await import_servers(mcp_platform.mcp, user, config)
+    assert refused.value.code == "INSUFFICIENT_PERMISSIONS"
+    with pytest.raises(Forbidden):
+        await mcp_platform.mcp.install(user, TIME, {"command": "/bin/sh"})
+    assert await mcp_platform.mcp.installations(me) == []
