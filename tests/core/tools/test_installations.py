@@ -275,3 +275,21 @@ async def test_only_an_admin_chooses_a_command_line(mcp_platform: Platform) -> N
     with pytest.raises(Forbidden):
         await mcp_platform.mcp.install(user, TIME, {"command": "/bin/sh"})
     assert await mcp_platform.mcp.installations(me) == []
+
+
+async def test_a_call_in_flight_when_the_server_stops_fails_at_once(
+    mcp_platform: Platform,
+) -> None:
+    require_npm()
+    me = admin(mcp_platform)
+    await install_and_wait(mcp_platform, me, "server-everything")
+    slow = asyncio.create_task(
+        mcp_platform.mcp.execute(
+            me, "server-everything", "trigger-long-running-operation", {"duration": 20}
+        )
+    )
+    await asyncio.sleep(0.3)
+    await mcp_platform.mcp.stop_server(me, "server-everything")
+    with pytest.raises(Unavailable) as stopped:
+        await asyncio.wait_for(slow, 5)  # not the 30 s call timeout
+    assert stopped.value.code == "MCP_SERVER_OFFLINE"

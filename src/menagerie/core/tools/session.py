@@ -347,6 +347,9 @@ class McpSession:
             self.error = self._describe(exc)
             _settle(request.future, error=offline_error(self.name, self.error))
             lost.set()
+        finally:
+            # cancelled with the session (a stop, a lost server): the caller hears it now
+            _settle(request.future, error=offline_error(self.name, "the session was closed"))
 
     async def _call(self, client: Client, request: _Request, started: float) -> ToolResult:
         result = await client.call_tool(request.tool, request.arguments)
