@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import inspect, text
 
 from menagerie.storage import migrate
 from menagerie.storage.database import Database
 
+pytestmark = pytest.mark.empty_database
 TABLES = {"tenants", "users", "api_tokens"}
 
 
