@@ -274,7 +274,21 @@ async def test_only_an_admin_chooses_a_command_line(mcp_platform: Platform) -> N
     assert refused.value.code == "INSUFFICIENT_PERMISSIONS"
     with pytest.raises(Forbidden):
         await mcp_platform.mcp.install(user, TIME, {"command": "/bin/sh"})
+    for name in ("LD_PRELOAD", "NODE_OPTIONS", "PYTHONSTARTUP", "PATH", "GIT_SSH_COMMAND"):
+        with pytest.raises(Forbidden) as loader:
+            await mcp_platform.mcp.install(user, TIME, {"env": {name: "/tmp/evil"}})
+        assert loader.value.details["field"] == f"env.{name}"
     assert await mcp_platform.mcp.installations(me) == []
+
+    # what an admin chose stays; the user may change the rest, not the command line
+    await import_servers(
+        mcp_platform.mcp, me, {"mcpServers": {"tool": {"command": "/bin/true"}}}, auto_start=False
+    )
+    _, _ = await mcp_platform.mcp.configure(user, "tool", {"env": {"LOG_LEVEL": "debug"}})
+    with pytest.raises(Forbidden):
+        await mcp_platform.mcp.configure(user, "tool", {"args": ["-c", "id"]})
+    with pytest.raises(Forbidden):
+        await mcp_platform.mcp.configure(user, "tool", {"command": "/bin/sh"})
 
 
 async def test_a_call_in_flight_when_the_server_stops_fails_at_once(

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,12 @@ log = logging.getLogger(__name__)
 
 STATUS_TOPIC = "mcp.server_status"
 PROGRESS_TOPIC = "mcp.installation_progress"
-RUNNABLE = ("installed", "running", "starting", "offline", "stopped")
+# variables that make a loader or an interpreter run code of the setter's choosing
+CODE_LOADING_ENV = re.compile(
+    r"^(LD_|DYLD_|PYTHON|NODE_OPTIONS$|NODE_PATH$|PATH$|BASH_ENV$|ENV$|PERL5|RUBYOPT$|"
+    r"RUBYLIB$|JAVA_TOOL_OPTIONS$|_JAVA_OPTIONS$|GIT_)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,14 +151,7 @@ class ToolService:
         stored_definition = entry is not None and entry.name not in self.catalog
         entry = entry or self.catalog.get(server_name)
         configuration = dict(configuration or {})
-        validate_configuration(entry.configuration_schema, configuration)
-        if configuration.get("command") and not principal.is_admin:
-            # a command line is code run on this machine: only an operator may choose one
-            raise Forbidden(
-                "only an administrator may install a server started by a command line",
-                code="INSUFFICIENT_PERMISSIONS",
-            )
-        self._check_urls(entry, configuration)
+        self._check_configuration(principal, entry, configuration, {})
         package = entry.packages[0] if entry.packages and not configuration.get("command") else None
         row = McpInstallationRow(
             id=new_id("inst"),
@@ -227,15 +226,10 @@ class ToolService:
         async with self._lock(principal.tenant_id, server_name):
             row = await self._row(principal, server_name)
             entry = self._entry(row)
-            merged = merge_configuration(self._open(row), configuration)
-            validate_configuration(entry.configuration_schema, merged)
-            if merged.get("command") and not principal.is_admin:
-                raise Forbidden(
-                    "only an administrator may set a command line",
-                    code="INSUFFICIENT_PERMISSIONS",
-                )
-            self._check_urls(entry, merged)
-            changed = merged != self._open(row)
+            current = self._open(row)
+            merged = merge_configuration(current, configuration)
+            self._check_configuration(principal, entry, merged, current)
+            changed = merged != current
             async with self.database.session() as db:
                 stored = await db.get(McpInstallationRow, row.id)
                 assert stored is not None
@@ -471,6 +465,36 @@ class ToolService:
     def _remember_secrets(self, entry: CatalogEntry, configuration: dict[str, Any]) -> None:
         for secret in collect_secrets(entry.configuration_schema, configuration):
             self._redactor.add(secret)
+
+    def _check_configuration(
+        self,
+        principal: Principal,
+        entry: CatalogEntry,
+        configuration: dict[str, Any],
+        current: dict[str, Any],
+    ) -> None:
+        validate_configuration(entry.configuration_schema, configuration)
+        if not principal.is_admin:
+            # a command line, or a variable that makes an interpreter load code, is code run
+            # on this machine: only an operator may choose one
+            command = configuration.get("command")
+            if command and (
+                command != current.get("command")
+                or configuration.get("args") != current.get("args")
+            ):
+                raise Forbidden(
+                    "only an administrator may choose the command line a server starts with",
+                    code="INSUFFICIENT_PERMISSIONS",
+                )
+            risky = sorted(n for n in configuration.get("env") or {} if CODE_LOADING_ENV.match(n))
+            if risky:
+                raise Forbidden(
+                    f"only an administrator may set {', '.join(risky)}: it makes the server "
+                    "load other code",
+                    code="INSUFFICIENT_PERMISSIONS",
+                    details={"field": f"env.{risky[0]}"},
+                )
+        self._check_urls(entry, configuration)
 
     def _check_urls(self, entry: CatalogEntry, configuration: dict[str, Any]) -> None:
         url = configuration.get("url")
