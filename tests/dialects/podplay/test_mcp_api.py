@@ -122,6 +122,10 @@ async def test_install_run_execute_configure_uninstall(
         await sio.disconnect()
 
     assert server["health_status"] == "healthy"
+    marketplace = (await client.get("/api/health/mcp_marketplace")).json()
+    assert marketplace["status"] == "healthy"
+    counts = marketplace["details"]["servers_online"], marketplace["details"]["servers_total"]
+    assert counts == (1, 1)
     assert server["configuration"] == {"local_timezone": "UTC"}
     assert set(server["metrics"]) == {
         "uptime",

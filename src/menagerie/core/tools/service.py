@@ -304,6 +304,20 @@ class ToolService:
             )
         return result
 
+    async def overview(self) -> dict[str, Any]:
+        """Servers online and installed across tenants, for health reports."""
+        async with self.database.session() as session:
+            total = await session.scalar(select(func.count()).select_from(McpInstallationRow))
+        sessions = list(self._sessions.values())
+        online = sum(1 for s in sessions if s.state == "running")
+        checks = [s.last_check for s in sessions if s.last_check is not None]
+        return {
+            "status": "healthy" if online == len(sessions) else "degraded",
+            "servers_online": online,
+            "servers_total": total or 0,
+            "last_sync": max(checks) if checks else None,
+        }
+
     async def launch_plans(
         self, principal: Principal
     ) -> list[tuple[Installation, LaunchPlan | None, list[str]]]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from menagerie.core.clock import human_duration, iso, utcnow
-from menagerie.core.errors import NotFound
+from menagerie.core.errors import MenagerieError, NotFound
 from menagerie.core.ops.health import ComponentHealth, HealthReport
 from menagerie.http.deps import get_platform
 from menagerie.http.health import http_status, seconds_text
@@ -99,7 +99,19 @@ def _not_provided(feature: str) -> dict[str, Any]:
     return {"status": "unavailable", "reason": f"{feature} is not provided by this server yet"}
 
 
-def _services(report: HealthReport, features: list[str], platform: Platform) -> dict[str, Any]:
+async def _mcp(platform: Platform) -> dict[str, Any]:
+    try:
+        overview = await platform.mcp.overview()
+    except Exception as error:  # the database is down: the report says so elsewhere
+        reason = error.message if isinstance(error, MenagerieError) else "database unreachable"
+        return {"status": "unknown", "reason": reason}
+    last = overview["last_sync"]
+    return {**overview, "last_sync": iso(last) if last is not None else None}
+
+
+def _services(
+    report: HealthReport, features: list[str], platform: Platform, mcp: dict[str, Any]
+) -> dict[str, Any]:
     database = report.components["database"]
     services: dict[str, Any] = {
         "mama_bear": (
@@ -111,9 +123,7 @@ def _services(report: HealthReport, features: list[str], platform: Platform) -> 
             else _not_provided("mama-bear-chat")
         ),
         "mcp_marketplace": (
-            {"status": "healthy"}
-            if "mcp-marketplace" in features
-            else _not_provided("mcp-marketplace")
+            mcp if "mcp-marketplace" in features else _not_provided("mcp-marketplace")
         ),
         "database": _database(database),
         "event_bus": _component(report.components["event_bus"]),
@@ -147,7 +157,7 @@ async def health(request: Request, platform: PlatformDep) -> JSONResponse:
         "timestamp": iso(report.checked_at),
         "version": API_VERSION,
         "server_version": report.version,
-        "services": _services(report, _served_features(request), platform),
+        "services": _services(report, _served_features(request), platform, await _mcp(platform)),
         "metrics": {
             "uptime": human_duration(report.uptime_s),
             "uptime_seconds": report.uptime_s,
@@ -170,7 +180,7 @@ async def service_health(
     service_name: str, request: Request, platform: PlatformDep
 ) -> JSONResponse:
     report = await platform.health.report()
-    services = _services(report, _served_features(request), platform)
+    services = _services(report, _served_features(request), platform, await _mcp(platform))
     if service_name not in services:
         raise NotFound(
             f"unknown service '{service_name}'",
