@@ -11,14 +11,14 @@ from types import FrameType, ModuleType
 from rich.console import Console
 from rich.table import Table
 
-from bench import chat, gateway, mcp, memory, middleware
+from bench import chat, gateway, mcp_calls, memory, middleware
 
 BENCHMARKS: dict[str, ModuleType] = {
     "middleware": middleware,
     "gateway": gateway,
     "memory": memory,
     "chat": chat,
-    "mcp": mcp,
+    "mcp": mcp_calls,
 }
 
 

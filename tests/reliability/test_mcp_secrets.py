@@ -19,7 +19,7 @@ from menagerie.core.tools.catalog import Catalog
 from menagerie.core.tools.installer import PackageInstaller
 from menagerie.platform import Platform
 from menagerie.settings import Settings
-from tests.utils.mcp import PACKAGES_DIR, everything_server
+from tests.utils.mcp_servers import PACKAGES_DIR, everything_server
 from tests.utils.server import serve
 
 TOKEN = "test-master-key-0123456789abcdef"  # conftest's master key

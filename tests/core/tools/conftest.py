@@ -9,7 +9,7 @@ import pytest
 
 from menagerie.platform import Platform
 from menagerie.settings import Settings
-from tests.utils.mcp import PACKAGES_DIR
+from tests.utils.mcp_servers import PACKAGES_DIR
 
 
 @pytest.fixture

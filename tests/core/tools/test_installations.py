@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -20,10 +22,11 @@ from menagerie.core.tools.portability import import_servers
 from menagerie.core.tools.service import PROGRESS_TOPIC, STATUS_TOPIC
 from menagerie.platform import Platform
 from menagerie.settings import Settings
-from tests.utils.mcp import eventually, everything_server, pids_running, require_npm
+from tests.utils.mcp_servers import eventually, everything_server, pids_running, require_npm
 from tests.utils.principals import admin, other_tenant
 
 TIME = "mcp-server-time"
+GROWING_SERVER = Path(__file__).parents[2] / "utils" / "mcp_growing_server.py"
 
 
 async def install_and_wait(
@@ -307,3 +310,26 @@ async def test_a_call_in_flight_when_the_server_stops_fails_at_once(
     with pytest.raises(Unavailable) as stopped:
         await asyncio.wait_for(slow, 5)  # not the 30 s call timeout
     assert stopped.value.code == "MCP_SERVER_OFFLINE"
+
+
+async def test_tool_list_changes_are_picked_up_without_polling(mcp_settings: Settings) -> None:
+    # health checks far apart: only the server's notification can refresh the list in time
+    settings = mcp_settings.model_copy(update={"mcp_health_interval_s": 600})
+    platform = Platform.build(settings)
+    await platform.start()
+    try:
+        me = admin(platform)
+        server = {"command": sys.executable, "args": [str(GROWING_SERVER)]}
+        await import_servers(platform.mcp, me, {"mcpServers": {"growing": server}})
+        for _ in range(300):
+            if (await platform.mcp.installation(me, "growing")).status == "running":
+                break
+            await asyncio.sleep(0.1)
+        assert [t.name for t in await platform.mcp.tools(me, "growing")] == ["grow"]
+        await platform.mcp.execute(me, "growing", "grow", {"name": "shiny"})
+        [session] = platform.mcp.sessions(me.tenant_id)
+        await eventually(lambda: session.tool("shiny") is not None, within=10)
+        grown = await platform.mcp.execute(me, "growing", "shiny", {})
+        assert "I am shiny" in str(grown.content)
+    finally:
+        await platform.stop()

@@ -11,7 +11,7 @@ import pytest
 from menagerie.app import create_app
 from menagerie.platform import Platform
 from menagerie.settings import Settings
-from tests.utils.mcp import PACKAGES_DIR
+from tests.utils.mcp_servers import PACKAGES_DIR
 from tests.utils.principals import admin
 from tests.utils.server import client_for
 

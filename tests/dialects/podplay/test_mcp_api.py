@@ -13,7 +13,7 @@ import socketio
 from menagerie.app import create_app
 from menagerie.platform import Platform
 from menagerie.settings import Settings
-from tests.utils.mcp import PACKAGES_DIR
+from tests.utils.mcp_servers import PACKAGES_DIR
 from tests.utils.server import serve
 
 TOKEN = "test-master-key-0123456789abcdef"  # conftest's master key

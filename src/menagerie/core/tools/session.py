@@ -21,12 +21,13 @@ from typing import Any, Literal
 import anyio
 import httpx2
 import mcp.types as mcp_types
+from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.client.subscriptions import ListenNotSupportedError
 from mcp.shared.exceptions import MCPError
 
-from mcp import Client, StdioServerParameters
 from menagerie.core.clock import utcnow
 from menagerie.core.errors import Invalid, Timeout, Unavailable
 from menagerie.core.redact import Redactor
@@ -191,6 +192,7 @@ class McpSession:
                 async with anyio.create_task_group() as group:
                     group.start_soon(self._watch_health, client, lost)
                     group.start_soon(self._watch_process, lost)
+                    group.start_soon(self._listen_for_changes, client)
                     while not self._stopping.is_set() and not lost.is_set():
                         request = await self._next_request(lost)
                         if request is not None:
@@ -290,6 +292,18 @@ class McpSession:
         code = await process.wait()
         self.error = f"the MCP server process exited with code {code}"
         lost.set()
+
+    async def _listen_for_changes(self, client: Client) -> None:
+        """Servers on the 2026-07-28 protocol announce tool-list changes on a subscription;
+        older ones send a notification (`_notified`). Either wakes the tool-list refresh."""
+        try:
+            async with client.listen(tools_list_changed=True) as changes:
+                async for _ in changes:
+                    self._tools_changed.set()
+        except ListenNotSupportedError:
+            return  # an older server: its notifications arrive through `_notified`
+        except Exception as exc:  # a lost subscription: health checks still refresh the list
+            log.debug("MCP server %s: no change subscription: %s", self.name, exc)
 
     async def _notified(self, message: Any) -> None:
         if isinstance(message, mcp_types.ToolListChangedNotification):

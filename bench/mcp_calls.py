@@ -22,12 +22,12 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
+from mcp import Client, StdioServerParameters
 from rich.table import Table
 
 from bench.gateway import server_env
 from bench.load import LoadResult, percentile, run_load
 from bench.middleware import start_server, stop_server, wait_ready
-from mcp import Client, StdioServerParameters
 from menagerie.core.tools.catalog import Catalog
 from menagerie.core.tools.installer import PackageInstaller
 from menagerie.core.tools.launch import base_environment
