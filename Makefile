@@ -23,8 +23,9 @@ migrate: $(STAMP)
 doctor: $(STAMP)
 	$(BIN)/menagerie doctor
 
-# tests wait on databases, servers and subprocesses more than on the CPU: one worker per core
-PYTEST_ARGS ?= -n auto --maxprocesses 4 --dist loadfile
+# tests wait on databases, servers and subprocesses more than on the CPU: one worker per core;
+# worksteal rebalances, so the long fuzz runs of one file do not end up on one worker
+PYTEST_ARGS ?= -n auto --maxprocesses 4 --dist worksteal
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
