@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import delete, insert, inspect, text, update
 
+from menagerie.core.clock import utcnow
+from menagerie.core.identity.tables import TenantRow
+from menagerie.core.memory.tables import MemoryRow
 from menagerie.storage import migrate
 from menagerie.storage.database import Database
 
@@ -89,5 +92,62 @@ async def test_foreign_keys_are_enforced(database_url: str) -> None:
             pass
         else:
             raise AssertionError("foreign key not enforced")
+    finally:
+        await database.dispose()
+
+
+async def test_memories_indexed_before_0009_stay_searchable_and_deletable(tmp_path) -> None:
+    """0009 maps the memories 0006's triggers indexed, so deleting them reaches the index."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    now = utcnow()
+    rows = [
+        {
+            "id": f"mem_{word}",
+            "tenant_id": "t",
+            "user_id": "u",
+            "category": "facts",
+            "content": f"the user likes {word}",
+            "value": word,
+            "importance": 0.5,
+            "tags": [],
+            "meta": {},
+            "created_at": now,
+            "updated_at": now,
+            "access_count": 0,
+        }
+        for word in ("tea", "chess", "rain")
+    ]
+    try:
+        await migrate.upgrade(database, "0008")
+        async with database.session() as session:
+            await session.execute(insert(TenantRow).values(id="t", name="t", created_at=now))
+            await session.execute(insert(MemoryRow), rows)
+        await migrate.upgrade(database)
+        async with database.session() as session:
+            await session.execute(delete(MemoryRow).where(MemoryRow.id == "mem_chess"))
+            await session.execute(
+                update(MemoryRow).where(MemoryRow.id == "mem_rain").values(content="snow")
+            )
+        async with database.engine.connect() as conn:
+            found = {
+                query: (
+                    await conn.execute(
+                        text("SELECT memory_id FROM memories_fts WHERE memories_fts MATCH :q"),
+                        {"q": query},
+                    )
+                )
+                .scalars()
+                .all()
+                for query in ("tea", "chess", "rain", "snow")
+            }
+            mapped = (await conn.execute(text("SELECT count(*) FROM memories_fts_map"))).scalar()
+        assert found == {"tea": ["mem_tea"], "chess": [], "rain": [], "snow": ["mem_rain"]}
+        assert mapped == 2
+        await migrate.downgrade(database, "0008")  # and back: the old triggers again
+        async with database.session() as session:
+            await session.execute(delete(MemoryRow).where(MemoryRow.id == "mem_tea"))
+        async with database.engine.connect() as conn:
+            left = (await conn.execute(text("SELECT count(*) FROM memories_fts"))).scalar()
+        assert left == 1
     finally:
         await database.dispose()

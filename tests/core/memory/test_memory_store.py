@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from menagerie.core.clock import utcnow
 from menagerie.core.errors import Invalid, NotFound, QuotaExceeded
@@ -259,3 +259,27 @@ async def test_an_embedder_reranks_keyword_matches_by_meaning(started: Platform)
     hits = await with_meaning.search(me, "my pet kitten")
     assert hits[0].memory.id == cat.id
     assert all(0 <= hit.relevance_score <= 1 for hit in hits)
+
+
+async def test_the_search_index_follows_updates_and_deletes(started: Platform) -> None:
+    memory, me = started.memory, admin(started)
+    kept = await memory.save(me, draft(category="notes", key="fruit", value="apricot jam"))
+    gone = await memory.save(me, draft(category="notes", content="walnut bread recipe"))
+    await memory.save(me, draft(category="notes", key="fruit", value="quince paste"))  # update
+    await memory.delete(me, gone.id)
+
+    assert [hit.memory.id for hit in await memory.search(me, "quince")] == [kept.id]
+    assert await memory.search(me, "apricot") == []
+    assert await memory.search(me, "walnut") == []
+    if started.database.is_sqlite:
+        # one index row per memory, each reached through the map (no orphan left to scan)
+        async with started.database.session() as session:
+            rows = (
+                await session.execute(
+                    text(
+                        "SELECT (SELECT count(*) FROM memories_fts), "
+                        "(SELECT count(*) FROM memories_fts_map), (SELECT count(*) FROM memories)"
+                    )
+                )
+            ).one()
+        assert rows == (1, 1, 1)

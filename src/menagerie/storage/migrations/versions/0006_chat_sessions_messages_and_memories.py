@@ -154,16 +154,16 @@ def _create_search_index() -> None:
             "tokenize = 'porter unicode61')"
         )
         op.execute(
-            f"CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN "  # noqa: S608
+            f"CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN "
             f"INSERT INTO {FTS_TABLE} ({FTS_COLUMNS}) "
             "VALUES (new.id, new.tenant_id, new.user_id, new.content); END"
         )
         op.execute(
-            f"CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN "  # noqa: S608
+            f"CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN "
             f"DELETE FROM {FTS_TABLE} WHERE memory_id = old.id; END"
         )
         op.execute(
-            f"CREATE TRIGGER memories_fts_update AFTER UPDATE OF content, user_id ON memories "  # noqa: S608
+            f"CREATE TRIGGER memories_fts_update AFTER UPDATE OF content, user_id ON memories "
             f"BEGIN DELETE FROM {FTS_TABLE} WHERE memory_id = old.id; "
             f"INSERT INTO {FTS_TABLE} ({FTS_COLUMNS}) "
             "VALUES (new.id, new.tenant_id, new.user_id, new.content); END"
