@@ -6,7 +6,9 @@ import pytest
 from sqlalchemy import delete, insert, inspect, text, update
 
 from menagerie.core.clock import utcnow
+from menagerie.core.identity.models import Principal
 from menagerie.core.identity.tables import TenantRow
+from menagerie.core.memory.service import MemoryService
 from menagerie.core.memory.tables import MemoryRow
 from menagerie.storage import migrate
 from menagerie.storage.database import Database
@@ -96,11 +98,9 @@ async def test_foreign_keys_are_enforced(database_url: str) -> None:
         await database.dispose()
 
 
-async def test_memories_indexed_before_0009_stay_searchable_and_deletable(tmp_path) -> None:
-    """0009 maps the memories 0006's triggers indexed, so deleting them reaches the index."""
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+def _memory_rows(words: tuple[str, ...]) -> list[dict[str, object]]:
     now = utcnow()
-    rows = [
+    return [
         {
             "id": f"mem_{word}",
             "tenant_id": "t",
@@ -115,8 +115,36 @@ async def test_memories_indexed_before_0009_stay_searchable_and_deletable(tmp_pa
             "updated_at": now,
             "access_count": 0,
         }
-        for word in ("tea", "chess", "rain")
+        for word in words
     ]
+
+
+async def test_memories_saved_before_the_search_migrations_are_found_after(
+    database_url: str,
+) -> None:
+    """0009 (SQLite's map) and 0010 (PostgreSQL's stored tsvector) index what was there."""
+    database = Database(database_url)
+    try:
+        await migrate.upgrade(database, "0008")
+        async with database.session() as session:
+            await session.execute(insert(TenantRow).values(id="t", name="t", created_at=utcnow()))
+            await session.execute(insert(MemoryRow), _memory_rows(("tea", "chess")))
+        await migrate.upgrade(database)
+        memory = MemoryService(database)
+        me = Principal("t", "u")
+        assert [hit.memory.id for hit in await memory.search(me, "chess")] == ["mem_chess"]
+        await memory.delete(me, "mem_chess")
+        assert await memory.search(me, "chess") == []
+        assert [hit.memory.id for hit in await memory.search(me, "tea")] == ["mem_tea"]
+    finally:
+        await database.dispose()
+
+
+async def test_memories_indexed_before_0009_stay_searchable_and_deletable(tmp_path) -> None:
+    """0009 maps the memories 0006's triggers indexed, so deleting them reaches the index."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    now = utcnow()
+    rows = _memory_rows(("tea", "chess", "rain"))
     try:
         await migrate.upgrade(database, "0008")
         async with database.session() as session:

@@ -42,8 +42,9 @@ class Base(DeclarativeBase):
 
 
 # Search structures made by hand in migrations (SQLite FTS5 tables and their shadow tables,
-# PostgreSQL expression indexes) have no table class; schema comparison leaves them alone.
-SEARCH_OBJECT_PREFIXES = ("memories_fts", "ix_memories_search")
+# PostgreSQL's generated tsvector column and its index) have no table class; schema comparison
+# leaves them alone.
+SEARCH_OBJECT_PREFIXES = ("memories_fts", "ix_memories_search", "search_vector")
 
 
 def include_object(

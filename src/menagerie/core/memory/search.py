@@ -19,10 +19,10 @@ from sqlalchemy import ColumnElement, column, func, literal_column, select, tabl
 
 # registers PostgreSQL's typed to_tsvector/to_tsquery, which SQLAlchemy requires before they
 # are built (below, at import time)
-from sqlalchemy.dialects import postgresql  # noqa: F401
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from menagerie.core.memory.tables import FTS_TABLE, TS_CONFIG, MemoryRow
+from menagerie.core.memory.tables import FTS_TABLE, SEARCH_VECTOR, TS_CONFIG, MemoryRow
 
 TEXT_WEIGHT = 0.6
 IMPORTANCE_WEIGHT = 0.25
@@ -35,8 +35,9 @@ _MAX_TERMS = 16
 # The FTS5 table as SQLAlchemy sees it: enough to select from it and join it to memories.
 # `rank` is FTS5's hidden column, bm25 by default.
 _FTS = table(FTS_TABLE, column("memory_id"), column("tenant_id"), column("user_id"), column("rank"))
-# Must be spelled exactly as in the GIN index's expression, or PostgreSQL will not use it.
-_PG_VECTOR = func.to_tsvector(literal_column(f"'{TS_CONFIG}'"), MemoryRow.content)
+# PostgreSQL: the stored, generated tsvector of each memory's content (migration 0010),
+# which the GIN index covers and the ranking reads without parsing the content again
+_PG_VECTOR = literal_column(f"{MemoryRow.__tablename__}.{SEARCH_VECTOR}", type_=TSVECTOR)
 
 
 class Embedder(Protocol):

@@ -1,5 +1,6 @@
-"""The memories table. Its full-text index lives beside it, created by the migration:
-an FTS5 table kept in sync by triggers on SQLite, a GIN expression index on PostgreSQL."""
+"""The memories table. Its full-text index lives beside it, created by the migrations:
+an FTS5 table kept in sync by triggers on SQLite; on PostgreSQL a stored, generated tsvector
+column with a GIN index (made by hand, as SQLite has no such column)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from menagerie.core.clock import utcnow
 from menagerie.storage.base import Base, UTCDateTime
 
 FTS_TABLE = "memories_fts"  # SQLite
-FTS_INDEX = "ix_memories_search"  # PostgreSQL
+FTS_INDEX = "ix_memories_search_vector"  # PostgreSQL
+SEARCH_VECTOR = "search_vector"  # PostgreSQL
 TS_CONFIG = "english"
 
 
