@@ -51,7 +51,7 @@ async def _nothing(progress: int, step: str) -> None:
 async def _direct(workdir: Path) -> tuple[list[float], float]:
     """Latencies of serial calls (ms) and calls/s at concurrency 16, on one open session."""
     package = Catalog.load().get(SERVER).packages[0]
-    home = await PackageInstaller(PACKAGES_DIR).install(package, _nothing)
+    home = await PackageInstaller(PACKAGES_DIR).install(package, _nothing, user="bench")
     params = StdioServerParameters(
         command=str(home.executable("mcp-server-everything")),
         args=["stdio"],

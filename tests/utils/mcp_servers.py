@@ -84,7 +84,7 @@ async def everything_server(mode: str) -> AsyncIterator[str]:
 
     require_npm()
     package = Catalog.load().get("server-everything").packages[0]
-    home = await PackageInstaller(PACKAGES_DIR).install(package, _quiet)
+    home = await PackageInstaller(PACKAGES_DIR).install(package, _quiet, user="tests")
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         str(home.executable("mcp-server-everything")),

@@ -26,6 +26,8 @@ from menagerie.core.tools.models import Package
 
 Progress = Callable[[int, str], Awaitable[None]]
 READY_MARKER = ".menagerie-ready"
+USERS = ".menagerie-users"
+LOCK_FILE = ".lock"
 INSTALL_TIMEOUT_S = 600.0
 OUTPUT_TAIL = 2000
 
@@ -58,23 +60,42 @@ class PackageInstaller:
     def is_installed(self, package: Package) -> bool:
         return (self.home_path(package) / READY_MARKER).exists()
 
-    async def install(self, package: Package, progress: Progress) -> PackageHome:
+    async def install(self, package: Package, progress: Progress, *, user: str) -> PackageHome:
+        """Install the package unless it is there, and record `user` (an installation) as
+        one of its users: a copy is removed only when its last user releases it."""
         home = self.home(package)
         async with _locked(home.path):
             if self.is_installed(package):
                 await progress(80, f"{package.identifier} is already installed")
-                return home
-            shutil.rmtree(home.path / "venv", ignore_errors=True)
-            shutil.rmtree(home.path / "node_modules", ignore_errors=True)
-            if package.registry_type == "pypi":
-                await self._install_pypi(package, home, progress)
             else:
-                await self._install_npm(package, home, progress)
-            (home.path / READY_MARKER).write_text(package.version or "latest")
+                _empty(home.path)
+                if package.registry_type == "pypi":
+                    await self._install_pypi(package, home, progress)
+                else:
+                    await self._install_npm(package, home, progress)
+                (home.path / READY_MARKER).write_text(package.version or "latest")
+            users = home.path / USERS
+            users.mkdir(exist_ok=True)
+            (users / _safe(user)).touch()
         return home
 
-    def remove(self, package: Package) -> None:
-        shutil.rmtree(self.home_path(package), ignore_errors=True)
+    async def release(self, package: Package, *, user: str) -> bool:
+        """Forget `user`; remove the copy if nobody else uses it. Says whether it was removed.
+
+        The users are files beside the copy, not rows of one database, so that every process
+        and every database sharing this directory counts."""
+        home = self.home_path(package)
+        if not home.exists():
+            return False
+        async with _locked(home):
+            users = home / USERS
+            (users / _safe(user)).unlink(missing_ok=True)
+            if not (home / READY_MARKER).exists():
+                return False  # already removed, or never finished
+            if users.exists() and any(users.iterdir()):
+                return False
+            _empty(home)
+            return True
 
     async def _install_pypi(self, package: Package, home: PackageHome, progress: Progress) -> None:
         venv = home.path / "venv"
@@ -111,6 +132,23 @@ class PackageInstaller:
         )  # fmt: skip
 
 
+def _safe(user: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", user)[:128] or "_"
+
+
+def _empty(path: Path) -> None:
+    """Remove everything in a package home but its lock file, which someone may be waiting on."""
+    if not path.exists():
+        return
+    for child in path.iterdir():
+        if child.name == LOCK_FILE:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
 @contextlib.asynccontextmanager
 async def _locked(path: Path) -> AsyncIterator[None]:
     handle = await asyncio.to_thread(_open_lock_file, path)
@@ -129,7 +167,7 @@ async def _locked(path: Path) -> AsyncIterator[None]:
 
 def _open_lock_file(path: Path) -> IO[str]:
     path.mkdir(parents=True, exist_ok=True)
-    return (path / ".lock").open("w")
+    return (path / LOCK_FILE).open("w")
 
 
 async def _run(command: list[str | Path]) -> None:

@@ -203,20 +203,11 @@ class ToolService:
                 await session.stop()
             async with self.database.session() as db:
                 await db.delete(await db.get(McpInstallationRow, row.id))
-                others = 0
-                if row.package_key:
-                    others = (
-                        await db.scalar(
-                            select(func.count()).where(
-                                McpInstallationRow.package_key == row.package_key
-                            )
-                        )
-                        or 0
-                    )
             shutil.rmtree(self._workdir(row.id), ignore_errors=True)
             entry = self._entry(row)
-            if row.package_key and others == 0 and entry.packages:
-                self.installer.remove(entry.packages[0])
+            if row.package_key and entry.packages:
+                # the package copy goes with its last user, whichever tenant that was
+                await self.installer.release(entry.packages[0], user=row.id)
         await self._publish_status(row.tenant_id, row.server_name, "uninstalled", None)
 
     async def configure(
@@ -369,7 +360,7 @@ class ToolService:
         try:
             await reporter(5, "Validating configuration")
             if row.package_key and entry.packages:
-                await self.installer.install(entry.packages[0], reporter)
+                await self.installer.install(entry.packages[0], reporter, user=row.id)
             self._workdir(row.id).mkdir(parents=True, exist_ok=True)
             await self._set_status(row.id, "installed", None)
             if row.auto_start:
