@@ -35,7 +35,8 @@ from menagerie.core.runs.tasks import TaskService
 from menagerie.core.runs.worker import InProcessWorker
 from menagerie.core.tools.agent_tools import McpTools
 from menagerie.core.tools.catalog import Catalog
-from menagerie.core.tools.service import McpSettings, ToolService
+from menagerie.core.tools.models import McpSettings
+from menagerie.core.tools.service import ToolService
 from menagerie.settings import Settings
 from menagerie.storage import migrate
 from menagerie.storage.database import Database

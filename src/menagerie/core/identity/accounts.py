@@ -22,6 +22,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -444,8 +445,7 @@ class AccountService:
         async with self._db.session() as session:
             if await session.get(TenantRow, tenant_id) is not None:
                 return
-        try:
+        # created meanwhile by another request: just as good
+        with contextlib.suppress(IntegrityError):
             async with self._db.session() as session:
                 session.add(TenantRow(id=tenant_id, name=tenant_id))
-        except IntegrityError:
-            pass  # created meanwhile

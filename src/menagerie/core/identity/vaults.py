@@ -12,6 +12,7 @@ Verification never trusts the token's own `alg`: a token is checked with HS256 a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
@@ -207,12 +208,11 @@ class VaultVerifier:
         tenant_id = identity.tenant_id
         if tenant_id in self._known:
             return
-        try:
+        # another request or replica may create it between our read and our insert
+        with contextlib.suppress(IntegrityError):
             async with self._db.session() as session:
                 if await session.get(TenantRow, tenant_id) is None:
                     session.add(TenantRow(id=tenant_id, name=f"Vault {identity.vault_id}"))
-        except IntegrityError:
-            pass  # another request or replica created it between our read and our insert
         if len(self._known) >= _KNOWN_TENANTS_MAX:
             self._known.clear()
         self._known.add(tenant_id)

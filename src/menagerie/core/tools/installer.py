@@ -32,6 +32,10 @@ INSTALL_TIMEOUT_S = 600.0
 OUTPUT_TAIL = 2000
 
 
+def package_key(package: Package) -> str:
+    return f"{package.registry_type}:{package.identifier}@{package.version or 'latest'}"
+
+
 @dataclass(frozen=True, slots=True)
 class PackageHome:
     path: Path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 TransportKind = Literal["stdio", "streamable-http", "sse"]
@@ -182,3 +183,15 @@ class ToolResult:
     content: Any  # structured content when the server gives it, else the text/blocks
     is_error: bool
     duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class McpSettings:
+    root: Path  # installations' working directories
+    packages_dir: Path
+    allow_private_urls: bool = False
+    connect_timeout_s: float = 30.0
+    call_timeout_s: float = 30.0
+    health_interval_s: float = 30.0
+    max_installations: int = 50
+    pip_index_url: str | None = None

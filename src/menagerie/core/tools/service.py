@@ -11,9 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ from sqlalchemy import func, select
 
 from menagerie.core.clock import utcnow
 from menagerie.core.crypto import SecretBox
-from menagerie.core.errors import Conflict, Forbidden, LimitReached, MenagerieError, NotFound
+from menagerie.core.errors import Conflict, LimitReached, MenagerieError, NotFound
 from menagerie.core.events.bus import EventBus
 from menagerie.core.identity.models import Principal
 from menagerie.core.ids import new_id
@@ -30,22 +28,21 @@ from menagerie.core.runs.worker import InProcessWorker
 from menagerie.core.tools.arguments import validate_arguments
 from menagerie.core.tools.catalog import Catalog
 from menagerie.core.tools.configuration import (
-    check_url,
     collect_secrets,
     merge_configuration,
-    validate_configuration,
 )
 from menagerie.core.tools.entries import entry_from_definition, entry_to_definition
-from menagerie.core.tools.installer import PackageInstaller
+from menagerie.core.tools.installer import PackageInstaller, package_key
 from menagerie.core.tools.launch import build_plan
 from menagerie.core.tools.models import (
     CatalogEntry,
     Installation,
     LaunchPlan,
-    Package,
+    McpSettings,
     ToolInfo,
     ToolResult,
 )
+from menagerie.core.tools.policy import check_configuration
 from menagerie.core.tools.progress import ProgressReporter
 from menagerie.core.tools.session import McpSession, offline_error
 from menagerie.core.tools.tables import McpInstallationRow
@@ -56,24 +53,6 @@ log = logging.getLogger(__name__)
 
 STATUS_TOPIC = "mcp.server_status"
 PROGRESS_TOPIC = "mcp.installation_progress"
-# variables that make a loader or an interpreter run code of the setter's choosing
-CODE_LOADING_ENV = re.compile(
-    r"^(LD_|DYLD_|PYTHON|NODE_OPTIONS$|NODE_PATH$|PATH$|BASH_ENV$|ENV$|PERL5|RUBYOPT$|"
-    r"RUBYLIB$|JAVA_TOOL_OPTIONS$|_JAVA_OPTIONS$|GIT_)",
-    re.IGNORECASE,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class McpSettings:
-    root: Path  # installations' working directories
-    packages_dir: Path
-    allow_private_urls: bool = False
-    connect_timeout_s: float = 30.0
-    call_timeout_s: float = 30.0
-    health_interval_s: float = 30.0
-    max_installations: int = 50
-    pip_index_url: str | None = None
 
 
 class ToolService:
@@ -151,7 +130,7 @@ class ToolService:
         stored_definition = entry is not None and entry.name not in self.catalog
         entry = entry or self.catalog.get(server_name)
         configuration = dict(configuration or {})
-        self._check_configuration(principal, entry, configuration, {})
+        check_configuration(principal, entry, configuration, {}, self.settings.allow_private_urls)
         package = entry.packages[0] if entry.packages and not configuration.get("command") else None
         row = McpInstallationRow(
             id=new_id("inst"),
@@ -159,7 +138,7 @@ class ToolService:
             server_name=entry.name,
             definition=entry_to_definition(entry) if stored_definition else None,
             configuration_sealed=self._secrets.seal_json(configuration),
-            package_key=_package_key(package) if package else None,
+            package_key=package_key(package) if package else None,
             auto_start=auto_start,
             status="installing",
         )
@@ -181,14 +160,7 @@ class ToolService:
         return self._view(row, entry, configuration)
 
     async def installations(self, principal: Principal) -> list[Installation]:
-        async with self.database.session() as session:
-            rows = (
-                await session.scalars(
-                    select(McpInstallationRow)
-                    .where(McpInstallationRow.tenant_id == principal.tenant_id)
-                    .order_by(McpInstallationRow.installed_at, McpInstallationRow.server_name)
-                )
-            ).all()
+        rows = await self._rows(principal)
         return [self._view(row, self._entry(row), self._open(row)) for row in rows]
 
     async def installation(self, principal: Principal, server_name: str) -> Installation:
@@ -219,7 +191,7 @@ class ToolService:
             entry = self._entry(row)
             current = self._open(row)
             merged = merge_configuration(current, configuration)
-            self._check_configuration(principal, entry, merged, current)
+            check_configuration(principal, entry, merged, current, self.settings.allow_private_urls)
             changed = merged != current
             async with self.database.session() as db:
                 stored = await db.get(McpInstallationRow, row.id)
@@ -313,14 +285,7 @@ class ToolService:
         self, principal: Principal
     ) -> list[tuple[Installation, LaunchPlan | None, list[str]]]:
         """Each installation with how it is started and its secrets (for exports to redact)."""
-        async with self.database.session() as session:
-            rows = (
-                await session.scalars(
-                    select(McpInstallationRow)
-                    .where(McpInstallationRow.tenant_id == principal.tenant_id)
-                    .order_by(McpInstallationRow.installed_at, McpInstallationRow.server_name)
-                )
-            ).all()
+        rows = await self._rows(principal)
         plans: list[tuple[Installation, LaunchPlan | None, list[str]]] = []
         for row in rows:
             entry, configuration = self._entry(row), self._open(row)
@@ -471,45 +436,17 @@ class ToolService:
         for secret in collect_secrets(entry.configuration_schema, configuration):
             self._redactor.add(secret)
 
-    def _check_configuration(
-        self,
-        principal: Principal,
-        entry: CatalogEntry,
-        configuration: dict[str, Any],
-        current: dict[str, Any],
-    ) -> None:
-        validate_configuration(entry.configuration_schema, configuration)
-        if not principal.is_admin:
-            # a command line, or a variable that makes an interpreter load code, is code run
-            # on this machine: only an operator may choose one
-            command = configuration.get("command")
-            if command and (
-                command != current.get("command")
-                or configuration.get("args") != current.get("args")
-            ):
-                raise Forbidden(
-                    "only an administrator may choose the command line a server starts with",
-                    code="INSUFFICIENT_PERMISSIONS",
-                )
-            risky = sorted(n for n in configuration.get("env") or {} if CODE_LOADING_ENV.match(n))
-            if risky:
-                raise Forbidden(
-                    f"only an administrator may set {', '.join(risky)}: it makes the server "
-                    "load other code",
-                    code="INSUFFICIENT_PERMISSIONS",
-                    details={"field": f"env.{risky[0]}"},
-                )
-        self._check_urls(entry, configuration)
-
-    def _check_urls(self, entry: CatalogEntry, configuration: dict[str, Any]) -> None:
-        url = configuration.get("url")
-        if isinstance(url, str):
-            check_url(url, allow_private=self.settings.allow_private_urls)
-        elif entry.custom and entry.remotes and not entry.packages:
-            check_url(entry.remotes[0].url, allow_private=self.settings.allow_private_urls)
-
     def _workdir(self, installation_id: str) -> Path:
         return self.settings.root / installation_id
+
+    async def _rows(self, principal: Principal) -> list[McpInstallationRow]:
+        async with self.database.session() as session:
+            rows = await session.scalars(
+                select(McpInstallationRow)
+                .where(McpInstallationRow.tenant_id == principal.tenant_id)
+                .order_by(McpInstallationRow.installed_at, McpInstallationRow.server_name)
+            )
+            return list(rows)
 
     def _row_query(self, principal: Principal, server_name: str) -> Any:
         return select(McpInstallationRow).where(
@@ -526,7 +463,3 @@ class ToolService:
 
     def _lock(self, tenant_id: str, server_name: str) -> asyncio.Lock:
         return self._locks.setdefault((tenant_id, server_name), asyncio.Lock())
-
-
-def _package_key(package: Package) -> str:
-    return f"{package.registry_type}:{package.identifier}@{package.version or 'latest'}"

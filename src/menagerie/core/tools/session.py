@@ -31,6 +31,7 @@ from mcp.shared.exceptions import MCPError
 from menagerie.core.clock import utcnow
 from menagerie.core.errors import Invalid, Timeout, Unavailable
 from menagerie.core.redact import Redactor
+from menagerie.core.tools.local_server import local_http_server
 from menagerie.core.tools.models import LaunchPlan, ServerMetrics, ToolInfo, ToolResult
 from menagerie.core.tools.stderr import StderrTail
 
@@ -233,8 +234,13 @@ class McpSession:
             return
         assert plan.url is not None
         if plan.local_http:
-            async with self._local_server(plan), self._http_client(plan) as client:
-                yield client
+            async with local_http_server(plan, self.stderr) as process:
+                self._process = process
+                try:
+                    async with self._http_client(plan) as client:
+                        yield client
+                finally:
+                    self._process = None
             return
         async with self._http_client(plan) as client:
             yield client
@@ -256,34 +262,6 @@ class McpSession:
             ) as client,
         ):
             yield client
-
-    @contextlib.asynccontextmanager
-    async def _local_server(self, plan: LaunchPlan) -> AsyncIterator[None]:
-        """Start an HTTP server package ourselves and wait until its port answers."""
-        assert plan.command is not None
-        assert plan.url is not None
-        process = await asyncio.create_subprocess_exec(
-            plan.command,
-            *plan.args,
-            env=plan.env,
-            cwd=plan.cwd,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
-        assert process.stderr is not None
-        reader = asyncio.create_task(self.stderr.feed(process.stderr))
-        self._process = process
-        try:
-            await _wait_for_port(plan.url, process)
-            yield
-        finally:
-            self._process = None
-            await _terminate(process)
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
 
     async def _watch_process(self, lost: asyncio.Event) -> None:
         process = self._process
@@ -432,37 +410,6 @@ def _settle(
         future.set_exception(error)
     else:
         future.set_result(result)
-
-
-async def _wait_for_port(url: str, process: asyncio.subprocess.Process) -> None:
-    """Poll until the server accepts connections; the caller's deadline bounds the wait."""
-    parsed = httpx2.URL(url)
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    while True:
-        if process.returncode is not None:
-            raise SessionLost(f"the MCP server process exited with code {process.returncode}")
-        try:
-            _, writer = await asyncio.open_connection(parsed.host, port)
-        except OSError:
-            await asyncio.sleep(0.05)
-            continue
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-        return
-
-
-async def _terminate(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        process.terminate()
-    try:
-        await asyncio.wait_for(process.wait(), 5)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
 
 
 def offline_error(name: str, reason: str | None) -> Unavailable:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 from collections import deque
 
@@ -17,6 +16,7 @@ import httpx
 
 from menagerie.core.errors import Invalid
 from menagerie.core.llm.endpoints.base import EndpointBackend, EndpointFailure
+from menagerie.core.processes import signal_group, stop_group
 from menagerie.settings import EndpointSettings
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ class ProcessBackend(EndpointBackend):
         if self._stopping or process is not self.process:
             return
         # it died on its own: take down anything it left in its group, then say so
-        self._kill_group(process, signal.SIGKILL)
+        signal_group(process, signal.SIGKILL)
         reason = self._exit_reason(code, "on its own")
         log.warning("endpoint %s: %s", self.settings.name, reason)
         if self.on_exit is not None:
@@ -157,20 +157,13 @@ class ProcessBackend(EndpointBackend):
         if process is None:
             return
         self._stopping = True
-        if process.returncode is None:
-            self._kill_group(process, signal.SIGTERM)
-            try:
-                await asyncio.wait_for(asyncio.shield(process.wait()), self.stop_grace_s)
-            except TimeoutError:
-                log.warning(
-                    "endpoint %s: pid %s ignored SIGTERM for %gs; killing",
-                    self.settings.name,
-                    process.pid,
-                    self.stop_grace_s,
-                )
-        # SIGKILL the group even after a clean exit: children may have outlived the leader
-        self._kill_group(process, signal.SIGKILL)
-        await process.wait()
+        if not await stop_group(process, self.stop_grace_s):
+            log.warning(
+                "endpoint %s: pid %s ignored SIGTERM for %gs; killed",
+                self.settings.name,
+                process.pid,
+                self.stop_grace_s,
+            )
         for task in self._watchers:
             task.cancel()
         for task in self._watchers:
@@ -179,9 +172,3 @@ class ProcessBackend(EndpointBackend):
         self._watchers = []
         self.process = None
         log.info("endpoint %s: stopped pid %s", self.settings.name, process.pid)
-
-    @staticmethod
-    def _kill_group(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
-        # the group id is the leader's pid (start_new_session); gone already is fine
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, sig)

@@ -375,9 +375,8 @@ class _SSEEvents:
 
 async def _drain(chunks: AsyncIterator[bytes]) -> None:
     """Read and drop what follows `[DONE]` (usually just the end of the body)."""
-    try:
+    # cleanup must not turn a complete answer into an error
+    with contextlib.suppress(TimeoutError, *TRANSPORT_ERRORS):
         async with asyncio.timeout(_DRAIN_S):
             async for _ in chunks:
-                pass
-    except (TimeoutError, *TRANSPORT_ERRORS):
-        pass  # cleanup must not turn a complete answer into an error
+                continue
