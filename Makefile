@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint format bench migrate doctor clean
+.PHONY: serve test lint format bench migrate doctor contract clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Menagerie needs Python 3.11 or newer")'
@@ -37,6 +37,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# every seed's documented routes: served, pending (with the issue that builds them), mismatched
+contract: $(STAMP)
+	$(BIN)/python -m tests.contract.report
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -1,8 +1,9 @@
 """The typed errors core raises; each dialect renders them in its own envelope.
 
-Core never speaks HTTP, so an error carries a *kind* (the class) and a stable
-machine code. Dialects map kinds to status codes and may replace generic codes
-with their own spelling.
+Core never speaks HTTP and knows no dialect's vocabulary. An error says what went wrong with
+its *kind* (the class) and a *reason*: a stable machine word such as `SESSION_NOT_FOUND`.
+Each dialect's envelope turns the kind (and, where its seed lists a matching code, the
+reason) into that seed's status and error code; the reason itself travels in `details`.
 """
 
 from __future__ import annotations
@@ -14,26 +15,28 @@ from typing import Any
 class MenagerieError(Exception):
     """Base of every error that core raises on purpose."""
 
-    code: str = "INTERNAL_ERROR"
+    reason: str = "INTERNAL_ERROR"
 
     def __init__(
         self,
         message: str,
         *,
-        code: str | None = None,
+        reason: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
-        if code is not None:
-            self.code = code
+        # a reason more precise than the kind's own, chosen where the error was raised
+        self.specific = reason is not None
+        if reason is not None:
+            self.reason = reason
         self.details: dict[str, Any] = details or {}
 
 
 class Invalid(MenagerieError):
     """Input that fails validation; names the field, what came and what was expected."""
 
-    code = "INVALID_INPUT"
+    reason = "INVALID_INPUT"
 
     def __init__(
         self,
@@ -43,7 +46,7 @@ class Invalid(MenagerieError):
         received: Any = None,
         expected: str | None = None,
         missing: bool = False,
-        code: str | None = None,
+        reason: str | None = None,
         details: dict[str, Any] | None = None,
         errors: list[dict[str, Any]] | None = None,
     ) -> None:
@@ -53,7 +56,7 @@ class Invalid(MenagerieError):
             merged["received"] = received
             merged["expected"] = expected
         merged.update(details or {})
-        super().__init__(message, code=code, details=merged)
+        super().__init__(message, reason=reason, details=merged)
         self.field = field
         self.received = received
         self.expected = expected
@@ -69,47 +72,47 @@ class Invalid(MenagerieError):
 class MalformedRequest(Invalid):
     """A body that could not be parsed at all (bad JSON, wrong content)."""
 
-    code = "MALFORMED_REQUEST"
+    reason = "MALFORMED_REQUEST"
 
 
 class NotFound(MenagerieError):
-    code = "NOT_FOUND"
+    reason = "NOT_FOUND"
 
 
 class RouteNotFound(NotFound):
     """No endpoint answers this method and path."""
 
-    code = "ROUTE_NOT_FOUND"
+    reason = "ROUTE_NOT_FOUND"
 
 
 class MethodNotAllowed(MenagerieError):
-    code = "METHOD_NOT_ALLOWED"
+    reason = "METHOD_NOT_ALLOWED"
 
 
 class Conflict(MenagerieError):
-    code = "CONFLICT"
+    reason = "CONFLICT"
 
 
 class Unauthorized(MenagerieError):
-    code = "UNAUTHORIZED"
+    reason = "UNAUTHORIZED"
 
 
 class CredentialsMissing(Unauthorized):
     """No credential was presented at all."""
 
-    code = "CREDENTIALS_MISSING"
+    reason = "CREDENTIALS_MISSING"
 
 
 class TokenExpired(Unauthorized):
-    code = "TOKEN_EXPIRED"
+    reason = "TOKEN_EXPIRED"
 
 
 class Forbidden(MenagerieError):
-    code = "FORBIDDEN"
+    reason = "FORBIDDEN"
 
 
 class RateLimited(MenagerieError):
-    code = "RATE_LIMITED"
+    reason = "RATE_LIMITED"
 
     def __init__(
         self, message: str, *, limit: int, window_seconds: int, reset_at: datetime
@@ -121,23 +124,23 @@ class RateLimited(MenagerieError):
 
 
 class QuotaExceeded(MenagerieError):
-    code = "QUOTA_EXCEEDED"
+    reason = "QUOTA_EXCEEDED"
 
 
 class LimitReached(MenagerieError):
     """A resource limit (count, size, tier) is reached."""
 
-    code = "LIMIT_REACHED"
+    reason = "LIMIT_REACHED"
 
 
 class TooLarge(MenagerieError):
-    code = "PAYLOAD_TOO_LARGE"
+    reason = "PAYLOAD_TOO_LARGE"
 
 
 class Unavailable(MenagerieError):
     """A service Menagerie depends on cannot be reached right now."""
 
-    code = "SERVICE_UNAVAILABLE"
+    reason = "SERVICE_UNAVAILABLE"
 
     def __init__(self, message: str, *, service: str, **kwargs: Any) -> None:
         details = {"service": service, **kwargs.pop("details", {})}
@@ -146,10 +149,10 @@ class Unavailable(MenagerieError):
 
 
 class Timeout(MenagerieError):
-    code = "TIMEOUT"
+    reason = "TIMEOUT"
 
 
 class Internal(MenagerieError):
     """An unexpected failure; its message is safe to show, the cause is only logged."""
 
-    code = "INTERNAL_ERROR"
+    reason = "INTERNAL_ERROR"

@@ -1,17 +1,18 @@
-"""Request dependencies every dialect shares: the platform and the caller's principal."""
+"""Request dependencies every dialect shares: the platform, the caller, and the admin guard.
+
+Each dialect's `deps.py` re-exports these (and adds its own auth scheme where its seed has
+one); no route module defines a dependency of its own.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from menagerie.core.errors import CredentialsMissing, Unauthorized
 from menagerie.core.identity.models import Principal
-
-if TYPE_CHECKING:
-    from menagerie.platform import Platform
-
+from menagerie.platform import Platform
 
 SESSION_COOKIE = "session"  # PodPlay's browser session, set by a login
 
@@ -58,3 +59,15 @@ async def require_principal(request: Request) -> Principal:
     if principal is None:
         raise CredentialsMissing("authentication required")
     return principal
+
+
+async def require_admin(request: Request) -> Principal:
+    """An operator action: the caller must be an admin of its tenant (403 otherwise)."""
+    principal = await require_principal(request)
+    return principal.require_admin(f"{request.method} {request.url.path}")
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+PrincipalDep = Annotated[Principal, Depends(require_principal)]
+OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
+AdminDep = Annotated[Principal, Depends(require_admin)]

@@ -3,15 +3,17 @@ rate limits."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
 
 from menagerie.http.body_limit import BodyLimitMiddleware
 from menagerie.http.errors import ErrorEnvelope, install_error_handling
 from menagerie.http.middleware import ApiVersionMiddleware
+from menagerie.http.openapi import document_errors, drop_unanswered_validation_errors
 from menagerie.http.ratelimit import RateLimitTable, install_rate_limits
 
 if TYPE_CHECKING:
@@ -30,6 +32,11 @@ class DialectSpec:
     routers: Sequence[APIRouter] = field(default_factory=tuple)
     description: str = ""
     rate_limits: RateLimitTable | None = None  # its seed's route categories and limits
+    # the envelope as a wire model: the schema of every error response in its OpenAPI document
+    error_model: type[BaseModel] | None = None
+    validation_status: int = 400  # what a request failing its schema answers (400 or 422)
+    # this dialect's own credential dependencies, beside the shared principal and admin
+    auth_dependencies: Sequence[Callable[..., Any]] = field(default_factory=tuple)
 
 
 def build_dialect_app(spec: DialectSpec, platform: Platform) -> FastAPI:
@@ -45,6 +52,16 @@ def build_dialect_app(spec: DialectSpec, platform: Platform) -> FastAPI:
     app.state.dialect = spec.name
     for router in spec.routers:
         app.include_router(router)
+    if spec.error_model is not None:
+        document_errors(
+            spec.routers,
+            spec.error_model,
+            validation_status=spec.validation_status,
+            rate_limited=spec.rate_limits is not None,
+            auth_dependencies=spec.auth_dependencies,
+        )
+        if spec.validation_status != 422:
+            drop_unanswered_validation_errors(app)
     install_error_handling(app, spec.envelope)
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=platform.settings.max_body_bytes, envelope=spec.envelope

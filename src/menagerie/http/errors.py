@@ -74,18 +74,34 @@ def _lookup(table: dict[type, Any], error: E.MenagerieError) -> Any:
 
 
 class ErrorEnvelope(ABC):
-    """How one dialect spells errors. Subclasses override the tables and `body`."""
+    """How one dialect spells errors. Subclasses override the tables and `body`.
 
-    # dialect code for a kind of error, used unless core raised a specific code
+    A dialect's `code` holds only codes its own seed lists: `codes` names one for each kind
+    of core error, `reasons` the few core reasons its seed has a word of its own for
+    (MADACE's `SESSION_NOT_FOUND`). Any other reason travels in `details`.
+    """
+
+    # this seed's code for each kind of core error
     codes: dict[type[E.MenagerieError], str] = {}
+    # this seed's code for a core reason, where the seed lists one
+    reasons: dict[str, str] = {}
+    # the code used when neither table knows the error
+    fallback_code: str = "INTERNAL_ERROR"
     # status overrides by kind, then by code
     statuses: dict[type[E.MenagerieError], int] = {}
     code_statuses: dict[str, int] = {}
 
     def code_for(self, error: E.MenagerieError) -> str:
-        if "code" in vars(error):  # core chose a specific code (AGENT_NOT_FOUND …)
-            return error.code
-        return _lookup(self.codes, error) or error.code
+        return self.reasons.get(error.reason) or _lookup(self.codes, error) or self.fallback_code
+
+    def vocabulary(self) -> frozenset[str]:
+        """Every fixed code this envelope can answer (a dialect with a documented pattern,
+        such as Metamorph's `MISSING_<FIELD>`, adds those on top)."""
+        return frozenset({*self.codes.values(), *self.reasons.values(), self.fallback_code})
+
+    def reason_of(self, error: E.MenagerieError, code: str) -> str | None:
+        """The precise reason, for `details`, when the code alone does not say it."""
+        return error.reason if error.reason != code else None
 
     def status_for(self, error: E.MenagerieError, code: str) -> int:
         if code in self.code_statuses:

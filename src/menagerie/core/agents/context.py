@@ -68,7 +68,7 @@ def window(
         raise TooLarge(
             f"the conversation does not fit the context window of {model.model_id} "
             f"({model.context_window} tokens), not even its newest message",
-            code="CONTEXT_WINDOW_EXCEEDED",
+            reason="CONTEXT_WINDOW_EXCEEDED",
             details={"model": model.model_id, "context_window": model.context_window},
         )
     kept.reverse()

@@ -113,7 +113,7 @@ class AgentCatalog:
             return merged[name]
         raise NotFound(
             f"Agent '{name}' does not exist",
-            code="AGENT_NOT_FOUND",
+            reason="AGENT_NOT_FOUND",
             details={"agent": name, "available": sorted(merged)},
         )
 

@@ -260,7 +260,7 @@ class AgentRuntime:
                     event.message,
                     provider=tally.provider,
                     retryable=event.retryable,
-                    code=event.code,
+                    reason=event.code,
                 )
 
     async def _store_answer(
@@ -340,7 +340,7 @@ def _question(history: list[Message], stored: Message | None, reply_to_id: str |
     raise Invalid(
         "the session holds no user message to answer; post one first",
         field="message",
-        code="NO_USER_MESSAGE",
+        reason="NO_USER_MESSAGE",
     )
 
 

@@ -167,7 +167,7 @@ class Toolbox:
                 source.call(name, arguments, context), timeout=self._timeout_s
             )
         except MenagerieError as error:
-            return ToolOutcome(json.dumps({"error": error.code, "message": error.message}), True)
+            return ToolOutcome(json.dumps({"error": error.reason, "message": error.message}), True)
         except TimeoutError:
             message = f"tool {name} took longer than {self._timeout_s:g}s"
             return ToolOutcome(json.dumps({"error": "TOOL_TIMEOUT", "message": message}), True)
@@ -180,7 +180,9 @@ class Toolbox:
             for spec in source.specs(tenant_id, allowed):
                 if spec.name == name:
                     return source, spec
-        raise NotFound(f"no tool named {name!r} is available to this agent", code="TOOL_NOT_FOUND")
+        raise NotFound(
+            f"no tool named {name!r} is available to this agent", reason="TOOL_NOT_FOUND"
+        )
 
 
 def _parse_arguments(raw: str) -> dict[str, Any]:

@@ -59,7 +59,7 @@ def check_query(query: HistoryQuery) -> None:
             f"roles must be among {', '.join(ROLES)}",
             field="roles",
             received=unknown,
-            code="INVALID_ROLE",
+            reason="INVALID_ROLE",
         )
 
 

@@ -207,14 +207,14 @@ class ChatService:
                 f"role must be one of {', '.join(ROLES)}",
                 field="role",
                 received=role,
-                code="INVALID_ROLE",
+                reason="INVALID_ROLE",
             )
         if not isinstance(content, str) or not content.strip():
             raise Invalid("content must not be empty", field="content", received=content)
         if len(content) > MAX_MESSAGE_CHARS:
             raise TooLarge(
                 f"message exceeds {MAX_MESSAGE_CHARS:,} characters ({len(content):,})",
-                code="MESSAGE_TOO_LONG",
+                reason="MESSAGE_TOO_LONG",
                 details={"limit": MAX_MESSAGE_CHARS, "length": len(content)},
             )
         for attempt in range(_ADD_ATTEMPTS):
@@ -303,7 +303,7 @@ class ChatService:
                 )
             )
             if row is None or not records.visible(principal, row.user_id):
-                raise NotFound(f"message {message_id} not found", code="MESSAGE_NOT_FOUND")
+                raise NotFound(f"message {message_id} not found", reason="MESSAGE_NOT_FOUND")
             return records.to_message(row)
 
     async def history(
@@ -446,7 +446,7 @@ class ChatService:
         if row is None or not records.visible(principal, row.user_id):
             raise NotFound(
                 f"chat session {session_id} not found",
-                code="SESSION_NOT_FOUND",
+                reason="SESSION_NOT_FOUND",
                 details={"session_id": session_id},
             )
         return row

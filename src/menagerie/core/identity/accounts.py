@@ -115,7 +115,7 @@ async def _verify(password: str, password_hash: str | None) -> tuple[bool, str |
 
 
 def _invalid_credentials() -> Unauthorized:
-    return Unauthorized("invalid email or password", code="INVALID_CREDENTIALS")
+    return Unauthorized("invalid email or password", reason="INVALID_CREDENTIALS")
 
 
 class AccountService:
@@ -242,7 +242,7 @@ class AccountService:
                 field="current_password",
                 received="(hidden)",
                 expected="the account's current password",
-                code="INVALID_CREDENTIALS",
+                reason="INVALID_CREDENTIALS",
             )
         if not isinstance(new, str):
             raise Invalid(
@@ -255,7 +255,7 @@ class AccountService:
                 field="new_password",
                 received="(hidden)",
                 expected="a password not used now",
-                code="WEAK_PASSWORD",
+                reason="WEAK_PASSWORD",
             )
         new_hash = await _hash(new)
         async with self._db.session() as session:
@@ -385,7 +385,7 @@ class AccountService:
         require_admin(principal)
         if user_id == principal.user_id:
             raise Conflict(
-                "you cannot delete your own account; ask another admin", code="CANNOT_DELETE_SELF"
+                "you cannot delete your own account; ask another admin", reason="CANNOT_DELETE_SELF"
             )
         try:
             async with self._db.session() as session:
@@ -397,7 +397,7 @@ class AccountService:
         except IntegrityError:  # something that cannot go with the user still names it
             raise Conflict(
                 "this user still owns records that prevent deleting it; deactivate it instead",
-                code="USER_IN_USE",
+                reason="USER_IN_USE",
             ) from None
 
     # -- helpers ------------------------------------------------------------------------------
@@ -411,7 +411,7 @@ class AccountService:
     async def _row(session: AsyncSession, principal: Principal, user_id: str) -> UserRow:
         row = await session.get(UserRow, user_id)
         if row is None or row.tenant_id != principal.tenant_id:
-            raise NotFound("no such user", code="USER_NOT_FOUND")
+            raise NotFound("no such user", reason="USER_NOT_FOUND")
         return row
 
     @staticmethod
@@ -423,7 +423,7 @@ class AccountService:
 
     @staticmethod
     def _user_exists() -> Conflict:
-        return Conflict("a user with this email already exists", code="USER_EXISTS")
+        return Conflict("a user with this email already exists", reason="USER_EXISTS")
 
     @staticmethod
     async def _lock_tenant(session: AsyncSession, tenant_id: str) -> None:
@@ -439,7 +439,9 @@ class AccountService:
             select(UserRow.roles).where(UserRow.tenant_id == tenant_id, UserRow.is_active)
         )
         if not any(ADMIN in (roles or ()) for (roles,) in rows):
-            raise Conflict("this would leave the tenant without an active admin", code="LAST_ADMIN")
+            raise Conflict(
+                "this would leave the tenant without an active admin", reason="LAST_ADMIN"
+            )
 
     async def _ensure_tenant(self, tenant_id: str) -> None:
         async with self._db.session() as session:

@@ -70,4 +70,4 @@ def clean_roles(value: object, *, field: str = "roles") -> list[str]:
 
 def require_admin(principal: Principal) -> None:
     if not principal.is_admin:
-        raise Forbidden("this operation needs the admin role", code="INSUFFICIENT_PERMISSIONS")
+        raise Forbidden("this operation needs the admin role", reason="INSUFFICIENT_PERMISSIONS")

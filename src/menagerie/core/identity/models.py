@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from menagerie.core.errors import Forbidden
+
 ADMIN = "admin"
 
 
@@ -21,6 +23,12 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return ADMIN in self.roles
+
+    def require_admin(self, action: str = "this action") -> Principal:
+        """Operator actions: only an admin of the tenant may take them."""
+        if not self.is_admin:
+            raise Forbidden(f"{action} needs an admin", reason="ADMIN_REQUIRED")
+        return self
 
     def acting_for(self, user_id: str | None) -> Principal:
         """APIs that name the user in the request (PodPlay's `user_id`): an admin acts as that

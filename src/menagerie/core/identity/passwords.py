@@ -47,5 +47,5 @@ def check_strength(password: str, *, field: str = "password") -> None:
             field=field,
             received="(hidden)",
             expected=", ".join(problems),
-            code="WEAK_PASSWORD",
+            reason="WEAK_PASSWORD",
         )

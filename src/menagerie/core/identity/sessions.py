@@ -169,7 +169,7 @@ class SessionService:
             row = await session.get(AuthSessionRow, token.session_id)
             assert row is not None  # the foreign key guarantees it
             if row.revoked_at is not None:
-                raise Unauthorized("session has been revoked", code="SESSION_REVOKED")
+                raise Unauthorized("session has been revoked", reason="SESSION_REVOKED")
             if token.used_at is not None:
                 await self._spent_token_seen(token, now)
             if token.expires_at <= now or row.expires_at <= now:
@@ -188,7 +188,7 @@ class SessionService:
                 .values(used_at=now)
             )
             if spent.rowcount != 1:
-                raise Unauthorized("refresh token already used", code="REFRESH_TOKEN_REUSED")
+                raise Unauthorized("refresh token already used", reason="REFRESH_TOKEN_REUSED")
             new_row, new_token = self._new_refresh(row.id)
             session.add(new_row)
             await session.execute(
@@ -203,9 +203,9 @@ class SessionService:
             await self.revoke(token.session_id, "refresh_token_reuse")
             raise Unauthorized(
                 "refresh token reuse detected: the session has been revoked",
-                code="REFRESH_TOKEN_REUSED",
+                reason="REFRESH_TOKEN_REUSED",
             )
-        raise Unauthorized("refresh token already used", code="REFRESH_TOKEN_REUSED")
+        raise Unauthorized("refresh token already used", reason="REFRESH_TOKEN_REUSED")
 
     # -- checking -----------------------------------------------------------------------------
 
@@ -216,7 +216,7 @@ class SessionService:
         if row is None:
             raise Unauthorized("unknown session")
         if row.revoked_at is not None:
-            raise Unauthorized("session has been revoked", code="SESSION_REVOKED")
+            raise Unauthorized("session has been revoked", reason="SESSION_REVOKED")
         if row.expires_at <= utcnow():
             raise TokenExpired("session has expired")
         return _info(row)

@@ -14,7 +14,7 @@ from menagerie.core.errors import MenagerieError, QuotaExceeded, Unauthorized
 class ProviderError(MenagerieError):
     """An upstream model call failed. Rendered by dialects as 502 unless a subclass says else."""
 
-    code = "PROVIDER_ERROR"
+    reason = "PROVIDER_ERROR"
 
     def __init__(
         self,
@@ -23,22 +23,22 @@ class ProviderError(MenagerieError):
         provider: str,
         retryable: bool = False,
         status: int | None = None,
-        code: str | None = None,
+        reason: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
         merged = {"provider": provider, **(details or {})}
         if status is not None:
             merged["upstream_status"] = status
-        # always a specific code, so that no dialect renders a provider's refusal of our key
+        # always a specific reason, so that no dialect renders a provider's refusal of our key
         # as the caller's own authentication failure
-        super().__init__(message, code=code or type(self).code, details=merged)
+        super().__init__(message, reason=reason or type(self).reason, details=merged)
         self.provider = provider
         self.retryable = retryable
         self.status = status
 
 
 class ProviderRateLimited(ProviderError):
-    code = "PROVIDER_RATE_LIMITED"
+    reason = "PROVIDER_RATE_LIMITED"
 
     def __init__(self, message: str, *, provider: str, **kwargs: Any) -> None:
         super().__init__(message, provider=provider, retryable=True, **kwargs)
@@ -47,7 +47,7 @@ class ProviderRateLimited(ProviderError):
 class ProviderUnavailable(ProviderError):
     """5xx, timeout, refused or cut connection."""
 
-    code = "PROVIDER_UNAVAILABLE"
+    reason = "PROVIDER_UNAVAILABLE"
 
     def __init__(self, message: str, *, provider: str, **kwargs: Any) -> None:
         super().__init__(message, provider=provider, retryable=True, **kwargs)
@@ -56,16 +56,16 @@ class ProviderUnavailable(ProviderError):
 class ProviderAuthFailed(ProviderError, Unauthorized):
     """The provider refused the API key."""
 
-    code = "INVALID_API_KEY"
+    reason = "INVALID_API_KEY"
 
 
 class ProviderQuotaExhausted(ProviderError, QuotaExceeded):
     """The provider says the account is out of credit (OpenAI's `insufficient_quota`)."""
 
-    code = "INSUFFICIENT_QUOTA"
+    reason = "INSUFFICIENT_QUOTA"
 
 
 class ProviderRejected(ProviderError):
     """The provider refused the request itself (400/404/422): an unknown model, bad input."""
 
-    code = "PROVIDER_REJECTED"
+    reason = "PROVIDER_REJECTED"

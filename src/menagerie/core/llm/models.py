@@ -135,6 +135,6 @@ class Completion:
                 reason = event.reason
             elif isinstance(event, StreamError):
                 raise ProviderError(
-                    event.message, provider=provider, code=event.code, retryable=event.retryable
+                    event.message, provider=provider, reason=event.code, retryable=event.retryable
                 )
         return cls(model, provider, "".join(text), tuple(calls), usage, reason)

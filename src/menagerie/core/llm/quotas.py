@@ -125,7 +125,7 @@ class QuotaService:
             raise QuotaExceeded(
                 f"the token quota for provider {provider!r} is used up until "
                 f"{usage.reset_at.date().isoformat()}",
-                code="INSUFFICIENT_QUOTA",
+                reason="INSUFFICIENT_QUOTA",
                 details={
                     "provider": provider,
                     "used": usage.used,

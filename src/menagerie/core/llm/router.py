@@ -169,7 +169,7 @@ class Router:
                 return ModelInfo(model_id, provider, name, upstream_model=name)
             raise NotFound(
                 f"unknown model {model_id!r}",
-                code="MODEL_NOT_FOUND",
+                reason="MODEL_NOT_FOUND",
                 details={
                     "model": model_id,
                     "available": [m.model_id for m in self.callable_models()],
@@ -179,7 +179,7 @@ class Router:
             raise Unavailable(
                 f"model {model_id!r} needs provider {model.provider!r}, which is not configured",
                 service=f"llm:{model.provider}",
-                code="MODEL_UNAVAILABLE",
+                reason="MODEL_UNAVAILABLE",
             )
         return model
 
@@ -330,7 +330,7 @@ class Router:
                     breaker.record_failure()
                 else:
                     breaker.record_success()  # the provider answered; the request was at fault
-                self._record(tenant_id, user_id, model, Usage(), started, exc.code)
+                self._record(tenant_id, user_id, model, Usage(), started, exc.reason)
                 if not exc.retryable:
                     raise
                 log.warning("model %s failed, falling back: %s", model.model_id, exc.message)
@@ -356,7 +356,7 @@ class Router:
         raise Unavailable(
             "no model could answer: " + "; ".join(failures),
             service="llm",
-            code="MODEL_UNAVAILABLE",
+            reason="MODEL_UNAVAILABLE",
             details={"attempts": failures},
         )
 
@@ -391,9 +391,9 @@ class Router:
             error_code = None
             breaker.record_success()
         except ProviderError as exc:
-            error_code = exc.code
+            error_code = exc.reason
             breaker.record_failure()
-            yield StreamError(exc.message, exc.code, exc.retryable)
+            yield StreamError(exc.message, exc.reason, exc.retryable)
             yield Finish("error")
         finally:
             with contextlib.suppress(Exception):
@@ -446,7 +446,7 @@ class Router:
                 raise ProviderUnavailable(
                     f"the answer from {routed.model_id} broke off: {event.message}",
                     provider=routed.provider,
-                    code=event.code,
+                    reason=event.code,
                 )
         assert routed is not None
         model = self.resolve(routed.model_id)

@@ -94,7 +94,7 @@ class MemoryService:
                     if memory.session_id is not None:
                         raise NotFound(
                             f"chat session {memory.session_id} not found",
-                            code="SESSION_NOT_FOUND",
+                            reason="SESSION_NOT_FOUND",
                         ) from None
                     raise
         raise AssertionError("unreachable")
@@ -109,7 +109,7 @@ class MemoryService:
             raise QuotaExceeded(
                 f"the memory quota of {self.quota_per_tenant} memories is reached; "
                 "delete or prune some first",
-                code="MEMORY_QUOTA_EXCEEDED",
+                reason="MEMORY_QUOTA_EXCEEDED",
                 details={"limit": self.quota_per_tenant},
             )
 
@@ -119,7 +119,7 @@ class MemoryService:
                 select(MemoryRow).where(MemoryRow.id == memory_id, *_live(principal, utcnow()))
             )
             if row is None:
-                raise NotFound(f"memory {memory_id} not found", code="MEMORY_NOT_FOUND")
+                raise NotFound(f"memory {memory_id} not found", reason="MEMORY_NOT_FOUND")
             return _memory(row)
 
     async def delete(self, principal: Principal, memory_id: str) -> None:
@@ -128,7 +128,7 @@ class MemoryService:
                 delete(MemoryRow).where(MemoryRow.id == memory_id, *_owned(principal))
             )
             if not result.rowcount:  # type: ignore[attr-defined]
-                raise NotFound(f"memory {memory_id} not found", code="MEMORY_NOT_FOUND")
+                raise NotFound(f"memory {memory_id} not found", reason="MEMORY_NOT_FOUND")
 
     async def list(
         self,
@@ -291,7 +291,7 @@ async def _check_session(session: Any, principal: Principal, session_id: str) ->
         )
     )
     if owner is None or not (principal.is_admin or owner == principal.user_id):
-        raise NotFound(f"chat session {session_id} not found", code="SESSION_NOT_FOUND")
+        raise NotFound(f"chat session {session_id} not found", reason="SESSION_NOT_FOUND")
 
 
 def _identity(principal: Principal, memory: MemoryDraft) -> str | None:

@@ -164,7 +164,7 @@ class TaskService:
             select(TaskRow).where(TaskRow.id == task_id, TaskRow.tenant_id == principal.tenant_id)
         )
         if row is None or not (principal.is_admin or row.user_id == principal.user_id):
-            raise NotFound(f"task {task_id} not found", code="TASK_NOT_FOUND")
+            raise NotFound(f"task {task_id} not found", reason="TASK_NOT_FOUND")
         return row
 
 
@@ -179,7 +179,7 @@ async def _check_session(session: AsyncSession, principal: Principal, session_id
     if owner is None or not (principal.is_admin or owner == principal.user_id):
         raise NotFound(
             f"chat session {session_id} not found",
-            code="SESSION_NOT_FOUND",
+            reason="SESSION_NOT_FOUND",
             details={"session_id": session_id},
         )
 

@@ -64,9 +64,9 @@ class McpTools:
             None,
         )
         if tool is None:
-            raise NotFound(f"no MCP tool named {name!r} is running", code="TOOL_NOT_FOUND")
+            raise NotFound(f"no MCP tool named {name!r} is running", reason="TOOL_NOT_FOUND")
         result = await self._service.execute(context.principal, tool.server, tool.name, arguments)
         output = json.dumps(result.content, ensure_ascii=False, default=str)
         if result.is_error:
-            raise MenagerieError(output, code="TOOL_EXECUTION_FAILED")
+            raise MenagerieError(output, reason="TOOL_EXECUTION_FAILED")
         return output

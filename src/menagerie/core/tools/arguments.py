@@ -35,5 +35,5 @@ def validate_arguments(tool: str, schema: dict[str, Any], arguments: dict[str, A
         field=field,
         received=error.instance if field else None,
         expected=str(error.schema.get("type", error.validator)),
-        code="INVALID_INPUT",
+        reason="INVALID_INPUT",
     )

@@ -285,7 +285,7 @@ class Catalog:
         raise NotFound(
             f"MCP server '{name}' is not in the catalogue; available: {', '.join(hints)}"
             + (" …" if len(self._entries) > len(hints) else ""),
-            code="SERVER_NOT_FOUND",
+            reason="SERVER_NOT_FOUND",
         )
 
     def search(self, q: CatalogQuery, installed: Set[str] = frozenset()) -> CatalogPage:

@@ -121,7 +121,7 @@ def _config_error(error: ValidationError, secrets: set[str]) -> Invalid:
         received=received,
         expected=expected,
         missing=missing,
-        code="INVALID_CONFIGURATION",
+        reason="INVALID_CONFIGURATION",
     )
 
 
@@ -132,7 +132,7 @@ def validate_configuration(schema: Mapping[str, Any] | None, config: Mapping[str
             field="configuration",
             received=config,
             expected="object",
-            code="INVALID_CONFIGURATION",
+            reason="INVALID_CONFIGURATION",
         )
     normalized = normalize_schema(schema)
     secrets = secret_keys(normalized)
@@ -145,7 +145,7 @@ def validate_configuration(schema: Mapping[str, Any] | None, config: Mapping[str
         raise Invalid(
             f"The server's configuration schema is not valid: {problem.message}",
             field="configuration_schema",
-            code="INVALID_CONFIGURATION_SCHEMA",
+            reason="INVALID_CONFIGURATION_SCHEMA",
         ) from None
     # reserved keys are allowed even where the schema forbids additional properties
     properties = normalized.setdefault("properties", {})
@@ -334,7 +334,7 @@ def _restore(masked: str, candidates: list[Any], field: str) -> str:
         field=field,
         received=masked,
         expected="the secret itself",
-        code="INVALID_CONFIGURATION",
+        reason="INVALID_CONFIGURATION",
     )
 
 
@@ -398,7 +398,7 @@ def _url_error(message: str, url: str) -> Invalid:
         field="url",
         received=_Scrubber().text(url),
         expected="a public http(s) URL",
-        code="URL_NOT_ALLOWED",
+        reason="URL_NOT_ALLOWED",
     )
 
 

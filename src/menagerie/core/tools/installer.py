@@ -125,7 +125,7 @@ class PackageInstaller:
             raise Unavailable(
                 "installing an npm package needs Node.js and npm on this machine",
                 service="npm",
-                code="DEPENDENCY_MISSING",
+                reason="DEPENDENCY_MISSING",
             )
         spec = package.identifier + (f"@{package.version}" if package.version else "")
         await progress(30, f"Installing {spec} from npm")
@@ -191,10 +191,10 @@ async def _run(command: list[str | Path]) -> None:
         raise Unavailable(
             f"{Path(str(command[0])).name} did not finish in {INSTALL_TIMEOUT_S:g}s",
             service="installer",
-            code="INSTALLATION_FAILED",
+            reason="INSTALLATION_FAILED",
         ) from None
     if process.returncode != 0:
         tail = output.decode("utf-8", "replace")[-OUTPUT_TAIL:].strip()
         raise Unavailable(
-            f"installation failed: {tail}", service="installer", code="INSTALLATION_FAILED"
+            f"installation failed: {tail}", service="installer", reason="INSTALLATION_FAILED"
         )

@@ -36,14 +36,14 @@ def check_configuration(
         if command and (command != current.get("command") or args != current.get("args")):
             raise Forbidden(
                 "only an administrator may choose the command line a server starts with",
-                code="INSUFFICIENT_PERMISSIONS",
+                reason="INSUFFICIENT_PERMISSIONS",
             )
         risky = sorted(n for n in configuration.get("env") or {} if CODE_LOADING_ENV.match(n))
         if risky:
             raise Forbidden(
                 f"only an administrator may set {', '.join(risky)}: it makes the server "
                 "load other code",
-                code="INSUFFICIENT_PERMISSIONS",
+                reason="INSUFFICIENT_PERMISSIONS",
                 details={"field": f"env.{risky[0]}"},
             )
     url = configuration.get("url")

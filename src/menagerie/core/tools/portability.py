@@ -39,7 +39,7 @@ async def import_servers(
     if taken:
         raise Conflict(
             f"already installed or taken by the catalogue: {', '.join(taken)}",
-            code="ALREADY_INSTALLED",
+            reason="ALREADY_INSTALLED",
         )
     for server in servers:
         if server.url is not None:

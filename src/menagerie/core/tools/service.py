@@ -149,11 +149,11 @@ class ToolService:
             if (count or 0) >= self.settings.max_installations:
                 raise LimitReached(
                     f"at most {self.settings.max_installations} MCP servers per tenant",
-                    code="INSTALLATION_LIMIT",
+                    reason="INSTALLATION_LIMIT",
                 )
             existing = await session.scalar(self._row_query(principal, entry.name))
             if existing is not None:
-                raise Conflict(f"{entry.name} is already installed", code="ALREADY_INSTALLED")
+                raise Conflict(f"{entry.name} is already installed", reason="ALREADY_INSTALLED")
             session.add(row)
         self._remember_secrets(entry, configuration)
         self._worker.submit(f"mcp-install-{row.id}", self._install_job(row.id))
@@ -206,7 +206,7 @@ class ToolService:
     async def restart(self, principal: Principal, server_name: str) -> Installation:
         row = await self._row(principal, server_name)
         if row.status in ("installing", "failed"):
-            raise Conflict(f"{server_name} is {row.status}", code="NOT_RUNNABLE")
+            raise Conflict(f"{server_name} is {row.status}", reason="NOT_RUNNABLE")
         await self._start_row(row, restart=True)
         return await self.installation(principal, server_name)
 
@@ -253,7 +253,7 @@ class ToolService:
         if info is None:
             available = ", ".join(t.name for t in session.tools[:20])
             raise NotFound(
-                f"{server_name} has no tool {tool!r}; it has: {available}", code="TOOL_NOT_FOUND"
+                f"{server_name} has no tool {tool!r}; it has: {available}", reason="TOOL_NOT_FOUND"
             )
         validate_arguments(tool, info.input_schema, arguments)
         result = await session.call_tool(
@@ -458,7 +458,7 @@ class ToolService:
         async with self.database.session() as session:
             row = await session.scalar(self._row_query(principal, server_name))
         if row is None:
-            raise NotFound(f"{server_name} is not installed", code="SERVER_NOT_INSTALLED")
+            raise NotFound(f"{server_name} is not installed", reason="SERVER_NOT_INSTALLED")
         return row
 
     def _lock(self, tenant_id: str, server_name: str) -> asyncio.Lock:

@@ -325,7 +325,7 @@ class McpSession:
         except TimeoutError:
             self._account(started, failed=True)
             message = f"MCP server {self.name} took longer than {request.timeout_s:g}s"
-            _settle(request.future, error=Timeout(message, code="TOOL_TIMEOUT"))
+            _settle(request.future, error=Timeout(message, reason="TOOL_TIMEOUT"))
         except MCPError as exc:
             self._account(started, failed=True)
             if exc.code == -32000:  # CONNECTION_CLOSED: the server is gone
@@ -416,13 +416,13 @@ def offline_error(name: str, reason: str | None) -> Unavailable:
     return Unavailable(
         f"MCP server {name} is offline" + (f": {reason}" if reason else ""),
         service=name,
-        code="MCP_SERVER_OFFLINE",
+        reason="MCP_SERVER_OFFLINE",
     )
 
 
 def _tool_error(name: str, exc: MCPError) -> Invalid:
     return Invalid(
         f"MCP server {name} refused the call: {exc.error.message}",
-        code="TOOL_EXECUTION_FAILED",
+        reason="TOOL_EXECUTION_FAILED",
         details={"mcp_error_code": exc.code},
     )

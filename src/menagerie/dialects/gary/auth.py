@@ -84,7 +84,7 @@ def validation_errors() -> Iterator[None]:
     try:
         yield
     except Invalid as error:
-        if error.code != "WEAK_PASSWORD":
+        if error.reason != "WEAK_PASSWORD":
             raise
         raise Invalid(
             error.message,

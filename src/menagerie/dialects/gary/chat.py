@@ -57,7 +57,7 @@ async def chat(body: ChatIn, platform: PlatformDep, principal: PrincipalDep) -> 
             ),
         )
     except MenagerieError as error:
-        await platform.tasks.finish(principal, task.id, error=f"{error.code}: {error.message}")
+        await platform.tasks.finish(principal, task.id, error=f"{error.reason}: {error.message}")
         raise
     await platform.tasks.finish(
         principal,

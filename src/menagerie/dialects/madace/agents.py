@@ -83,7 +83,7 @@ async def get_agent(name: str, platform: PlatformDep, principal: PrincipalDep) -
         # seed 001: `"details": "Available agents: pm, analyst, architect, sm, dev"`
         available = ", ".join(error.details.get("available", []))
         raise NotFound(
-            error.message, code=error.code, details={"text": f"Available agents: {available}"}
+            error.message, reason=error.reason, details={"text": f"Available agents: {available}"}
         ) from None
     return AgentDetail(
         **_summary(agent).model_dump(),

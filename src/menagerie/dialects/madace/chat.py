@@ -213,7 +213,10 @@ async def post_message(
 ) -> JSONResponse:
     if body.role not in ("user", "agent"):
         raise Invalid(
-            'role must be "user" or "agent"', field="role", received=body.role, code="INVALID_ROLE"
+            'role must be "user" or "agent"',
+            field="role",
+            received=body.role,
+            reason="INVALID_ROLE",
         )
     message = await platform.chat.add_message(
         principal, session_id, body.role, body.content, reply_to_id=body.replyToId

@@ -37,7 +37,7 @@ class MetamorphEnvelope(ErrorEnvelope):
         if (
             isinstance(error, E.Invalid)
             and not isinstance(error, E.MalformedRequest)
-            and "code" not in vars(error)
+            and not error.specific
         ):
             field = _constant(error.field or "request")
             return f"MISSING_{field}" if error.missing else f"INVALID_{field}"

@@ -169,7 +169,7 @@ async def callback(
         )
         raise Invalid(
             f"Vercel authorization was refused: {error}",
-            code="AUTHORIZATION_DENIED",
+            reason="AUTHORIZATION_DENIED",
             field="error",
             received=error,
         )

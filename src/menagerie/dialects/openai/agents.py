@@ -120,7 +120,7 @@ async def _chunks(
                 done = event
     except MenagerieError as error:
         kind = "server_error" if is_retryable(error) else "invalid_request_error"
-        yield sse.data({"error": {"message": error.message, "type": kind, "code": error.code}})
+        yield sse.data({"error": {"message": error.message, "type": kind, "code": error.reason}})
         return
     yield chunk({}, "stop")
     if include_usage and done is not None:

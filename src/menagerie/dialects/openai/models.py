@@ -43,4 +43,4 @@ async def get_model(
             return _model(model)
     if model_id in agent_models(platform):
         return _agent(model_id)
-    raise NotFound(f"The model '{model_id}' does not exist", code="model_not_found")
+    raise NotFound(f"The model '{model_id}' does not exist", reason="MODEL_NOT_FOUND")

@@ -57,7 +57,7 @@ async def _conversation(
 ) -> ChatSession:
     session = await platform.chat.get_session(principal, conversation_id)
     if str(session.metadata.get("nft_token_id")) != nft_token_id:
-        raise NotFound(f"conversation {conversation_id} not found", code="NOT_FOUND")
+        raise NotFound(f"conversation {conversation_id} not found")
     return session
 
 
@@ -145,7 +145,7 @@ async def _sse(events: Any) -> Any:
         yield sse.data(
             {
                 "type": "error",
-                "error": {"code": error.code, "message": error.message},
+                "error": {"code": error.reason, "message": error.message},
                 "retryable": is_retryable(error),
             }
         )
@@ -203,8 +203,8 @@ async def agent_socket(nft_token_id: str, websocket: WebSocket) -> None:
         await platform.wallets.authorize_agent(principal, nft_token_id)
     except MenagerieError as error:
         # refuse before accepting: the client sees the handshake fail (HTTP 403)
-        log.info("agent socket refused: %s", error.code)
-        await websocket.close(code=1008, reason=error.code)
+        log.info("agent socket refused: %s", error.reason)
+        await websocket.close(code=1008, reason=error.reason)
         return
     await websocket.accept()
     try:
@@ -242,7 +242,7 @@ async def _stream_over_socket(
                 await websocket.send_json(_chunk(event))
     except MenagerieError as error:
         await websocket.send_json(
-            {"type": "error", "error": {"code": error.code, "message": error.message}}
+            {"type": "error", "error": {"code": error.reason, "message": error.message}}
         )
     except ValueError as error:  # the request failed its schema
         await websocket.send_json(

@@ -61,7 +61,7 @@ class PanthersEnvelope(ErrorEnvelope):
     }
 
     def code_for(self, error: E.MenagerieError) -> str:
-        if isinstance(error, E.Invalid) and error.missing and "code" not in vars(error):
+        if isinstance(error, E.Invalid) and error.missing and not error.specific:
             return "MISSING_FIELD"
         code = super().code_for(error)
         if code in DOCUMENTED_CODES:
@@ -75,8 +75,8 @@ class PanthersEnvelope(ErrorEnvelope):
         self, error: E.MenagerieError, *, code: str, status: int, request_id: str
     ) -> dict[str, Any]:
         details: dict[str, Any] = dict(error.details)
-        if "code" in vars(error) and error.code != code:
-            details.setdefault("reason", error.code)
+        if error.specific and error.reason != code:
+            details.setdefault("reason", error.reason)
         if isinstance(error, E.Invalid) and len(error.errors) > 1:
             details["errors"] = error.errors
         if isinstance(error, E.RateLimited):

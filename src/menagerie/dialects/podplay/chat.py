@@ -118,7 +118,7 @@ async def _stream(events: AsyncIterator[AgentEvent], context_used: bool) -> Asyn
                 "type": "error",
                 "success": False,
                 "error": error.message,
-                "error_code": error.code,
+                "error_code": error.reason,
                 "retryable": is_retryable(error),
             }
         )

@@ -94,7 +94,7 @@ def register(sio: socketio.AsyncServer, platform: Platform) -> BusRelay:
         except MenagerieError as error:
             await sio.emit(
                 "mama_bear_response",
-                {"success": False, "error": error.message, "error_code": error.code},
+                {"success": False, "error": error.message, "error_code": error.reason},
                 to=sid,
             )
             return

@@ -100,13 +100,13 @@ class TokenEndpoint:
             log.warning("%s token endpoint failed: %s", config.name, type(exc).__name__)
             raise Unavailable(
                 f"{config.title}'s token endpoint could not be reached or answered badly",
-                code=f"{config.name.upper()}_UNAVAILABLE",
+                reason=f"{config.name.upper()}_UNAVAILABLE",
                 service=config.name,
             ) from exc
         if not isinstance(token.get("access_token"), str) or not token["access_token"]:
             raise Unavailable(
                 f"{config.title}'s token endpoint answered without an access token",
-                code=f"{config.name.upper()}_TOKEN_EXCHANGE_FAILED",
+                reason=f"{config.name.upper()}_TOKEN_EXCHANGE_FAILED",
                 service=config.name,
             )
         return token

@@ -81,7 +81,7 @@ def _digest(state: str) -> str:
 
 def _invalid_state() -> Invalid:
     # one answer for unknown, spent, expired and foreign states: no oracle for probing
-    return Invalid("Invalid or expired state", code="INVALID_STATE", field="state")
+    return Invalid("Invalid or expired state", reason="INVALID_STATE", field="state")
 
 
 def _scopes(value: Any, requested: tuple[str, ...]) -> tuple[str, ...]:
@@ -153,7 +153,7 @@ class OAuthService:
             raise Unavailable(
                 f"{provider.title} OAuth is not configured on this server "
                 f"(MENAGERIE_{provider.name.upper()}_CLIENT_ID)",
-                code=f"{provider.name.upper()}_NOT_CONFIGURED",
+                reason=f"{provider.name.upper()}_NOT_CONFIGURED",
                 service=provider.name,
             )
         return provider
@@ -177,7 +177,7 @@ class OAuthService:
             raise Unavailable(
                 f"{config.title} OAuth has no redirect URI "
                 f"(MENAGERIE_{config.name.upper()}_REDIRECT_URI)",
-                code=f"{config.name.upper()}_NOT_CONFIGURED",
+                reason=f"{config.name.upper()}_NOT_CONFIGURED",
                 service=config.name,
             )
         check_url(target, field="redirect_uri")
@@ -312,11 +312,11 @@ class OAuthService:
             if refused.error == "invalid_grant":
                 # the code (or its PKCE verifier) is wrong, spent or expired: start again
                 raise Invalid(
-                    text, code="INVALID_CODE", field="code", expected="a fresh code"
+                    text, reason="INVALID_CODE", field="code", expected="a fresh code"
                 ) from None
             # anything else is this server's registration, or the provider itself
             raise Unavailable(
-                text, code=f"{config.name.upper()}_TOKEN_EXCHANGE_FAILED", service=config.name
+                text, reason=f"{config.name.upper()}_TOKEN_EXCHANGE_FAILED", service=config.name
             ) from None
 
     def _seal(self, token: dict[str, Any]) -> str:
@@ -492,7 +492,7 @@ class OAuthService:
             else f"No active {config.title} connection. Please connect your {config.title} "
             "account first."
         )
-        return NotFound(reason, code=f"NO_{config.name.upper()}_CONNECTION")
+        return NotFound(reason, reason=f"NO_{config.name.upper()}_CONNECTION")
 
     async def _finish(self, connection_id: str, status: str, detail: str) -> None:
         now = utcnow()

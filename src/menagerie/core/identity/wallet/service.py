@@ -182,20 +182,20 @@ class WalletService:
         row = await self._issued(parsed.nonce)
         if not hmac.compare_digest(row.message_hash, _sha256(message)):
             raise Unauthorized(
-                "the message differs from the one issued for this nonce", code="MESSAGE_ALTERED"
+                "the message differs from the one issued for this nonce", reason="MESSAGE_ALTERED"
             )
         if wanted is not None and wanted != row.nft_token_id:
             raise Forbidden(
                 f"this challenge was issued for NFT #{row.nft_token_id}, not #{wanted}",
-                code="NFT_MISMATCH",
+                reason="NFT_MISMATCH",
                 details={"nft_token_id": wanted, "challenge_nft_token_id": row.nft_token_id},
             )
         now = utcnow()
         if row.consumed_at is not None:
-            raise Unauthorized("this challenge has already been used", code="NONCE_USED")
+            raise Unauthorized("this challenge has already been used", reason="NONCE_USED")
         if row.expires_at <= now:
             raise TokenExpired(
-                "this challenge has expired: request a new one", code="NONCE_EXPIRED"
+                "this challenge has expired: request a new one", reason="NONCE_EXPIRED"
             )
         self._check_signature(message, signature, wallet)
         await self._check_owner(wallet, row.nft_token_id)
@@ -211,7 +211,7 @@ class WalletService:
                 .values(consumed_at=now)
             )
             if consumed.rowcount != 1:
-                raise Unauthorized("this challenge has already been used", code="NONCE_USED")
+                raise Unauthorized("this challenge has already been used", reason="NONCE_USED")
         principal = await self._user_for(wallet)
         attributes: dict[str, Any] = {
             "wallet": wallet,
@@ -229,18 +229,18 @@ class WalletService:
         if parsed.domain != self.domain:
             raise Unauthorized(
                 f"the message is for {parsed.domain!r}, not for this server ({self.domain!r})",
-                code="DOMAIN_MISMATCH",
+                reason="DOMAIN_MISMATCH",
             )
         if parsed.chain_id != self.chain_id:
             raise Unauthorized(
                 f"the message is for chain {parsed.chain_id}; sign-in is on chain {self.chain_id}",
-                code="CHAIN_MISMATCH",
+                reason="CHAIN_MISMATCH",
             )
         if parsed.uri != self.uri:
-            raise Unauthorized("the message names another URI", code="URI_MISMATCH")
+            raise Unauthorized("the message names another URI", reason="URI_MISMATCH")
         if siwe.checksum_address(parsed.address, field="message") != wallet:
             raise Unauthorized(
-                "the message is for another address than wallet_address", code="ADDRESS_MISMATCH"
+                "the message is for another address than wallet_address", reason="ADDRESS_MISMATCH"
             )
 
     async def _issued(self, nonce: str) -> WalletChallengeRow:
@@ -251,7 +251,7 @@ class WalletService:
         if row is None:
             raise Unauthorized(
                 "no challenge was issued with this nonce: request one with POST /auth/challenge",
-                code="UNKNOWN_NONCE",
+                reason="UNKNOWN_NONCE",
             )
         return row
 
@@ -264,11 +264,11 @@ class WalletService:
         except Exception as exc:  # eth-account raises several kinds for a malformed signature
             raise Unauthorized(
                 "the signature is malformed: expected 65 bytes in hex (r, s, v)",
-                code="INVALID_SIGNATURE",
+                reason="INVALID_SIGNATURE",
             ) from exc
         if not hmac.compare_digest(signer.encode(), wallet.encode()):
             raise Unauthorized(
-                "the message was not signed by wallet_address", code="INVALID_SIGNATURE"
+                "the message was not signed by wallet_address", reason="INVALID_SIGNATURE"
             )
 
     async def _check_owner(self, wallet: str, nft_token_id: str) -> None:
@@ -276,7 +276,7 @@ class WalletService:
         if owner is None or not hmac.compare_digest(owner.encode(), wallet.encode()):
             raise Forbidden(
                 f"the wallet does not own NFT #{nft_token_id}",
-                code="NFT_NOT_OWNED",
+                reason="NFT_NOT_OWNED",
                 details={"nft_token_id": nft_token_id},
             )
 
@@ -342,7 +342,7 @@ class WalletService:
 
     async def _still_owner(self, info: SessionInfo) -> None:
         if info.kind != SESSION_KIND:
-            raise Unauthorized("not a wallet session", code="NOT_A_WALLET_SESSION")
+            raise Unauthorized("not a wallet session", reason="NOT_A_WALLET_SESSION")
         wallet = str(info.attributes.get("wallet", ""))
         nft = str(info.attributes.get("nft_token_id", ""))
         try:
@@ -385,5 +385,5 @@ class WalletService:
             raise Forbidden(
                 f"this credential is not for agent {nft_token_id}; sign in with the wallet "
                 "that holds its NFT",
-                code="FORBIDDEN",
+                reason="FORBIDDEN",
             )

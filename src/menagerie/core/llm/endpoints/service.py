@@ -215,7 +215,7 @@ class EndpointManager:
         return Unavailable(
             f"endpoint {endpoint.name!r} is unavailable: {reason}",
             service=f"endpoint:{endpoint.name}",
-            code="ENDPOINT_UNAVAILABLE",
+            reason="ENDPOINT_UNAVAILABLE",
             details={"status": endpoint.state},
         )
 
