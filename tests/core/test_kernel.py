@@ -43,13 +43,15 @@ def test_invalid_names_field_received_expected() -> None:
     error = E.Invalid("bad", field="message", received="", expected="Non-empty string")
     assert error.details == {"field": "message", "received": "", "expected": "Non-empty string"}
     assert error.errors[0]["field"] == "message"
-    assert error.code == "INVALID_INPUT"
-    assert "code" not in vars(error)  # generic: dialects may spell it their own way
+    assert error.reason == "INVALID_INPUT"
+    assert not error.specific  # generic: each dialect says it in its own words
 
 
-def test_specific_code_is_kept_on_the_instance() -> None:
-    error = E.NotFound("Agent 'x' does not exist", code="AGENT_NOT_FOUND")
-    assert vars(error)["code"] == "AGENT_NOT_FOUND"
+def test_a_specific_reason_is_kept_on_the_instance() -> None:
+    error = E.NotFound("Agent 'x' does not exist", reason="AGENT_NOT_FOUND")
+    assert error.reason == "AGENT_NOT_FOUND"
+    assert error.specific
+    assert E.NotFound("gone").reason == "NOT_FOUND"
 
 
 def test_unavailable_names_the_service() -> None:

@@ -53,8 +53,8 @@ CORE_ERRORS: dict[str, E.MenagerieError] = {
     "expired": E.TokenExpired("token has expired"),
     "quota": E.QuotaExceeded("quota exceeded"),
     "unavailable": E.Unavailable("database unavailable", service="database"),
-    "agent": E.NotFound("Agent 'x' does not exist", code="AGENT_NOT_FOUND"),
-    "too_long": E.TooLarge("Message exceeds 10,000 characters", code="MESSAGE_TOO_LONG"),
+    "agent": E.NotFound("Agent 'x' does not exist", reason="AGENT_NOT_FOUND"),
+    "too_long": E.TooLarge("Message exceeds 10,000 characters", reason="MESSAGE_TOO_LONG"),
 }
 
 

@@ -150,7 +150,7 @@ def test_madace_list_prompts_are_accepted() -> None:
 def test_unknown_agent_lists_the_available_ones(tmp_path: Path) -> None:
     with pytest.raises(NotFound) as missing:
         AgentCatalog(tmp_path).get("invalid-name")
-    assert missing.value.code == "AGENT_NOT_FOUND"
+    assert missing.value.reason == "AGENT_NOT_FOUND"
     assert missing.value.message == "Agent 'invalid-name' does not exist"
     assert missing.value.details["available"] == sorted(BUILT_IN)
 

@@ -150,25 +150,25 @@ async def test_answering_a_stored_message(started: Platform) -> None:
     empty = await started.chat.create_session(me, AGENT)
     with pytest.raises(Invalid) as nothing:
         await started.agents.complete(me, TurnRequest(AGENT, None, session_id=empty.id))
-    assert nothing.value.code == "NO_USER_MESSAGE"
+    assert nothing.value.reason == "NO_USER_MESSAGE"
 
 
 async def test_unknown_agent_and_session(started: Platform) -> None:
     with pytest.raises(NotFound) as agent:
         await started.agents.complete(admin(started), TurnRequest("nobody", "hi"))
-    assert agent.value.code == "AGENT_NOT_FOUND"
+    assert agent.value.reason == "AGENT_NOT_FOUND"
     with pytest.raises(NotFound) as session:
         await started.agents.complete(
             admin(started), TurnRequest(AGENT, "hi", session_id="sess_x", create_session=False)
         )
-    assert session.value.code == "SESSION_NOT_FOUND"
+    assert session.value.reason == "SESSION_NOT_FOUND"
 
 
 async def test_too_long_for_the_context_window_is_refused_but_kept(started: Platform) -> None:
     me = admin(started)
     with pytest.raises(TooLarge) as exceeded:
         await started.agents.complete(me, TurnRequest(AGENT, "word " * 2000, model="tiny-offline"))
-    assert exceeded.value.code == "CONTEXT_WINDOW_EXCEEDED"
+    assert exceeded.value.reason == "CONTEXT_WINDOW_EXCEEDED"
     # the user's message was stored before the model was asked
     [session], _ = await started.chat.list_sessions(me)
     page = await started.chat.history(me, session.id, HistoryQuery())

@@ -45,7 +45,7 @@ async def test_session_lifecycle(started: Platform) -> None:
     await chat.delete_session(me, session.id)
     with pytest.raises(NotFound) as missing:
         await chat.get_session(me, session.id)
-    assert missing.value.code == "SESSION_NOT_FOUND"
+    assert missing.value.reason == "SESSION_NOT_FOUND"
 
 
 async def test_client_chosen_ids_and_get_or_create(started: Platform) -> None:
@@ -64,10 +64,10 @@ async def test_message_limits_and_validation(started: Platform) -> None:
     await chat.add_message(me, session.id, "user", "x" * 10_000)
     with pytest.raises(TooLarge) as too_long:
         await chat.add_message(me, session.id, "user", "x" * 10_001)
-    assert too_long.value.code == "MESSAGE_TOO_LONG"
+    assert too_long.value.reason == "MESSAGE_TOO_LONG"
     with pytest.raises(Invalid) as role:
         await chat.add_message(me, session.id, "robot", "hi")
-    assert role.value.code == "INVALID_ROLE"
+    assert role.value.reason == "INVALID_ROLE"
     with pytest.raises(Invalid) as empty:
         await chat.add_message(me, session.id, "user", "   ")
     assert empty.value.field == "content"

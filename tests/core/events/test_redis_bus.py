@@ -161,7 +161,7 @@ async def test_unreachable_redis_raises_unavailable() -> None:
         with pytest.raises(Unavailable) as pinged:
             await bus.ping()
         assert pinged.value.service == "event_bus"
-        assert pinged.value.code == "SERVICE_UNAVAILABLE"
+        assert pinged.value.reason == "SERVICE_UNAVAILABLE"
 
         with pytest.raises(Unavailable) as published:
             await bus.publish("test.unreachable", {"n": 1})

@@ -118,10 +118,10 @@ async def test_register_refuses_duplicates_weak_passwords_and_bad_emails(started
     await service.register("ada@example.com", PASSWORD, None)
     with pytest.raises(Conflict) as exists:
         await service.register("ADA@EXAMPLE.COM", PASSWORD, "Another Ada")
-    assert exists.value.code == "USER_EXISTS"
+    assert exists.value.reason == "USER_EXISTS"
     with pytest.raises(Invalid) as weak:
         await service.register("bob@example.com", "password", "Bob")
-    assert (weak.value.code, weak.value.field) == ("WEAK_PASSWORD", "password")
+    assert (weak.value.reason, weak.value.field) == ("WEAK_PASSWORD", "password")
     with pytest.raises(Invalid) as bad:
         await service.register("bob@", PASSWORD, "Bob")
     assert bad.value.field == "email"
@@ -164,7 +164,7 @@ async def test_failed_logins_say_nothing_and_cost_the_same(
     ]:
         with pytest.raises(Unauthorized) as caught:
             await accounts(started).login(email, password)
-        assert caught.value.code == "INVALID_CREDENTIALS"
+        assert caught.value.reason == "INVALID_CREDENTIALS"
         messages.append(caught.value.message)
     assert len(set(messages)) == 1  # never which part was wrong
     # one argon2 verification per attempt, against the dummy hash when there is no account
@@ -179,7 +179,7 @@ async def test_inactive_accounts_cannot_sign_in(started: Platform) -> None:
     await accounts(started).update_user(admin(started), user.user_id, {"is_active": False})
     with pytest.raises(Unauthorized) as caught:
         await accounts(started).login("ada@example.com", PASSWORD)
-    assert caught.value.code == "INVALID_CREDENTIALS"
+    assert caught.value.reason == "INVALID_CREDENTIALS"
 
 
 async def test_outdated_hashes_are_upgraded_at_sign_in(started: Platform) -> None:
@@ -235,10 +235,10 @@ async def test_password_change_ends_every_session(started: Platform) -> None:
 
     with pytest.raises(Invalid) as wrong:
         await service.change_password(user, "Not-The-Password-9", "Brand-New-Secret-7")
-    assert (wrong.value.code, wrong.value.field) == ("INVALID_CREDENTIALS", "current_password")
+    assert (wrong.value.reason, wrong.value.field) == ("INVALID_CREDENTIALS", "current_password")
     with pytest.raises(Invalid) as weak:
         await service.change_password(user, PASSWORD, "short")
-    assert (weak.value.code, weak.value.field) == ("WEAK_PASSWORD", "new_password")
+    assert (weak.value.reason, weak.value.field) == ("WEAK_PASSWORD", "new_password")
     with pytest.raises(Invalid):
         await service.change_password(user, PASSWORD, PASSWORD)
 
@@ -283,7 +283,7 @@ async def test_non_admins_manage_nobody_but_themselves(started: Platform) -> Non
     for call in refused:
         with pytest.raises(Forbidden) as caught:
             await call
-        assert caught.value.code == "INSUFFICIENT_PERMISSIONS"
+        assert caught.value.reason == "INSUFFICIENT_PERMISSIONS"
     assert (await service.get_user(user, user.user_id)).email == "ada@example.com"
     mine = await service.update_user(
         user,
@@ -306,7 +306,7 @@ async def test_admin_crud(started: Platform) -> None:
     assert created.last_login is None
     with pytest.raises(Conflict) as exists:
         await service.create_user(boss, email="eve@example.com", name="eve again")
-    assert exists.value.code == "USER_EXISTS"
+    assert exists.value.reason == "USER_EXISTS"
     with pytest.raises(Invalid):
         await service.create_user(boss, email="eve@example.com", name="eve", roles=["Not A Role"])
     # without a password nobody can sign in as eve; an admin can set one
@@ -324,7 +324,7 @@ async def test_admin_crud(started: Platform) -> None:
     other = await service.create_user(boss, email="mallory@example.com", name="mallory")
     with pytest.raises(Conflict) as taken:
         await service.update_user(boss, other.id, {"email": "EVE@example.com"})
-    assert taken.value.code == "USER_EXISTS"
+    assert taken.value.reason == "USER_EXISTS"
     await service.delete_user(boss, other.id)
     with pytest.raises(NotFound):
         await service.get_user(boss, other.id)
@@ -346,11 +346,11 @@ async def test_the_last_admin_stays(started: Platform, monkeypatch: pytest.Monke
     service = accounts(started)
     with pytest.raises(Conflict) as self_delete:
         await service.delete_user(boss, boss.user_id)
-    assert self_delete.value.code == "CANNOT_DELETE_SELF"
+    assert self_delete.value.reason == "CANNOT_DELETE_SELF"
     for change in ({"roles": ["user"]}, {"is_active": False}):
         with pytest.raises(Conflict) as last:
             await service.update_user(boss, boss.user_id, change)
-        assert last.value.code == "LAST_ADMIN"
+        assert last.value.reason == "LAST_ADMIN"
     assert (await service.get_user(boss, boss.user_id)).roles == ("admin",)
 
     second = await service.create_user(boss, email="root@example.com", name="root", roles="admin")
@@ -445,7 +445,7 @@ async def test_tokens_are_per_tenant_and_admin_only(started: Platform) -> None:
     for call in (tokens.create(user, "mine"), tokens.list(user), tokens.revoke(user, ours.id)):
         with pytest.raises(Forbidden) as caught:
             await call
-        assert caught.value.code == "INSUFFICIENT_PERMISSIONS"
+        assert caught.value.reason == "INSUFFICIENT_PERMISSIONS"
 
     # the operator's view: every tenant, or one
     assert {t.tenant_id for t in await tokens.list_all()} == {"default", "acme"}

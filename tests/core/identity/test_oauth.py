@@ -134,7 +134,7 @@ async def test_a_state_works_once(env: Env) -> None:
     await env.platform.oauth.complete("vercel", state=state, code=code)
     with pytest.raises(Invalid) as caught:
         await env.platform.oauth.complete("vercel", state=state, code=code)
-    assert caught.value.code == "INVALID_STATE"
+    assert caught.value.reason == "INVALID_STATE"
     assert caught.value.message == "Invalid or expired state"
     assert len(env.server.token_requests) == 1  # the replay never reached the provider
 
@@ -147,7 +147,7 @@ async def test_an_expired_state_is_refused(env: Env) -> None:
         )
     with pytest.raises(Invalid) as caught:
         await env.platform.oauth.complete("vercel", state=state, code=code)
-    assert caught.value.code == "INVALID_STATE"
+    assert caught.value.reason == "INVALID_STATE"
     assert env.server.token_requests == []
 
 
@@ -156,7 +156,7 @@ async def test_unknown_state_is_refused(env: Env) -> None:
     for state in ("made-up-state", "x" * 600):
         with pytest.raises(Invalid) as caught:
             await env.platform.oauth.complete("vercel", state=state, code=code)
-        assert caught.value.code == "INVALID_STATE"
+        assert caught.value.reason == "INVALID_STATE"
     with pytest.raises(Invalid) as missing:
         await env.platform.oauth.complete("vercel", state=None, code=code)
     assert missing.value.missing
@@ -167,7 +167,7 @@ async def test_a_state_is_bound_to_its_vault(env: Env) -> None:
     code, state = await start(env, env.a)
     with pytest.raises(Invalid) as caught:
         await env.platform.oauth.complete("vercel", state=state, code=code, principal=env.b)
-    assert caught.value.code == "INVALID_STATE"
+    assert caught.value.reason == "INVALID_STATE"
     # the other vault's attempt did not spend it: its owner still completes
     connection = await env.platform.oauth.complete(
         "vercel", state=state, code=code, principal=env.a
@@ -185,7 +185,7 @@ async def test_a_code_obtained_with_another_challenge_fails_pkce_at_the_provider
     _, params = await approve(auth.url, code_challenge=s256("attacker-verifier-" + "x" * 40))
     with pytest.raises(Invalid) as caught:
         await env.platform.oauth.complete("vercel", state=params["state"], code=params["code"])
-    assert caught.value.code == "INVALID_CODE"
+    assert caught.value.reason == "INVALID_CODE"
     assert "invalid_grant" in caught.value.message
     assert "PKCE verification failed" in caught.value.message
     status = await env.platform.oauth.status(env.a, "vercel")
@@ -209,7 +209,7 @@ async def test_wrong_client_secret_is_a_server_problem(env: Env, settings: Setti
         _, params = await approve(auth.url)
         with pytest.raises(Unavailable) as caught:
             await platform.oauth.complete("vercel", state=params["state"], code=params["code"])
-        assert caught.value.code == "VERCEL_TOKEN_EXCHANGE_FAILED"
+        assert caught.value.reason == "VERCEL_TOKEN_EXCHANGE_FAILED"
         assert "invalid_client" in caught.value.message
         assert "ocs_not-the-right-one" not in caught.value.message
     finally:
@@ -226,7 +226,7 @@ async def test_unreachable_token_endpoint(env: Env, settings: Settings) -> None:
         _, params = await approve(auth.url)
         with pytest.raises(Unavailable) as caught:
             await platform.oauth.complete("vercel", state=params["state"], code=params["code"])
-        assert caught.value.code == "VERCEL_UNAVAILABLE"
+        assert caught.value.reason == "VERCEL_UNAVAILABLE"
         events = (await platform.oauth.status(vault, "vercel")).events
         assert [e.event for e in events] == ["failed"]
     finally:
@@ -275,10 +275,10 @@ async def test_reconnect_replaces_disconnect_ends_and_history_remembers(env: Env
     assert tokens == [None, None]
     with pytest.raises(NotFound) as caught:
         await env.platform.oauth.disconnect(env.a, "vercel")
-    assert caught.value.code == "NO_VERCEL_CONNECTION"
+    assert caught.value.reason == "NO_VERCEL_CONNECTION"
     with pytest.raises(NotFound) as caught:
         await env.platform.oauth.access_token(env.a, "vercel")
-    assert caught.value.code == "NO_VERCEL_CONNECTION"
+    assert caught.value.reason == "NO_VERCEL_CONNECTION"
 
 
 async def test_disconnect_a_named_connection(env: Env) -> None:
@@ -319,7 +319,7 @@ async def test_a_refused_refresh_ends_the_connection(env: Env) -> None:
     env.server.refresh_tokens.clear()  # the provider revoked them
     with pytest.raises(NotFound) as caught:
         await env.platform.oauth.access_token(env.a, "vercel")
-    assert caught.value.code == "NO_VERCEL_CONNECTION"
+    assert caught.value.reason == "NO_VERCEL_CONNECTION"
     assert "expired" in caught.value.message
     status = await env.platform.oauth.status(env.a, "vercel")
     assert not status.connected
@@ -333,7 +333,7 @@ async def test_not_configured(platform: Platform) -> None:
         vault = Principal("default", "someone")
         with pytest.raises(Unavailable) as caught:
             await platform.oauth.authorization_url(vault, "vercel", redirect_uri=REDIRECT)
-        assert caught.value.code == "VERCEL_NOT_CONFIGURED"
+        assert caught.value.reason == "VERCEL_NOT_CONFIGURED"
     finally:
         await platform.stop()
 

@@ -58,7 +58,7 @@ async def test_reuse_of_a_spent_token_revokes_the_family(started: Platform) -> N
     await asyncio.sleep(0.3)  # past the race grace period: this is a replay
     with pytest.raises(Unauthorized) as caught:
         await service.refresh(pair.refresh_token)
-    assert caught.value.code == "REFRESH_TOKEN_REUSED"
+    assert caught.value.reason == "REFRESH_TOKEN_REUSED"
     # the thief's copy and the victim's newest token both died with the session
     with pytest.raises(Unauthorized):
         await service.refresh(rotated.refresh_token)

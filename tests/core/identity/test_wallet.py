@@ -217,7 +217,7 @@ async def test_a_nonce_is_single_use(started: Platform, owner: LocalAccount) -> 
     await started.wallets.verify(**request)
     with pytest.raises(Unauthorized) as caught:
         await started.wallets.verify(**request)
-    assert caught.value.code == "NONCE_USED"
+    assert caught.value.reason == "NONCE_USED"
 
 
 async def test_two_racing_verifies_of_one_nonce_one_wins(
@@ -252,7 +252,7 @@ async def test_an_expired_challenge_is_refused(started: Platform, owner: LocalAc
             signature=sign(owner, issued.message),
             message=issued.message,
         )
-    assert caught.value.code == "NONCE_EXPIRED"
+    assert caught.value.reason == "NONCE_EXPIRED"
 
 
 async def test_a_signature_from_another_wallet_is_refused(
@@ -268,7 +268,7 @@ async def test_a_signature_from_another_wallet_is_refused(
                 signature=signature,
                 message=issued.message,
             )
-        assert caught.value.code == "INVALID_SIGNATURE"
+        assert caught.value.reason == "INVALID_SIGNATURE"
     # the failures spent nothing: the owner's own signature still works
     await started.wallets.verify(
         wallet_address=owner.address,
@@ -303,7 +303,7 @@ async def test_an_altered_message_is_refused_even_when_signed(
         return
     with pytest.raises(Unauthorized) as caught:
         await call
-    assert caught.value.code == code
+    assert caught.value.reason == code
 
 
 async def test_a_changed_or_made_up_nonce_is_unknown(
@@ -318,7 +318,7 @@ async def test_a_changed_or_made_up_nonce_is_unknown(
             signature=sign(owner, message),
             message=message,
         )
-    assert caught.value.code == "UNKNOWN_NONCE"
+    assert caught.value.reason == "UNKNOWN_NONCE"
 
 
 async def test_the_message_must_name_the_wallet(started: Platform, owner: LocalAccount) -> None:
@@ -331,7 +331,7 @@ async def test_the_message_must_name_the_wallet(started: Platform, owner: LocalA
             signature=sign(other, issued.message),
             message=issued.message,
         )
-    assert caught.value.code == "ADDRESS_MISMATCH"
+    assert caught.value.reason == "ADDRESS_MISMATCH"
     with pytest.raises(Invalid):
         await started.wallets.verify(
             wallet_address=owner.address, nft_token_id="42", signature="0x", message="hi"
@@ -345,7 +345,7 @@ async def test_a_wallet_without_the_nft_is_forbidden(
     for nft in ["42", "99"]:  # owned by someone else; minted by nobody (the contract reverts)
         with pytest.raises(Forbidden) as caught:
             await sign_in(started.wallets, stranger, nft)
-        assert caught.value.code == "NFT_NOT_OWNED"
+        assert caught.value.reason == "NFT_NOT_OWNED"
     # the request's NFT must be the challenge's
     issued = await started.wallets.challenge(owner.address, "42")
     with pytest.raises(Forbidden) as caught:
@@ -355,7 +355,7 @@ async def test_a_wallet_without_the_nft_is_forbidden(
             signature=sign(owner, issued.message),
             message=issued.message,
         )
-    assert caught.value.code == "NFT_MISMATCH"
+    assert caught.value.reason == "NFT_MISMATCH"
     calls = [c for c in node[0].calls if c["method"] == "eth_call"]
     assert calls[0]["params"][0]["to"] == node[0].contract
     assert calls[0]["params"][0]["data"] == "0x6352211e" + f"{42:064x}"
@@ -400,10 +400,10 @@ async def test_refresh_rechecks_ownership(
     node[0].owners["42"] = Account.create().address
     with pytest.raises(Forbidden) as caught:
         await started.wallets.refresh(rotated.refresh_token)
-    assert caught.value.code == "NFT_NOT_OWNED"
+    assert caught.value.reason == "NFT_NOT_OWNED"
     with pytest.raises(Unauthorized) as revoked:
         await started.identity.authenticate_bearer(rotated.access_token)
-    assert revoked.value.code == "SESSION_REVOKED"
+    assert revoked.value.reason == "SESSION_REVOKED"
 
 
 async def test_refresh_takes_wallet_sessions_only(started: Platform) -> None:
@@ -414,7 +414,7 @@ async def test_refresh_takes_wallet_sessions_only(started: Platform) -> None:
     pair = await sessions.open(Principal(result.tenant_id, result.admin_user_id), "password")
     with pytest.raises(Unauthorized) as caught:
         await started.wallets.refresh(pair.refresh_token)
-    assert caught.value.code == "NOT_A_WALLET_SESSION"
+    assert caught.value.reason == "NOT_A_WALLET_SESSION"
 
 
 async def test_logout_ends_the_access_token(started: Platform, owner: LocalAccount) -> None:

@@ -253,7 +253,7 @@ async def test_upstream_errors_are_classified(
     with pytest.raises(kind) as caught:
         await provider.complete(HELLO)
     if code is not None:
-        assert caught.value.code == code
+        assert caught.value.reason == code
     assert caught.value.provider == "anthropic"
     assert caught.value.retryable is (kind in (ProviderRateLimited, ProviderUnavailable))
     assert len(fake.requests) == 1  # the SDK does not retry behind the router's back

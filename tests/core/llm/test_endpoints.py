@@ -189,7 +189,7 @@ async def test_never_healthy_is_unavailable_past_the_deadline(make_manager) -> N
     with pytest.raises(Unavailable, match=r"not running within 0\.4s") as caught:
         await manager.ensure_awake("stuck", timeout_s=0.4)
     assert time.monotonic() - started >= 0.3
-    assert caught.value.code == "ENDPOINT_UNAVAILABLE"
+    assert caught.value.reason == "ENDPOINT_UNAVAILABLE"
     assert caught.value.service == "endpoint:stuck"
     pid = pid_of(manager, "stuck")
     # the wake goes on to its own deadline, then gives up and leaves no process behind
@@ -396,7 +396,7 @@ async def test_huggingface_failure_is_reported(make_manager, fake_hf) -> None:
     )
     with pytest.raises(Unavailable) as caught:
         await manager.ensure_awake("20b", timeout_s=5)
-    assert caught.value.code == "ENDPOINT_UNAVAILABLE"
+    assert caught.value.reason == "ENDPOINT_UNAVAILABLE"
     assert "lookup failed" in caught.value.message
     assert "wrong-token" not in caught.value.message
     assert manager.status("20b").status == "failed"

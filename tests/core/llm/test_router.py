@@ -153,7 +153,7 @@ async def test_a_refused_key_is_not_hidden_by_fallback(started: Platform, fake: 
     fake.push(invalid_key())
     with pytest.raises(ProviderAuthFailed) as caught:
         await started.llm.router.complete(HELLO, tenant_id=TENANT)
-    assert caught.value.code == "INVALID_API_KEY"
+    assert caught.value.reason == "INVALID_API_KEY"
     assert DEFAULT_KEY not in caught.value.message
     assert fake.requests_to("anthropic") == []
 
@@ -213,7 +213,7 @@ async def test_every_provider_failing_is_model_unavailable(
     fake.push(*[server_error(503)] * 4)
     with pytest.raises(Unavailable) as caught:
         await started.llm.router.complete(HELLO, tenant_id=TENANT)
-    assert caught.value.code == "MODEL_UNAVAILABLE"
+    assert caught.value.reason == "MODEL_UNAVAILABLE"
     assert len(caught.value.details["attempts"]) == 2
 
 
@@ -268,6 +268,6 @@ async def test_an_endpoint_that_never_wakes_is_endpoint_unavailable(settings: Se
     try:
         with pytest.raises(Unavailable) as caught:
             await platform.llm.router.complete(HELLO, tenant_id=TENANT)
-        assert caught.value.code == "ENDPOINT_UNAVAILABLE"
+        assert caught.value.reason == "ENDPOINT_UNAVAILABLE"
     finally:
         await platform.stop()

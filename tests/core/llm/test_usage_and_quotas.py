@@ -77,7 +77,7 @@ async def test_quota_refuses_before_calling_upstream(llm_platform: Platform) -> 
     calls_before = (await llm.ledger.summary(tenant)).total_requests
     with pytest.raises(QuotaExceeded) as caught:
         await llm.router.complete(HELLO, tenant_id=tenant)
-    assert caught.value.code == "INSUFFICIENT_QUOTA"
+    assert caught.value.reason == "INSUFFICIENT_QUOTA"
     assert caught.value.details["limit"] == 500
     # refused before any call: the ledger holds no new entry
     assert (await llm.ledger.summary(tenant)).total_requests == calls_before

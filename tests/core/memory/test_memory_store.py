@@ -154,7 +154,7 @@ async def test_quota(started: Platform) -> None:
         await memory.save(me, draft(category="c", content=f"m{i}"))
     with pytest.raises(QuotaExceeded) as full:
         await memory.save(me, draft(category="c", content="one too many"))
-    assert full.value.code == "MEMORY_QUOTA_EXCEEDED"
+    assert full.value.reason == "MEMORY_QUOTA_EXCEEDED"
 
 
 async def test_session_memories_go_with_their_session(started: Platform) -> None:
@@ -169,7 +169,7 @@ async def test_session_memories_go_with_their_session(started: Platform) -> None
     assert await memory.search(me, "session") == []
     with pytest.raises(NotFound) as unknown:
         await memory.save(me, draft(category="c", content="x", session_id="sess_nope"))
-    assert unknown.value.code == "SESSION_NOT_FOUND"
+    assert unknown.value.reason == "SESSION_NOT_FOUND"
 
 
 async def test_a_second_tenant_sees_nothing(started: Platform) -> None:

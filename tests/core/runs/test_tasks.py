@@ -76,7 +76,7 @@ async def test_tasks_stay_in_their_tenant_and_with_their_user(started: Platform)
     acme = await other_tenant(started)
     with pytest.raises(NotFound) as missing:
         await tasks.get(acme, task.id)
-    assert missing.value.code == "TASK_NOT_FOUND"
+    assert missing.value.reason == "TASK_NOT_FOUND"
     with pytest.raises(NotFound):
         await tasks.finish(acme, task.id, result="stolen")
     assert await tasks.list(acme) == ([], 0)
@@ -97,7 +97,7 @@ async def test_a_task_points_only_at_its_tenants_session_and_outlives_it(
     acme = await other_tenant(started)
     with pytest.raises(NotFound) as foreign:
         await tasks.create(acme, title="peek", session_id=session.id)
-    assert foreign.value.code == "SESSION_NOT_FOUND"
+    assert foreign.value.reason == "SESSION_NOT_FOUND"
     theirs = await tasks.create(acme, title="theirs")
     with pytest.raises(NotFound):
         await tasks.finish(acme, theirs.id, result=None, session_id=session.id)

@@ -180,7 +180,7 @@ def test_get_and_not_found(catalog: Catalog) -> None:
     assert catalog.get("github-mcp").author == "GitHub"
     with pytest.raises(NotFound) as caught:
         catalog.get("github")
-    assert caught.value.code == "SERVER_NOT_FOUND"
+    assert caught.value.reason == "SERVER_NOT_FOUND"
     assert "github-mcp" in caught.value.message
     assert "server-memory" in catalog
     assert len(catalog) == 8

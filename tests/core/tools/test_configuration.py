@@ -83,7 +83,7 @@ def test_standard_schema_unchanged() -> None:
 def field_of(schema: Any, config: dict[str, Any]) -> Invalid:
     with pytest.raises(Invalid) as caught:
         validate_configuration(schema, config)
-    assert caught.value.code == "INVALID_CONFIGURATION"
+    assert caught.value.reason == "INVALID_CONFIGURATION"
     return caught.value
 
 
@@ -138,7 +138,7 @@ def test_validation_never_echoes_a_secret() -> None:
 def test_broken_schema_is_reported() -> None:
     with pytest.raises(Invalid) as caught:
         validate_configuration({"type": "object", "properties": {"a": {"type": 12}}}, {})
-    assert caught.value.code == "INVALID_CONFIGURATION_SCHEMA"
+    assert caught.value.reason == "INVALID_CONFIGURATION_SCHEMA"
 
 
 # ---- secrets ------------------------------------------------------------------------------
@@ -318,7 +318,7 @@ def test_merge_refuses_a_mask_with_nothing_behind_it() -> None:
 def test_check_url_rejects(url: str) -> None:
     with pytest.raises(Invalid) as caught:
         check_url(url, allow_private=False)
-    assert (caught.value.code, caught.value.field) == ("URL_NOT_ALLOWED", "url")
+    assert (caught.value.reason, caught.value.field) == ("URL_NOT_ALLOWED", "url")
 
 
 def test_check_url_allows_public_literal_without_dns() -> None:
@@ -337,7 +337,7 @@ def test_allow_private_lets_local_servers_through() -> None:
 def test_check_url_resolves_names() -> None:
     with pytest.raises(Invalid, match="could not be resolved") as caught:
         check_url("https://no-such-host.invalid/mcp", allow_private=False)
-    assert caught.value.code == "URL_NOT_ALLOWED"
+    assert caught.value.reason == "URL_NOT_ALLOWED"
     # a name that resolves to this machine's own addresses is refused like the address itself
     host = socket.gethostname()
     try:

@@ -67,7 +67,7 @@ async def test_pypi_server_installs_lists_and_calls(mcp_platform: Platform) -> N
 
     with pytest.raises(Invalid) as wrong_type:
         await mcp_platform.mcp.execute(me, TIME, "get_current_time", {"timezone": 5})
-    assert (wrong_type.value.code, wrong_type.value.field) == ("INVALID_INPUT", "timezone")
+    assert (wrong_type.value.reason, wrong_type.value.field) == ("INVALID_INPUT", "timezone")
     with pytest.raises(Invalid) as missing:
         await mcp_platform.mcp.execute(me, TIME, "convert_time", {"time": "10:00"})
     assert missing.value.field == "source_timezone"
@@ -115,7 +115,7 @@ async def test_offline_server_answers_mcp_server_offline(mcp_platform: Platform)
     assert not pids_running(TIME)
     with pytest.raises(Unavailable) as offline:
         await mcp_platform.mcp.execute(me, TIME, "get_current_time", {"timezone": "UTC"})
-    assert offline.value.code == "MCP_SERVER_OFFLINE"
+    assert offline.value.reason == "MCP_SERVER_OFFLINE"
     assert (await mcp_platform.mcp.installation(me, TIME)).status == "stopped"
     await mcp_platform.mcp.restart(me, TIME)
     assert (await mcp_platform.mcp.installation(me, TIME)).status == "running"
@@ -202,7 +202,7 @@ async def test_bad_configuration_and_unknown_servers_are_refused(mcp_platform: P
         await mcp_platform.mcp.install(
             me, "github-mcp", {"api_token": "ghp_x" * 4, "url": "http://169.254.169.254/"}
         )
-    assert private.value.code == "URL_NOT_ALLOWED"
+    assert private.value.reason == "URL_NOT_ALLOWED"
     assert await mcp_platform.mcp.installations(me) == []
 
 
@@ -261,7 +261,7 @@ async def test_a_slow_call_times_out_and_the_session_lives_on(mcp_platform: Plat
             {"duration": 10, "steps": 2},
             timeout_s=0.5,
         )
-    assert slow.value.code == "TOOL_TIMEOUT"
+    assert slow.value.reason == "TOOL_TIMEOUT"
     echoed = await mcp_platform.mcp.execute(me, "server-everything", "echo", {"message": "ok"})
     assert echoed.content == [{"type": "text", "text": "Echo: ok"}]
     [session] = mcp_platform.mcp.sessions(me.tenant_id)
@@ -274,7 +274,7 @@ async def test_only_an_admin_chooses_a_command_line(mcp_platform: Platform) -> N
     config = {"mcpServers": {"shell": {"command": "/bin/sh", "args": ["-c", "id"]}}}
     with pytest.raises(Forbidden) as refused:
         await import_servers(mcp_platform.mcp, user, config)
-    assert refused.value.code == "INSUFFICIENT_PERMISSIONS"
+    assert refused.value.reason == "INSUFFICIENT_PERMISSIONS"
     with pytest.raises(Forbidden):
         await mcp_platform.mcp.install(user, TIME, {"command": "/bin/sh"})
     for name in ("LD_PRELOAD", "NODE_OPTIONS", "PYTHONSTARTUP", "PATH", "GIT_SSH_COMMAND"):
@@ -309,7 +309,7 @@ async def test_a_call_in_flight_when_the_server_stops_fails_at_once(
     await mcp_platform.mcp.stop_server(me, "server-everything")
     with pytest.raises(Unavailable) as stopped:
         await asyncio.wait_for(slow, 5)  # not the 30 s call timeout
-    assert stopped.value.code == "MCP_SERVER_OFFLINE"
+    assert stopped.value.reason == "MCP_SERVER_OFFLINE"
 
 
 async def test_tool_list_changes_are_picked_up_without_polling(mcp_settings: Settings) -> None:
