@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 from pathlib import Path
 
 import httpx
@@ -16,6 +15,7 @@ from pydantic import SecretStr
 from menagerie.app import create_app
 from menagerie.platform import Platform
 from menagerie.settings import Settings
+from tests.utils.http import closed_port
 from tests.utils.server import client_for
 
 MASTER = "canary-master-key-7f3a9c1e5b"
@@ -29,12 +29,6 @@ CANARIES = {
 }
 REQUEST_CANARY = "sk-canary-in-request-body-0a1b2c"
 SPECS = ["/podplay", "/madace", "/panthers", "/metamorph", "/gary", "/v1"]
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

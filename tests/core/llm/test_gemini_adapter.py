@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -47,6 +46,7 @@ from tests.utils.fake_llm import (
     tool_call,
     tool_calls,
 )
+from tests.utils.http import closed_port
 
 MODEL = "gemini-2.0-flash"
 WEATHER = ToolSpec(
@@ -55,12 +55,6 @@ WEATHER = ToolSpec(
     {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 )
 HELLO = ChatRequest(MODEL, (ChatMessage("user", "hello there"),))
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

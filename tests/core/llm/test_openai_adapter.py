@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -47,6 +46,7 @@ from tests.utils.fake_llm import (
     tool_call,
     tool_calls,
 )
+from tests.utils.http import closed_port
 
 WEATHER = ToolSpec(
     "get_weather",
@@ -54,12 +54,6 @@ WEATHER = ToolSpec(
     {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 )
 HELLO = ChatRequest("gpt-4o-mini", (ChatMessage("user", "hello there"),))
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
