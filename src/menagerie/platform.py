@@ -124,6 +124,7 @@ class Platform:
         endpoints = EndpointManager.from_settings(settings, events)
         # a chat routed to a sleeping endpoint wakes it through the router
         llm = LlmService(settings, database, events, endpoints=endpoints)
+        health.watch_models(llm.router, llm.ledger)  # provider health now, not at boot
         secret_box = SecretBox(encryption_key)
         chat = ChatService(database)
         memory = MemoryService(database, quota_per_tenant=settings.memory_quota_per_tenant)

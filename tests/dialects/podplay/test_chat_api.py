@@ -153,7 +153,9 @@ async def test_bad_input_and_other_tenants(env: tuple[httpx.AsyncClient, Platfor
     acme = {"Authorization": f"Bearer {issued.token}"}
     gone = await client.delete("/api/chat/history/conv-1", headers=acme)
     assert gone.status_code == 404
-    history = (await client.get("/api/chat/history", headers=acme)).json()
+    history = (
+        await client.get("/api/chat/history", params={"user_id": USER}, headers=acme)
+    ).json()
     assert history["pagination"]["total"] == 0
     # their chat with the same conversation id is theirs, never a view into ours
     taken = await client.post(

@@ -14,6 +14,8 @@ import pytest
 from menagerie.app import create_app
 from menagerie.platform import Platform
 from menagerie.settings import Settings
+from tests.utils import envelopes
+from tests.utils.http import bearer
 from tests.utils.server import client_for
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -28,7 +30,6 @@ TOKEN_FIELDS = {
     "last_used_at",
     "revoked_at",
 }
-ERROR_FIELDS = {"success", "error", "error_code", "details", "request_id", "timestamp"}
 
 
 @pytest.fixture
@@ -43,10 +44,6 @@ async def podplay(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def admin_headers(platform: Platform) -> dict[str, str]:
     result = platform.bootstrap_result
     assert result is not None
@@ -54,13 +51,14 @@ def admin_headers(platform: Platform) -> dict[str, str]:
     return bearer(result.admin_token.token)
 
 
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) >= ERROR_FIELDS, body
-    assert body["success"] is False
-    assert body["error_code"] == code, body
+def assert_error(
+    response: httpx.Response, status: int, code: str, reason: str | None = None
+) -> dict[str, Any]:
+    """The podplay envelope with `code`; the precise reason, where given, in details."""
+    body = envelopes.assert_error(response, status, code, dialect="podplay")
     assert body["request_id"] == response.headers["x-request-id"]
+    if reason is not None:
+        assert body["details"]["reason"] == reason, body
     return body
 
 
@@ -151,7 +149,7 @@ async def test_tokens_need_an_admin(podplay: httpx.AsyncClient, platform: Platfo
         ("DELETE", f"/api/auth/tokens/{token_id}", None),
     ]:
         response = await podplay.request(method, path, headers=user, json=body)
-        assert_error(response, 403, "INSUFFICIENT_PERMISSIONS")
+        assert_error(response, 403, "AUTHENTICATION_REQUIRED", "ADMIN_REQUIRED")
         anonymous = await podplay.request(method, path, json=body)
         assert_error(anonymous, 401, "AUTHENTICATION_REQUIRED")
 
@@ -254,7 +252,7 @@ async def test_bad_logins(podplay: httpx.AsyncClient, platform: Platform) -> Non
         "/api/auth/login", json={"email": "nobody@example.com", "password": PASSWORD}
     )
     for response in (wrong, unknown):
-        assert_error(response, 401, "INVALID_CREDENTIALS")
+        assert_error(response, 401, "AUTHENTICATION_REQUIRED", "INVALID_CREDENTIALS")
         assert "set-cookie" not in response.headers
     assert wrong.json()["error"] == unknown.json()["error"]
     missing = await podplay.post("/api/auth/login", json={"email": "user@example.com"})

@@ -15,6 +15,15 @@ import psutil
 from menagerie.core.clock import utcnow
 from menagerie.core.errors import Unavailable
 from menagerie.core.events import EventBus
+from menagerie.core.ops.model_health import (
+    CallPerformance,
+    ModelCallStats,
+    ProviderState,
+    RouterHealth,
+    RouterView,
+    provider_states,
+    router_health,
+)
 from menagerie.core.ops.stats import RequestStats, RequestStatsSnapshot
 from menagerie.core.runs.worker import InProcessWorker
 from menagerie.storage.database import Database, DatabaseStatus
@@ -57,10 +66,51 @@ class HealthReport:
     requests: RequestStatsSnapshot
     resources: ResourceUsage
     database: DatabaseStatus
+    # each provider now (breaker, latest call); the router; the model calls of the window
+    provider_states: dict[str, ProviderState] = field(default_factory=dict)
+    router: RouterHealth | None = None
+    model_calls: CallPerformance | None = None
 
     @property
     def healthy(self) -> bool:
         return self.status != "unhealthy"
+
+    @property
+    def models_status(self) -> Status:
+        """The model providers together: usable while any one is; degraded with failures."""
+        states = [s for s in self.provider_states.values() if s != "not_configured"]
+        if not any(s in ("healthy", "configured", "degraded") for s in states):
+            return "unhealthy"
+        return "degraded" if any(s in ("degraded", "unhealthy") for s in states) else "healthy"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentHealth:
+    """A chat agent's readiness: defined, a model to answer with, memory to remember in."""
+
+    agent_id: str
+    status: Status
+    ready: bool
+    memory_connected: bool
+    router: RouterHealth | None
+    performance: CallPerformance | None
+
+
+def agent_health(report: HealthReport, agent_id: str, *, defined: bool) -> AgentHealth:
+    """Ready when the agent is defined, the database (sessions, memories) answers and the
+    router has a model to call; degraded while the router is."""
+    memory = report.components["database"].healthy
+    router = report.router
+    answering = router is None or router.primary_model is not None
+    ready = defined and memory and answering
+    status: Status = (
+        "unhealthy"
+        if not ready
+        else "degraded"
+        if router is not None and router.status != "healthy"
+        else "healthy"
+    )
+    return AgentHealth(agent_id, status, ready, memory, router, report.model_calls)
 
 
 class HealthService:
@@ -84,6 +134,14 @@ class HealthService:
         self._providers = providers
         self._started = time.monotonic()
         self.started_at = utcnow()
+        self._router: RouterView | None = None
+        self.model_calls = ModelCallStats()
+
+    def watch_models(self, router: RouterView, ledger: Any) -> None:
+        """Read provider and router state live from `router`, and count every model call the
+        usage `ledger` records (its `on_record` hook)."""
+        self._router = router
+        ledger.on_record(self.model_calls.record)
 
     @property
     def uptime_s(self) -> float:
@@ -179,8 +237,23 @@ class HealthService:
             version=self.version,
             uptime_s=self.uptime_s,
             components=components,
-            providers=dict(self._providers),
+            providers=self._configured(),
             requests=self.request_stats.snapshot(),
             resources=self.resources(),
             database=db_status,
+            provider_states=self._provider_states(),
+            router=router_health(self._router) if self._router is not None else None,
+            model_calls=self.model_calls.performance() if self._router is not None else None,
         )
+
+    def _provider_states(self) -> dict[str, ProviderState]:
+        if self._router is not None:
+            return provider_states(self._router, self.model_calls, list(self._providers))
+        # not watching a router (a bare service in a test): what is configured, unchecked
+        return {n: "configured" if ok else "not_configured" for n, ok in self._providers.items()}
+
+    def _configured(self) -> dict[str, bool]:
+        if self._router is None:
+            return dict(self._providers)
+        live = set(self._router.providers)
+        return {name: name in live for name in dict.fromkeys([*self._providers, *live])}

@@ -2,6 +2,7 @@
 
 from menagerie.dialects.podplay import auth, chat, health, mcp, models
 from menagerie.dialects.podplay.envelope import PodPlayEnvelope
+from menagerie.dialects.podplay.schemas import ErrorBody
 from menagerie.http.dialect import DialectSpec
 from menagerie.http.ratelimit import RateLimitRule, RateLimitTable
 
@@ -13,6 +14,9 @@ SPEC = DialectSpec(
     envelope=PodPlayEnvelope(),
     routers=(health.router, auth.router, models.router, chat.router, mcp.router),
     description="The PodPlay Sanctuary agent framework API, served by Menagerie.",
+    error_model=ErrorBody,
+    # a request failing its schema is 422 "Validation failed"; a body that is not JSON, 400
+    validation_status=422,
     # seed 000 "Rate Limiting": requests per hour and a burst limit per minute, per caller
     rate_limits=RateLimitTable(
         rules=(

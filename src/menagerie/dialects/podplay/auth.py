@@ -14,55 +14,55 @@ so these are Menagerie's, in PodPlay's style (`success`, snake_case, `*_id`):
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from menagerie.core.clock import iso
 from menagerie.core.identity.accounts import Account
-from menagerie.core.identity.models import Principal
 from menagerie.core.identity.tokens import ApiTokenInfo
-from menagerie.http.deps import SESSION_COOKIE, get_platform, require_principal
-from menagerie.platform import Platform
+from menagerie.dialects.podplay.deps import AdminDep, PlatformDep, PrincipalDep
+from menagerie.dialects.podplay.schemas.auth import (
+    LoggedIn,
+    LoggedOut,
+    LoginIn,
+    Me,
+    TokenCreateIn,
+    TokenInfo,
+    TokenIssued,
+    TokenList,
+    TokenRevoked,
+    User,
+)
+from menagerie.http.deps import SESSION_COOKIE
+from menagerie.http.openapi import errors
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
-PlatformDep = Annotated[Platform, Depends(get_platform)]
-PrincipalDep = Annotated[Principal, Depends(require_principal)]
 
 
-class LoginBody(BaseModel):
-    email: str = Field(max_length=320)
-    password: str
+def _user(account: Account) -> User:
+    return User(
+        user_id=account.id,
+        email=account.email,
+        name=account.name,
+        roles=list(account.roles),
+        created_at=iso(account.created_at),
+        last_login=iso(account.last_login),
+    )
 
 
-class TokenCreateBody(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-
-
-def _user(account: Account) -> dict[str, Any]:
-    return {
-        "user_id": account.id,
-        "email": account.email,
-        "name": account.name,
-        "roles": list(account.roles),
-        "created_at": iso(account.created_at),
-        "last_login": iso(account.last_login),
-    }
-
-
-def _token(info: ApiTokenInfo) -> dict[str, Any]:
-    return {
-        "token_id": info.id,
-        "name": info.name,
-        "prefix": info.prefix,
-        "user_id": info.user_id,
-        "status": "active" if info.active else "revoked",
-        "created_at": iso(info.created_at),
-        "last_used_at": iso(info.last_used_at),
-        "revoked_at": iso(info.revoked_at),
-    }
+def _token(info: ApiTokenInfo) -> TokenInfo:
+    return TokenInfo(
+        token_id=info.id,
+        name=info.name,
+        prefix=info.prefix,
+        user_id=info.user_id,
+        status="active" if info.active else "revoked",
+        created_at=iso(info.created_at) or "",
+        last_used_at=iso(info.last_used_at),
+        revoked_at=iso(info.revoked_at),
+    )
 
 
 def _cookie_flags(request: Request) -> dict[str, Any]:
@@ -75,78 +75,66 @@ def _cookie_flags(request: Request) -> dict[str, Any]:
     }
 
 
-@router.post("/login")
-async def login(body: LoginBody, request: Request, platform: PlatformDep) -> JSONResponse:
+@router.post("/login", response_model=LoggedIn, responses=errors(401))
+async def login(body: LoginIn, request: Request, platform: PlatformDep) -> JSONResponse:
     signed_in = await platform.accounts.login_cookie(body.email, body.password)
-    response = JSONResponse(
-        {
-            "success": True,
-            "message": "Logged in",
-            "user": _user(signed_in.account),
-            "expires_in": signed_in.max_age,
-        }
+    answer = LoggedIn(
+        message="Logged in", user=_user(signed_in.account), expires_in=signed_in.max_age
     )
+    # the answer sets a cookie, so it is a response of its own, built from the model
+    response = JSONResponse(answer.model_dump(mode="json"))
     response.set_cookie(
         SESSION_COOKIE, signed_in.cookie, max_age=signed_in.max_age, **_cookie_flags(request)
     )
     return response
 
 
-@router.post("/logout")
+@router.post("/logout", response_model=LoggedOut)
 async def logout(request: Request, platform: PlatformDep, principal: PrincipalDep) -> JSONResponse:
     ended = await platform.accounts.logout(principal)
-    response = JSONResponse({"success": True, "message": "Logged out", "session_ended": ended})
+    answer = LoggedOut(message="Logged out", session_ended=ended)
+    response = JSONResponse(answer.model_dump(mode="json"))
     response.delete_cookie(SESSION_COOKIE, **_cookie_flags(request))
     return response
 
 
-@router.get("/me")
-async def me(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+@router.get("/me", response_model=Me)
+async def me(platform: PlatformDep, principal: PrincipalDep) -> Me:
     user = await platform.identity.get_user(principal)
-    return {
-        "success": True,
-        "user": {
-            "user_id": principal.user_id,
-            "email": user.email if user else None,
-            "name": user.name if user else principal.user_id,
-            "roles": sorted(principal.roles),
-        },
-        "tenant_id": principal.tenant_id,
-        "auth_method": principal.via,
-    }
-
-
-@router.post("/tokens", status_code=201)
-async def create_token(
-    body: TokenCreateBody, platform: PlatformDep, principal: PrincipalDep
-) -> JSONResponse:
-    issued = await platform.api_tokens.create(principal, body.name)
-    info = await platform.api_tokens.get(principal, issued.id)
-    return JSONResponse(
-        {
-            "success": True,
-            "message": "Store this token now: it is shown only once",
-            "token": issued.token,
-            **_token(info),
-        },
-        status_code=201,
+    return Me(
+        user=User(
+            user_id=principal.user_id,
+            email=user.email if user else None,
+            name=user.name if user else principal.user_id,
+            roles=sorted(principal.roles),
+        ),
+        tenant_id=principal.tenant_id,
+        auth_method=principal.via,
     )
 
 
-@router.get("/tokens")
-async def list_tokens(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+@router.post("/tokens", status_code=201, response_model=TokenIssued)
+async def create_token(
+    body: TokenCreateIn, platform: PlatformDep, principal: AdminDep
+) -> TokenIssued:
+    issued = await platform.api_tokens.create(principal, body.name)
+    info = await platform.api_tokens.get(principal, issued.id)
+    return TokenIssued(
+        message="Store this token now: it is shown only once",
+        token=issued.token,
+        **_token(info).model_dump(),
+    )
+
+
+@router.get("/tokens", response_model=TokenList)
+async def list_tokens(platform: PlatformDep, principal: AdminDep) -> TokenList:
     tokens = await platform.api_tokens.list(principal)
-    return {"success": True, "tokens": [_token(t) for t in tokens], "total": len(tokens)}
+    return TokenList(tokens=[_token(t) for t in tokens], total=len(tokens))
 
 
-@router.delete("/tokens/{token_id}")
-async def revoke_token(
-    token_id: str, platform: PlatformDep, principal: PrincipalDep
-) -> dict[str, Any]:
+@router.delete("/tokens/{token_id}", response_model=TokenRevoked, responses=errors(404))
+async def revoke_token(token_id: str, platform: PlatformDep, principal: AdminDep) -> TokenRevoked:
     info = await platform.api_tokens.revoke(principal, token_id)
-    return {
-        "success": True,
-        "message": "Token revoked successfully",
-        "token_id": info.id,
-        "revoked_at": iso(info.revoked_at),
-    }
+    return TokenRevoked(
+        message="Token revoked successfully", token_id=info.id, revoked_at=iso(info.revoked_at)
+    )

@@ -1,7 +1,7 @@
 """PodPlay's Mama Bear chat and memories (seed 000): `/api/chat/*`.
 
 PodPlay names the user in each request (`user_id`); an admin credential acts as that user of
-its tenant, anyone else always as themself.
+its tenant, anyone else always as themself (`Principal.acting_for`).
 """
 
 from __future__ import annotations
@@ -9,77 +9,91 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 
 from menagerie.core.agents.events import AgentEvent, TextChunk, TurnDone, is_retryable
 from menagerie.core.agents.runtime import TurnRequest
+from menagerie.core.chat.models import Exchange
 from menagerie.core.clock import iso, utcnow
-from menagerie.core.errors import MenagerieError
-from menagerie.core.identity.models import Principal
-from menagerie.core.memory.models import Memory
+from menagerie.core.errors import Internal, MenagerieError
+from menagerie.core.memory.models import ScoredMemory
 from menagerie.core.memory.service import draft
-from menagerie.http.deps import get_platform, require_principal
-from menagerie.platform import Platform
+from menagerie.dialects.podplay.deps import PlatformDep, PrincipalDep
+from menagerie.dialects.podplay.envelope import PodPlayEnvelope
+from menagerie.dialects.podplay.schemas.chat import (
+    ChatAnswer,
+    ChatIn,
+    ChatMetadata,
+    History,
+    HistoryMessage,
+    Memories,
+    MemoryIn,
+    MemoryItem,
+    MemoryStored,
+    Pagination,
+    SessionDeleted,
+    StreamChunk,
+    StreamComplete,
+    StreamError,
+)
+from menagerie.http.openapi import errors
 from menagerie.realtime import sse
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/chat", tags=["chat"])
-PlatformDep = Annotated[Platform, Depends(get_platform)]
-PrincipalDep = Annotated[Principal, Depends(require_principal)]
 AGENT = "mama-bear"
+ENVELOPE = PodPlayEnvelope()
 # PodPlay writes importance as a word; the store keeps 0..1
 IMPORTANCE = {"critical": 1.0, "high": 0.9, "medium": 0.6, "normal": 0.5, "low": 0.3}
+# no model Menagerie calls reports a confidence: this says "not measured" (docs/contract.md)
+CONFIDENCE_NOT_MEASURED = -1.0
+USER_ID = Query(max_length=128, description="the user whose chats these are (required)")
 
-
-class ChatIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    message: str = Field(min_length=1)
-    user_id: str | None = Field(None, max_length=128)
-    session_id: str | None = Field(None, max_length=64)
-    context: dict[str, Any] = Field(default_factory=dict)
-    stream: bool = False
-    model_preference: str | None = Field(None, max_length=200)
-
-
-class MemoryIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    user_id: str | None = Field(None, max_length=128)
-    content: str = Field(min_length=1, max_length=10_000)
-    category: str = Field("general", min_length=1, max_length=64)
-    metadata: dict[str, Any] = Field(default_factory=dict)
-
-
-def turn_body(done: TurnDone, context_used: bool) -> dict[str, Any]:
-    """The documented answer of `POST /api/chat/mama-bear` (also sent over socket.io)."""
-    return {
-        "success": True,
-        "response": done.message.content,
-        "session_id": done.message.session_id,
-        "message_id": done.message.id,
-        "model_used": done.model,
-        "tokens_used": done.input_tokens + done.output_tokens,
-        "cost": round(done.cost, 6),
-        "timestamp": iso(done.message.created_at),
-        "metadata": {
-            "response_time": round(done.latency_ms / 1000, 3),
-            "confidence": None,  # no model reports one; never made up
-            "context_used": context_used,
-            "memory_stored": bool(done.memories),
-            "tool_steps": done.steps - 1,
+STREAM_DOC = {
+    200: {
+        "description": "The answer; with `stream: true`, server-sent events: `chunk`s, then "
+        "`complete` (the answer's fields) or `error`, then `[DONE]`",
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "string",
+                    "description": "`data: <JSON>` lines, each a StreamChunk, StreamComplete "
+                    "or StreamError, and a last `data: [DONE]`",
+                }
+            }
         },
-    }
+    },
+    **errors(404, 502, 503),
+}
 
 
-@router.post("/mama-bear", response_model=None)
+def turn_answer(done: TurnDone, context_used: bool) -> ChatAnswer:
+    """The documented answer of `POST /api/chat/mama-bear` (also sent over socket.io)."""
+    return ChatAnswer(
+        response=done.message.content,
+        session_id=done.message.session_id,
+        message_id=done.message.id,
+        model_used=done.model,
+        tokens_used=done.input_tokens + done.output_tokens,
+        cost=round(done.cost, 6),
+        timestamp=iso(done.message.created_at) or "",
+        metadata=ChatMetadata(
+            response_time=round(done.latency_ms / 1000, 3),
+            confidence=CONFIDENCE_NOT_MEASURED,
+            context_used=context_used,
+            memory_stored=bool(done.memories),
+            tool_steps=done.steps - 1,
+        ),
+    )
+
+
+@router.post("/mama-bear", response_model=ChatAnswer, responses=STREAM_DOC)
 async def mama_bear(
     body: ChatIn, platform: PlatformDep, principal: PrincipalDep
-) -> JSONResponse | StreamingResponse:
+) -> ChatAnswer | StreamingResponse:
     caller = principal.acting_for(body.user_id)
     events = platform.agents.run(
         caller,
@@ -101,88 +115,88 @@ async def mama_bear(
     async for event in rest:
         if isinstance(event, TurnDone):
             done = event
-    assert done is not None
-    return JSONResponse(turn_body(done, context_used))
+    if done is None:
+        raise Internal("the agent ended its turn without an answer")
+    return turn_answer(done, context_used)
 
 
 async def _stream(events: AsyncIterator[AgentEvent], context_used: bool) -> AsyncIterator[str]:
     try:
         async for event in events:
             if isinstance(event, TextChunk):
-                yield sse.data({"type": "chunk", "content": event.text})
+                yield sse.data(StreamChunk(content=event.text).model_dump(mode="json"))
             elif isinstance(event, TurnDone):
-                yield sse.data({"type": "complete", **turn_body(event, context_used)})
+                answer = turn_answer(event, context_used)
+                yield sse.data(StreamComplete(**answer.model_dump()).model_dump(mode="json"))
     except MenagerieError as error:
-        yield sse.data(
-            {
-                "type": "error",
-                "success": False,
-                "error": error.message,
-                "error_code": error.reason,
-                "retryable": is_retryable(error),
-            }
+        code = ENVELOPE.code_for(error)
+        reason = ENVELOPE.reason_of(error, code)
+        failure = StreamError(
+            error=error.message,
+            error_code=code,
+            details={"reason": reason} if reason else {},
+            retryable=is_retryable(error),
         )
+        yield sse.data(failure.model_dump(mode="json"))
         return
     yield sse.data("[DONE]")
 
 
-@router.get("/history")
+def _message(pair: Exchange) -> HistoryMessage:
+    return HistoryMessage(
+        message_id=pair.answer.id,
+        session_id=pair.answer.session_id,
+        user_message=pair.question.content if pair.question else None,
+        ai_response=pair.answer.content,
+        model_used=pair.answer.model,
+        timestamp=iso(pair.answer.created_at) or "",
+        tokens_used=pair.answer.input_tokens + pair.answer.output_tokens,
+        cost=pair.answer.cost,
+    )
+
+
+@router.get("/history", response_model=History)
 async def history(
     platform: PlatformDep,
     principal: PrincipalDep,
-    user_id: Annotated[str | None, Query(max_length=128)] = None,
+    user_id: Annotated[str, USER_ID],
     session_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     start_date: datetime | None = None,
     end_date: datetime | None = None,
-) -> dict[str, Any]:
-    caller = principal.acting_for(user_id)
+) -> History:
     pairs, total = await platform.chat.exchanges(
-        caller,
+        principal.acting_for(user_id),
         session_id=session_id,
         limit=limit,
         offset=offset,
         start_date=start_date,
         end_date=end_date,
     )
-    return {
-        "success": True,
-        "messages": [
-            {
-                "message_id": pair.answer.id,
-                "session_id": pair.answer.session_id,
-                "user_message": pair.question.content if pair.question else None,
-                "ai_response": pair.answer.content,
-                "model_used": pair.answer.model,
-                "timestamp": iso(pair.answer.created_at),
-                "tokens_used": pair.answer.input_tokens + pair.answer.output_tokens,
-                "cost": pair.answer.cost,
-            }
-            for pair in pairs
-        ],
-        "pagination": {
-            "total": total,
-            "limit": limit,
-            "offset": offset,
-            "has_more": offset + len(pairs) < total,
-        },
-    }
+    return History(
+        messages=[_message(pair) for pair in pairs],
+        pagination=Pagination(
+            total=total, limit=limit, offset=offset, has_more=offset + len(pairs) < total
+        ),
+    )
 
 
-@router.delete("/history/{session_id}")
+@router.delete("/history/{session_id}", response_model=SessionDeleted, responses=errors(404))
 async def delete_history(
     session_id: str,
     platform: PlatformDep,
     principal: PrincipalDep,
     user_id: Annotated[str | None, Query(max_length=128)] = None,
-) -> dict[str, Any]:
+) -> SessionDeleted:
     await platform.chat.delete_session(principal.acting_for(user_id), session_id)
-    return {"success": True, "message": "Session deleted successfully", "session_id": session_id}
+    return SessionDeleted(message="Session deleted successfully", session_id=session_id)
 
 
-@router.post("/store-memory")
-async def store_memory(body: MemoryIn, platform: PlatformDep, principal: PrincipalDep) -> Any:
+@router.post("/store-memory", response_model=MemoryStored)
+async def store_memory(
+    body: MemoryIn, platform: PlatformDep, principal: PrincipalDep
+) -> MemoryStored:
     metadata = dict(body.metadata)
     importance = metadata.get("importance", 0.5)
     if isinstance(importance, str):
@@ -199,33 +213,30 @@ async def store_memory(body: MemoryIn, platform: PlatformDep, principal: Princip
             agent_id=AGENT,
         ),
     )
-    return {"success": True, "memory_id": memory.id, "message": "Memory stored successfully"}
+    return MemoryStored(memory_id=memory.id, message="Memory stored successfully")
 
 
-def _memory(memory: Memory, score: float | None) -> dict[str, Any]:
-    return {
-        "memory_id": memory.id,
-        "content": memory.content,
-        "category": memory.category,
-        "relevance_score": score,
-        "created_at": iso(memory.created_at),
-        "metadata": memory.metadata,
-    }
+def _memory(hit: ScoredMemory) -> MemoryItem:
+    memory = hit.memory
+    return MemoryItem(
+        memory_id=memory.id,
+        content=memory.content,
+        category=memory.category,
+        relevance_score=hit.relevance_score,
+        created_at=iso(memory.created_at) or "",
+        metadata=memory.metadata,
+    )
 
 
-@router.get("/memories")
+@router.get("/memories", response_model=Memories)
 async def memories(
     platform: PlatformDep,
     principal: PrincipalDep,
-    user_id: Annotated[str | None, Query(max_length=128)] = None,
+    user_id: Annotated[str, USER_ID],
     category: Annotated[str | None, Query(max_length=64)] = None,
     search: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-) -> dict[str, Any]:
+) -> Memories:
     caller = principal.acting_for(user_id)
     hits = await platform.memory.search(caller, search or "", category=category, limit=limit)
-    return {
-        "success": True,
-        "memories": [_memory(hit.memory, hit.relevance_score) for hit in hits],
-        "timestamp": iso(utcnow()),
-    }
+    return Memories(memories=[_memory(hit) for hit in hits], timestamp=iso(utcnow()) or "")

@@ -1,4 +1,8 @@
-"""PodPlay's error envelope: `{success: false, error, error_code, details, request_id, …}`."""
+"""PodPlay's error envelope: `{success: false, error, error_code, details, request_id, …}`.
+
+Seed 000 lists nine codes ("Common Error Codes"); every core kind maps onto one of them and
+the precise reason travels in `details.reason` (docs/contract.md, "PodPlay", says why each).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,13 @@ from typing import Any
 
 from menagerie.core import errors as E
 from menagerie.core.clock import iso, utcnow
+from menagerie.core.llm.errors import (
+    ProviderAuthFailed,
+    ProviderError,
+    ProviderQuotaExhausted,
+    ProviderRateLimited,
+    ProviderRejected,
+)
 from menagerie.http.errors import ErrorEnvelope
 
 
@@ -13,18 +24,38 @@ class PodPlayEnvelope(ErrorEnvelope):
     codes = {
         E.Invalid: "INVALID_INPUT",
         E.NotFound: "RESOURCE_NOT_FOUND",
-        E.MethodNotAllowed: "METHOD_NOT_ALLOWED",
+        # a method the path does not take: the request is malformed, not the resource missing
+        E.MethodNotAllowed: "INVALID_INPUT",
         E.Unauthorized: "AUTHENTICATION_REQUIRED",
-        E.Forbidden: "FORBIDDEN",
-        E.Conflict: "CONFLICT",
+        # 403: the credential is valid but lacks a role; the remedy is another credential
+        E.Forbidden: "AUTHENTICATION_REQUIRED",
+        # 409 "Resource conflict (e.g., duplicate name)": the request clashes with what exists
+        E.Conflict: "INVALID_INPUT",
         E.RateLimited: "RATE_LIMITED",
         E.QuotaExceeded: "INSUFFICIENT_QUOTA",
-        E.LimitReached: "LIMIT_EXCEEDED",
-        E.TooLarge: "PAYLOAD_TOO_LARGE",
+        # a plan's count limit (MCP installations …): "wait for quota reset or upgrade plan"
+        E.LimitReached: "INSUFFICIENT_QUOTA",
+        E.TooLarge: "INVALID_INPUT",
         E.Unavailable: "SERVICE_UNAVAILABLE",
-        E.Timeout: "TIMEOUT",
-        E.Internal: "INTERNAL_ERROR",
+        E.Timeout: "SERVICE_UNAVAILABLE",
+        E.Internal: "SERVICE_UNAVAILABLE",
+        # upstream model providers: listed before the kinds they also are (MRO order)
+        ProviderAuthFailed: "CONFIGURATION_ERROR",
+        ProviderQuotaExhausted: "INSUFFICIENT_QUOTA",
+        ProviderRateLimited: "RATE_LIMITED",
+        ProviderRejected: "INVALID_INPUT",
+        ProviderError: "SERVICE_UNAVAILABLE",
     }
+    reasons = {
+        "MCP_SERVER_OFFLINE": "MCP_SERVER_OFFLINE",
+        "TOOL_TIMEOUT": "MCP_SERVER_OFFLINE",  # "MCP server not responding"
+        "INVALID_CONFIGURATION": "CONFIGURATION_ERROR",
+        "INVALID_CONFIGURATION_SCHEMA": "CONFIGURATION_ERROR",
+        "URL_NOT_ALLOWED": "CONFIGURATION_ERROR",
+        "WORKSPACE_LIMIT_EXCEEDED": "WORKSPACE_LIMIT_EXCEEDED",
+    }
+    # an unexpected failure: the seed's nearest word is "Service temporarily down"
+    fallback_code = "SERVICE_UNAVAILABLE"
     # a body that fails its schema is 422 "Validation failed"; unparseable input stays 400
     statuses = {E.MalformedRequest: 400, E.Invalid: 422}
 
@@ -42,6 +73,9 @@ class PodPlayEnvelope(ErrorEnvelope):
                 "window": _window_text(error.window_seconds),
                 "reset_at": iso(error.reset_at),
             }
+        reason = self.reason_of(error, code)
+        if reason is not None:
+            details["reason"] = reason
         return {
             "success": False,
             "error": message,
@@ -49,6 +83,8 @@ class PodPlayEnvelope(ErrorEnvelope):
             "details": details,
             "request_id": request_id,
             "timestamp": iso(utcnow()),
+            # seed 000's chat error example: a failed request stores no message
+            "message_id": None,
         }
 
 

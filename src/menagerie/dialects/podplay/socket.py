@@ -12,14 +12,17 @@ import socketio
 
 from menagerie.core.agents.runtime import TurnRequest
 from menagerie.core.clock import iso, utcnow
-from menagerie.core.errors import MenagerieError
+from menagerie.core.errors import CredentialsMissing, Invalid, MenagerieError
 from menagerie.core.identity.models import Principal
 from menagerie.core.tools.service import PROGRESS_TOPIC, STATUS_TOPIC
 from menagerie.dialects.podplay.chat import AGENT
+from menagerie.dialects.podplay.envelope import PodPlayEnvelope
 from menagerie.platform import Platform
+from menagerie.realtime import podplay_mcp
 from menagerie.realtime.relay import BusRelay, tenant_room
 
 log = logging.getLogger(__name__)
+ENVELOPE = PodPlayEnvelope()
 SERVICES = {
     "mama_bear": True,
     "marketplace": True,
@@ -33,6 +36,17 @@ def _token(environ: dict[str, Any], auth: Any) -> str | None:
         return auth["token"]
     query = parse_qs(environ.get("QUERY_STRING", ""))
     return (query.get("token") or [None])[0]
+
+
+def _failure(error: MenagerieError) -> dict[str, Any]:
+    """An error as the envelope spells it: a seed code, the precise reason in details."""
+    code = ENVELOPE.code_for(error)
+    reason = ENVELOPE.reason_of(error, code)
+    return {
+        "error": error.message,
+        "error_code": code,
+        "details": {"reason": reason} if reason else {},
+    }
 
 
 def register(sio: socketio.AsyncServer, platform: Platform) -> BusRelay:
@@ -52,10 +66,9 @@ def register(sio: socketio.AsyncServer, platform: Platform) -> BusRelay:
             elif platform.identity.dev_mode:
                 principal = platform.identity.dev_principal()
             else:
-                raise ConnectionRefusedError({"error_code": "AUTHENTICATION_REQUIRED"})
+                raise CredentialsMissing("authentication required")
         except MenagerieError as error:
-            refusal = {"error_code": "INVALID_TOKEN", "message": error.message}
-            raise ConnectionRefusedError(refusal) from None
+            raise ConnectionRefusedError(_failure(error)) from None
         await sio.save_session(sid, {"principal": principal})
         await sio.enter_room(sid, tenant_room(principal.tenant_id))
         await sio.emit(
@@ -73,11 +86,8 @@ def register(sio: socketio.AsyncServer, platform: Platform) -> BusRelay:
     @sio.on("mama_bear_message")
     async def mama_bear_message(sid: str, data: Any) -> None:
         if not isinstance(data, dict) or not isinstance(data.get("message"), str):
-            await sio.emit(
-                "mama_bear_response",
-                {"success": False, "error": "message is required", "error_code": "INVALID_INPUT"},
-                to=sid,
-            )
+            invalid = Invalid("message is required", field="message", expected="a string")
+            await sio.emit("mama_bear_response", {"success": False, **_failure(invalid)}, to=sid)
             return
         caller = (await principal_of(sid)).acting_for(data.get("user_id"))
         context = data.get("context") if isinstance(data.get("context"), dict) else {}
@@ -92,11 +102,7 @@ def register(sio: socketio.AsyncServer, platform: Platform) -> BusRelay:
                 ),
             )
         except MenagerieError as error:
-            await sio.emit(
-                "mama_bear_response",
-                {"success": False, "error": error.message, "error_code": error.reason},
-                to=sid,
-            )
+            await sio.emit("mama_bear_response", {"success": False, **_failure(error)}, to=sid)
             return
         agent = platform.agents.catalog.get(AGENT)
         await sio.emit(
@@ -135,4 +141,5 @@ def register(sio: socketio.AsyncServer, platform: Platform) -> BusRelay:
         platform.events,
         sio,
         {STATUS_TOPIC: "mcp_server_status", PROGRESS_TOPIC: "mcp_installation_progress"},
+        shape=podplay_mcp.shape,
     )

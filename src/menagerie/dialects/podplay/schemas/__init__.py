@@ -16,3 +16,5 @@ class ErrorBody(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
     request_id: str
     timestamp: str
+    # the chat error example carries it: no message is stored when a request fails
+    message_id: None = None
