@@ -55,7 +55,7 @@ async def test_client_chosen_ids_and_get_or_create(started: Platform) -> None:
     assert made.id == same.id == "conv-42"
     with pytest.raises(Invalid) as bad:
         await chat.get_or_create_session(me, "../../etc", "mama-bear")
-    assert bad.value.field == "sessionId"
+    assert bad.value.field == "session_id"
 
 
 async def test_message_limits_and_validation(started: Platform) -> None:
@@ -73,7 +73,7 @@ async def test_message_limits_and_validation(started: Platform) -> None:
     assert empty.value.field == "content"
     with pytest.raises(Invalid) as parent:
         await chat.add_message(me, session.id, "user", "hi", reply_to_id="msg_nope")
-    assert parent.value.field == "replyToId"
+    assert parent.value.field == "reply_to_id"
 
 
 async def test_concurrent_messages_all_land_in_order(started: Platform) -> None:
@@ -155,7 +155,7 @@ async def test_a_second_tenant_sees_nothing(started: Platform) -> None:
     # the id stays the first tenant's: the second gets a clear refusal, not their session
     with pytest.raises(Invalid) as taken:
         await chat.create_session(acme, "a", session_id=session.id)
-    assert taken.value.field == "sessionId"
+    assert taken.value.field == "session_id"
     with pytest.raises(Invalid):
         await chat.get_or_create_session(acme, session.id, "a")
     assert (await chat.get_session(me, session.id)).message_count == 1
@@ -172,8 +172,12 @@ async def test_users_see_only_their_own_sessions(started: Platform) -> None:
     assert (await chat.list_sessions(bob))[1] == 0
     # an admin sees the tenant's sessions, and may filter by user
     assert (await chat.list_sessions(me, user_id="usr_alice"))[1] == 1
-    with pytest.raises(Invalid):
-        await chat.create_session(bob, "a", user_id="usr_alice")
+    # naming another user acts for them only as an admin; anyone else stays themself
+    assert (await chat.create_session(bob, "a", user_id="usr_alice")).user_id == "usr_bob"
+    assert (await chat.create_session(me, "a", user_id="usr_alice")).user_id == "usr_alice"
+    assert (await chat.list_sessions(bob, user_id="usr_alice"))[1] == 1  # bob's own
+    with pytest.raises(Invalid):  # too long to be a user id: refused, never cut to another
+        await chat.create_session(me, "a", user_id="u" * 129)
     mine = await chat.list_recent_for_user(alice)
     assert [m.content for m in mine] == ["alice here"]
 

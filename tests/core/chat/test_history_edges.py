@@ -87,7 +87,7 @@ async def test_history_bounds_by_message_id_and_threads_stay_in_their_session(
     assert (await chat.history(me, session.id, HistoryQuery(thread_id=foreign.id))).total == 0
     with pytest.raises(Invalid) as reply:
         await chat.add_message(me, session.id, "agent", "re", reply_to_id=foreign.id)
-    assert reply.value.field == "replyToId"
+    assert reply.value.field == "reply_to_id"
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,11 @@ import pytest
 from menagerie.app import create_app
 from menagerie.platform import Platform
 from menagerie.settings import Settings
+from tests.utils.envelopes import assert_error
+from tests.utils.http import bearer
 from tests.utils.server import client_for
 
-AUTH = {"Authorization": "Bearer test-master-key-0123456789abcdef"}  # conftest's master key
+AUTH = bearer("test-master-key-0123456789abcdef")  # conftest's master key
 BASE = "/madace/api/agents"
 MADACE_ROLES = {"pm", "analyst", "architect", "sm", "dev"}
 
@@ -185,8 +187,9 @@ async def test_operator_files_are_served_and_edits_picked_up(
 async def test_credentials_are_required_outside_dev_mode(client: httpx.AsyncClient) -> None:
     for path in (BASE, f"{BASE}/pm"):
         response = await client.get(path, headers={"Authorization": ""})
-        assert response.status_code == 401, path
-        assert response.json()["error"] == "UNAUTHORIZED"
+        # the seed's one credential code; the details say no key came at all
+        body = assert_error(response, 401, "INVALID_API_KEY", dialect="madace")
+        assert body["details"].startswith("CREDENTIALS_MISSING"), body
 
 
 async def test_dev_mode_needs_no_credentials_as_in_the_seed(settings: Settings) -> None:

@@ -256,6 +256,8 @@ async def test_a_second_tenant_gets_404(env: tuple[httpx.AsyncClient, Platform])
     ):
         response = await client.request(method, path, headers=acme)
         assert response.status_code == 404, (method, path)
-    listed = (await client.get(f"{BASE}/sessions", headers=acme)).json()
+    listed = (
+        await client.get(f"{BASE}/sessions", params={"userId": "default-user"}, headers=acme)
+    ).json()
     assert listed["total"] == 0
     assert (await client.get(f"{BASE}/sessions/{session['id']}/memory")).json()["total"] == 1

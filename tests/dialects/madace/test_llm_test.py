@@ -5,7 +5,6 @@ response and error shapes, and the caller's key never echoed in a response or a 
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,23 +14,19 @@ import pytest
 from menagerie.app import create_app
 from menagerie.platform import Platform
 from menagerie.settings import Settings
+from tests.utils.envelopes import assert_error
 from tests.utils.fake_llm import FakeLLM, invalid_key, quota_exhausted, rate_limited, reply
+from tests.utils.http import bearer, closed_port
 from tests.utils.server import client_for
 
 KEY = "sk-madace-test-key-0123456789abcdef"
-AUTH = {"Authorization": "Bearer test-master-key-0123456789abcdef"}  # conftest's master key
+AUTH = bearer("test-master-key-0123456789abcdef")  # conftest's master key
 URL = "/madace/api/llm/test"
 MODELS = {
     "gemini": ("gemini-2.0-flash-exp", "gemini"),
     "claude": ("claude-haiku-4-5", "anthropic"),
     "openai": ("gpt-4o-mini", "openai"),
 }
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -103,6 +98,25 @@ async def test_local_needs_no_key_and_reaches_ollama(
     assert ollama.last_request.path == "/v1/chat/completions"
 
 
+async def test_local_without_ollama_is_the_built_in_model_and_says_so(
+    settings: Settings,
+) -> None:
+    # the fault: `local` went to 127.0.0.1:11434 whatever the settings, and answered 500
+    # when no Ollama ran there; with none configured, Menagerie's own local model answers
+    settings = settings.model_copy(update={"ollama_base_url": None})
+    async with client_for(create_app(platform=Platform.build(settings))) as client:
+        response = await post(client, {"provider": "local", "model": "llama3.1"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"success", "provider", "model", "message", "usage"}
+    assert (body["success"], body["provider"]) == (True, "local")
+    assert body["model"] == "menagerie-offline"  # which model answered, not the one asked
+    assert body["message"].startswith("[offline model]")
+    assert "Say hello!" in body["message"]
+    usage = body["usage"]
+    assert usage["totalTokens"] == usage["promptTokens"] + usage["completionTokens"] > 0
+
+
 @pytest.mark.parametrize("provider", ["gemini", "claude", "openai"])
 async def test_a_wrong_key_is_invalid_api_key(
     client: httpx.AsyncClient,
@@ -147,8 +161,9 @@ async def test_an_empty_account_is_insufficient_quota(
 async def test_an_upstream_rate_limit_is_429(client: httpx.AsyncClient, fake: FakeLLM) -> None:
     fake.push(rate_limited(12))
     response = await post(client, {"provider": "openai", "apiKey": KEY, "model": "gpt-4o-mini"})
-    assert response.status_code == 429
-    assert response.json()["error"] == "PROVIDER_RATE_LIMITED"
+    # the seed's one 429 code; the details say it was the provider's rate limit
+    body = assert_error(response, 429, "INSUFFICIENT_QUOTA", dialect="madace")
+    assert body["details"].startswith("PROVIDER_RATE_LIMITED")
     assert response.headers["retry-after"] == "12"
 
 
@@ -161,7 +176,7 @@ async def test_a_refused_key_from_the_upstream_itself(
 
 
 @pytest.mark.parametrize("provider", ["local", "gemini", "claude", "openai"])
-async def test_an_unreachable_provider_is_connection_failed(
+async def test_an_unreachable_provider_is_llm_unavailable_500(
     settings: Settings, provider: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -181,9 +196,9 @@ async def test_an_unreachable_provider_is_connection_failed(
     assert (body["success"], body["provider"], body["error"]) == (
         False,
         provider,
-        "CONNECTION_FAILED",
+        "LLM_UNAVAILABLE",
     )
-    assert provider in body["message"]
+    assert body["details"].startswith("PROVIDER_UNAVAILABLE")
     assert "connect" in body["message"]
     assert KEY not in response.text
     assert KEY not in caplog.text
@@ -237,5 +252,7 @@ async def test_callers_must_sign_in(client: httpx.AsyncClient, fake: FakeLLM) ->
     assert response.status_code == 401
     body = response.json()
     assert body["success"] is False
-    assert body["error"] != "INVALID_API_KEY"  # our sign-in, not the provider's key
+    # the seed's credential code; the details tell our sign-in from the provider's key
+    assert body["error"] == "INVALID_API_KEY"
+    assert body["details"].startswith("CREDENTIALS_MISSING")
     assert fake.requests == []

@@ -101,24 +101,22 @@ async def filters(
 
 
 def visible(principal: Principal, owner: str) -> bool:
-    return principal.is_admin or owner == principal.user_id
+    return principal.may_act_for(owner)
 
 
-def owner(principal: Principal, user_id: str | None) -> str:
-    if user_id is None or user_id == principal.user_id:
-        return principal.user_id
-    if not principal.is_admin:
-        raise Invalid(
-            "only an admin may open a session for another user", field="userId", received=user_id
-        )
-    return check_text(user_id, "userId", 128)
+def acting_for(principal: Principal, user_id: str | None) -> Principal:
+    """The principal a request naming `user_id` acts as (the rule is `Principal.acting_for`);
+    the name is checked first, so that an over-long one is refused, never cut to another."""
+    if user_id is None:
+        return principal
+    return principal.acting_for(check_text(user_id, "user_id", 128))
 
 
 def check_session_id(session_id: str) -> None:
     if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
         raise Invalid(
             "session ids are 1-64 letters, digits and _.:- characters",
-            field="sessionId",
+            field="session_id",
             received=session_id,
         )
 

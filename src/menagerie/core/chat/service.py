@@ -55,8 +55,8 @@ class ChatService:
         row = ChatSessionRow(
             id=session_id or new_id("sess"),
             tenant_id=principal.tenant_id,
-            user_id=records.owner(principal, user_id),
-            agent_id=records.check_text(agent_id, "agentId", 128),
+            user_id=records.acting_for(principal, user_id).user_id,
+            agent_id=records.check_text(agent_id, "agent_id", 128),
             title=records.check_text(title, "title", 500) if title is not None else None,
             meta=dict(metadata or {}),
             started_at=utcnow(),
@@ -70,7 +70,7 @@ class ChatService:
             # cannot see) is refused without saying whose it is. Invalid rather than Conflict:
             # to the caller it is simply an id they cannot use (dialects answer 422).
             raise Invalid(
-                "a session with this id already exists", field="sessionId", received=session_id
+                "a session with this id already exists", field="session_id", received=session_id
             ) from None
         return records.to_session(row)
 
@@ -122,9 +122,9 @@ class ChatService:
     ) -> tuple[list[ChatSession], int]:
         check_page(limit, offset)
         conditions: list[ColumnElement[bool]] = [ChatSessionRow.tenant_id == principal.tenant_id]
-        owner = user_id if principal.is_admin else principal.user_id
-        if owner is not None:
-            conditions.append(ChatSessionRow.user_id == owner)
+        scope = records.acting_for(principal, user_id)
+        if not scope.is_admin:  # an admin naming nobody sees the tenant's sessions
+            conditions.append(ChatSessionRow.user_id == scope.user_id)
         if agent_id is not None:
             conditions.append(ChatSessionRow.agent_id == agent_id)
         if active is True:
@@ -168,11 +168,18 @@ class ChatService:
                 row.meta = {**row.meta, **metadata}
             return records.to_session(row)
 
-    async def delete_session(self, principal: Principal, session_id: str) -> None:
-        """The session, its messages and its session-scoped memories (foreign-key cascades)."""
+    async def delete_session(self, principal: Principal, session_id: str) -> int:
+        """The session, its messages and its session-scoped memories (foreign-key cascades);
+        the number of messages removed with it."""
         async with self._db.session() as session:
             row = await self._session_row(session, principal, session_id)
+            messages = await session.scalar(
+                select(func.count())
+                .select_from(ChatMessageRow)
+                .where(ChatMessageRow.session_id == row.id)
+            )
             await session.execute(delete(ChatSessionRow).where(ChatSessionRow.id == row.id))
+            return int(messages or 0)
 
     async def clear(self, principal: Principal, session_id: str) -> int:
         """Remove every message of a session and keep the session."""
@@ -260,8 +267,8 @@ class ChatService:
                 )
                 if parent is None:
                     raise Invalid(
-                        "replyToId names no message of this session",
-                        field="replyToId",
+                        "the message replied to is not in this session",
+                        field="reply_to_id",
                         received=reply_to_id,
                     )
             # the counter update takes the row lock, so positions are handed out in order
@@ -362,7 +369,7 @@ class ChatService:
     ) -> list[Message]:
         """The user's newest messages across their sessions, newest first."""
         check_page(limit, 0)
-        owner = (user_id if principal.is_admin else None) or principal.user_id
+        owner = records.acting_for(principal, user_id).user_id
         statement: Select[tuple[ChatMessageRow]] = select(ChatMessageRow).where(
             ChatMessageRow.tenant_id == principal.tenant_id, ChatMessageRow.user_id == owner
         )

@@ -30,10 +30,17 @@ class Principal:
             raise Forbidden(f"{action} needs an admin", reason="ADMIN_REQUIRED")
         return self
 
+    def may_act_for(self, user_id: str) -> bool:
+        """The one rule for acting on someone's objects: a user acts for themself, and an
+        admin for any user of its tenant."""
+        return user_id == self.user_id or self.is_admin
+
     def acting_for(self, user_id: str | None) -> Principal:
-        """APIs that name the user in the request (PodPlay's `user_id`): an admin acts as that
-        user of its tenant, without admin rights; anyone else stays themself."""
-        if not user_id or user_id == self.user_id or not self.is_admin:
+        """Who a request acts as when it names a user (MADACE's `userId`, PodPlay's
+        `user_id`): an admin acts as that user of its tenant, without admin rights; anyone
+        else stays themself, since a client's user label is not a credential (seed clients
+        send `default-user` whoever signed in)."""
+        if not user_id or not self.may_act_for(user_id) or user_id == self.user_id:
             return self
         return Principal(self.tenant_id, user_id[:128], frozenset(), self.via, self.session_id)
 

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from menagerie.core.events import EventBus
 from menagerie.core.llm.catalog import Catalog, ModelInfo
+from menagerie.core.llm.connection import TestedProvider, check_connection
 from menagerie.core.llm.models import ChatMessage
+from menagerie.core.llm.probe import ProbeResult
 from menagerie.core.llm.providers.factory import build_provider, provider_configs
 from menagerie.core.llm.quotas import QuotaService, QuotaUsage
 from menagerie.core.llm.router import (
@@ -58,6 +60,7 @@ class LlmService:
         events: EventBus,
         endpoints: EndpointWaker | None = None,
     ) -> None:
+        self.settings = settings
         configs = provider_configs(settings)
         delay = settings.offline_token_delay_ms / 1000
         self.providers = {
@@ -144,6 +147,20 @@ class LlmService:
             options=CallOptions(),
         )
         return RouteOutcome(selection, completion)
+
+    async def check_connection(
+        self,
+        provider: TestedProvider,
+        model: str,
+        *,
+        api_key: str | None = None,
+        prompt: str | None = None,
+    ) -> ProbeResult:
+        """One direct call to `provider` with the caller's key: no router, no fallback, no
+        quota, since the caller wants to know about this provider and nothing else."""
+        return await check_connection(
+            provider, model, self.settings, api_key=api_key, prompt=prompt
+        )
 
     async def usage(
         self, tenant_id: str, period: Period = "day", model: str | None = None

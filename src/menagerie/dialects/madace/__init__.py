@@ -1,7 +1,8 @@
 """MADACE (seed 001), served under `/madace` (its base URL is `/madace/api`)."""
 
-from menagerie.dialects.madace import agents, chat, health, llm
+from menagerie.dialects.madace import agents, health, llm, memory, messages, sessions, stream
 from menagerie.dialects.madace.envelope import MadaceEnvelope
+from menagerie.dialects.madace.schemas import ErrorBody
 from menagerie.http.dialect import DialectSpec
 from menagerie.http.ratelimit import RateLimitRule, RateLimitTable
 
@@ -11,7 +12,15 @@ SPEC = DialectSpec(
     api_version=health.API_VERSION,
     mount_path="/madace",
     envelope=MadaceEnvelope(),
-    routers=(health.router, llm.router, agents.router, chat.router),
+    routers=(
+        health.router,
+        llm.router,
+        agents.router,
+        sessions.router,
+        messages.router,
+        stream.router,
+        memory.router,
+    ),
     description="The MADACE agents, workflows and chat API, served by Menagerie.",
     # seed 001 "Rate Limiting", its announced per-address tiers
     rate_limits=RateLimitTable(
@@ -20,4 +29,6 @@ SPEC = DialectSpec(
             RateLimitRule("authenticated", "1000/minute", callers="authenticated"),
         ),
     ),
+    error_model=ErrorBody,
+    validation_status=400,  # seed 001: "400 Bad Request - Invalid request body"
 )

@@ -1,61 +1,40 @@
 """MADACE `POST /api/llm/test`: one short real call to a provider with the caller's key.
 
-MADACE names providers `gemini`, `claude`, `openai` and `local` (Ollama); they map onto the
-core's provider kinds, reached at the base URLs the settings give. Its answers carry
-`success` and `provider` beside the usual MADACE error fields, so this router renders its
-failures itself, through the MADACE envelope's codes and statuses.
+The answers carry `success` and `provider` beside the usual MADACE error fields (the seed's
+"Error Response"), so this router renders its failures itself, through the MADACE envelope.
+A provider that cannot be reached answers 500, the seed's "Connection failed" for this
+route, with the code LLM_UNAVAILABLE.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from menagerie.core import errors as E
-from menagerie.core.identity.models import Principal
+from menagerie.core.llm.connection import TestedProvider
 from menagerie.core.llm.errors import ProviderUnavailable
-from menagerie.core.llm.probe import DEFAULT_PROMPT, probe_provider
-from menagerie.core.llm.providers.base import ProviderConfig
-from menagerie.core.llm.providers.factory import openai_base
+from menagerie.dialects.madace.deps import PlatformDep, PrincipalDep
 from menagerie.dialects.madace.envelope import MadaceEnvelope
-from menagerie.http.deps import get_platform, require_principal
+from menagerie.dialects.madace.schemas.llm import LlmTestRequest, LlmTestResult, TokenUsage
 from menagerie.http.errors import from_validation_error
 from menagerie.http.middleware import request_id_of
-from menagerie.platform import Platform
-from menagerie.settings import Settings
+from menagerie.http.openapi import errors
 
-ProviderName = Literal["gemini", "claude", "openai", "local"]
-OLLAMA_DEFAULT_URL = "http://127.0.0.1:11434"
-# MADACE's names for the core's provider kinds
-KINDS: dict[str, str] = {
+# MADACE's provider names for the core's
+PROVIDERS: dict[str, TestedProvider] = {
     "gemini": "gemini",
     "claude": "anthropic",
     "openai": "openai",
-    "local": "openai",
+    "local": "local",
 }
 ENVELOPE = MadaceEnvelope()
-# seed 001 documents this endpoint's unreachable provider as "500 - Connection failed",
-# where chat calls answer LLM_UNAVAILABLE 503
-CONNECTION_FAILED = "CONNECTION_FAILED"
-
-
-class LlmTestRequest(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
-
-    provider: ProviderName = Field(description="gemini, claude, openai or local (Ollama)")
-    api_key: str | None = Field(
-        None, alias="apiKey", description="the provider's API key; not needed for local"
-    )
-    model: str = Field(min_length=1, max_length=200, examples=["gemini-2.0-flash-exp"])
-    test_prompt: str | None = Field(
-        None, alias="testPrompt", max_length=4000, examples=[DEFAULT_PROMPT]
-    )
+CONNECTION_FAILED_STATUS = 500  # seed 001: "500 Internal Server Error - Connection failed"
 
 
 class _TestRoute(APIRoute):
@@ -78,58 +57,34 @@ class _TestRoute(APIRoute):
 router = APIRouter(prefix="/api/llm", tags=["llm"], route_class=_TestRoute)
 
 
-@router.post("/test")
+@router.post("/test", response_model=LlmTestResult, responses=errors(401, 429, 500))
 async def test_connection(
-    body: LlmTestRequest,
-    platform: Annotated[Platform, Depends(get_platform)],
-    principal: Annotated[Principal, Depends(require_principal)],
-) -> dict[str, Any]:
+    body: LlmTestRequest, platform: PlatformDep, principal: PrincipalDep
+) -> LlmTestResult:
     # an open endpoint would hand the server's own local model to anyone: callers sign in
     del principal
-    config = provider_config(body.provider, body.api_key, platform.settings)
-    result = await probe_provider(config, body.model, body.test_prompt or DEFAULT_PROMPT)
-    return {
-        "success": True,
-        "provider": body.provider,
-        "model": body.model,
-        "message": result.text,
-        "usage": {
-            "promptTokens": result.usage.input_tokens,
-            "completionTokens": result.usage.output_tokens,
-            "totalTokens": result.usage.total_tokens,
-        },
-    }
-
-
-def provider_config(name: str, api_key: str | None, settings: Settings) -> ProviderConfig:
-    """The core provider a MADACE provider name stands for, with the caller's key."""
-    key = api_key.strip() if api_key else ""
-    if name == "local":
-        base_url = openai_base(settings.ollama_base_url or OLLAMA_DEFAULT_URL)
-        return ProviderConfig(
-            "local", "openai", SecretStr(key) if key else None, base_url, settings.llm_timeout_s
-        )
-    if not key:
-        raise E.Invalid(
-            f"field 'apiKey' is required for provider '{name}'",
-            field="apiKey",
-            received=None,
-            expected="the provider's API key",
-            missing=True,
-        )
-    base_urls = {
-        "gemini": settings.gemini_base_url,
-        "claude": settings.anthropic_base_url,
-        "openai": settings.openai_base_url,
-    }
-    return ProviderConfig(
-        name, KINDS[name], SecretStr(key), base_urls[name], settings.llm_timeout_s
+    result = await platform.llm.check_connection(
+        PROVIDERS[body.provider], body.model, api_key=body.api_key, prompt=body.test_prompt
+    )
+    return LlmTestResult(
+        provider=body.provider,
+        model=result.model,  # the model that answered: `local` may be the built-in one
+        message=result.text,
+        usage=TokenUsage(
+            promptTokens=result.usage.input_tokens,
+            completionTokens=result.usage.output_tokens,
+            totalTokens=result.usage.total_tokens,
+        ),
     )
 
 
 async def _failure(request: Request, error: E.MenagerieError) -> JSONResponse:
-    code = CONNECTION_FAILED if isinstance(error, ProviderUnavailable) else ENVELOPE.code_for(error)
-    status = ENVELOPE.status_for(error, code)
+    code = ENVELOPE.code_for(error)
+    status = (
+        CONNECTION_FAILED_STATUS
+        if isinstance(error, ProviderUnavailable)
+        else ENVELOPE.status_for(error, code)
+    )
     body = ENVELOPE.body(error, code=code, status=status, request_id=request_id_of(request.scope))
     head: dict[str, Any] = {"success": False}
     provider = await _provider_of(request)
