@@ -31,6 +31,7 @@ from menagerie.core.ops.health import HealthService
 from menagerie.core.ops.ratelimit import RateLimiter
 from menagerie.core.ops.stats import RequestStats
 from menagerie.core.redact import Redactor
+from menagerie.core.runs.chat_turns import ChatTasks
 from menagerie.core.runs.tasks import TaskService
 from menagerie.core.runs.worker import InProcessWorker
 from menagerie.core.tools.agent_tools import McpTools
@@ -192,6 +193,11 @@ class Platform:
                 overrides=settings.rate_limits,
             ),
         )
+
+    @property
+    def chat_tasks(self) -> ChatTasks:
+        """Chat turns recorded as tasks (Crazy Gary's `POST /api/chat`)."""
+        return ChatTasks(self.tasks, self.agents)
 
     async def wait_for_database(self) -> None:
         """Retry the first connection for a while: a database starting beside us is normal."""

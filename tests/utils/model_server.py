@@ -36,7 +36,9 @@ def free_port() -> int:
 
 def command(*flags: str) -> list[str]:
     """The command line an endpoint runs; `{port}` is filled in by the endpoint manager."""
-    return [sys.executable, str(SCRIPT), "--port", "{port}", *flags]
+    # -P: the script's own folder is not put on the path, where tests/utils/http.py would
+    # shadow the standard library's http
+    return [sys.executable, "-P", str(SCRIPT), "--port", "{port}", *flags]
 
 
 def pid_alive(pid: int) -> bool:

@@ -1,5 +1,7 @@
 """Crazy Gary (seed 004) at `/gary`."""
 
+import dataclasses
+
 from tests.contract import seeds
 from tests.contract.harness import Contract
 
@@ -28,4 +30,36 @@ CONTRACT = Contract(
         "GET /api/observability/events/stream": "issue 14",
     },
     codes=seeds.error_codes("004", "Common Error Codes"),
+    nullable={
+        **{
+            (route, "user.last_login"): "an account that never signed in with a password (the "
+            "bootstrap admin, acting by API token) has no last sign-in"
+            for route in (
+                "POST /api/auth/register",
+                "POST /api/auth/login",
+                "GET /api/auth/me",
+                "PUT /api/auth/me",
+            )
+        },
+        ("GET /api/tasks", "[].model"): "a task has no model until one is chosen for it",
+        ("GET /api/tasks/{}", "model"): "a task has no model until one is chosen for it",
+        **{
+            (route, f"{prefix}{name}"): reason
+            for route, prefixes in (
+                ("GET /api/endpoints/status", ("endpoints.120b.", "endpoints.20b.")),
+                ("GET /api/endpoints/status/{}", ("",)),
+            )
+            for prefix in prefixes
+            for name, reason in (
+                ("url", "a local model server has no address until it is started"),
+                ("last_activity", "the seed shows null: no use since it woke"),
+                ("wake_time", "the seed shows null: not woken (sleeping)"),
+                ("sleep_time", "the seed shows null: not asleep (running)"),
+                ("auto_sleep_in", "the seed shows null: only a running endpoint has one"),
+            )
+        },
+    },
 )
+
+# MCP: a tool's JSON Schema and a tool's result are the tool's own objects (docs/contract.md)
+CONTRACT = dataclasses.replace(CONTRACT, free_form=CONTRACT.free_form | {"[].schema", "result"})

@@ -12,7 +12,8 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import select, update
 
 from menagerie.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from menagerie.core.identity import accounts as accounts_module
+from menagerie.core.identity import records as records_module
+from menagerie.core.identity import users as users_module
 from menagerie.core.identity.accounts import AccountService
 from menagerie.core.identity.fields import normalise_email
 from menagerie.core.identity.models import Principal
@@ -139,7 +140,7 @@ async def test_concurrent_registrations_of_one_email_one_wins(started: Platform)
     losers = [r for r in results if isinstance(r, BaseException)]
     assert len(losers) == 1
     assert isinstance(losers[0], Conflict)
-    assert losers[0].code == "USER_EXISTS"
+    assert losers[0].reason == "USER_EXISTS"
 
 
 async def test_failed_logins_say_nothing_and_cost_the_same(
@@ -147,13 +148,13 @@ async def test_failed_logins_say_nothing_and_cost_the_same(
 ) -> None:
     await signed_up(started)
     verified: list[str | None] = []
-    real_verify = accounts_module.verify_password
+    real_verify = records_module.verify_password
 
     def counting(password: str, password_hash: str | None) -> tuple[bool, str | None]:
         verified.append(password_hash)
         return real_verify(password, password_hash)
 
-    monkeypatch.setattr(accounts_module, "verify_password", counting)
+    monkeypatch.setattr(records_module, "verify_password", counting)
     messages = []
     for email, password in [
         ("ada@example.com", "Wrong-Password-1"),
@@ -176,7 +177,7 @@ async def test_failed_logins_say_nothing_and_cost_the_same(
 
 async def test_inactive_accounts_cannot_sign_in(started: Platform) -> None:
     user = await signed_up(started)
-    await accounts(started).update_user(admin(started), user.user_id, {"is_active": False})
+    await accounts(started).users.update(admin(started), user.user_id, {"is_active": False})
     with pytest.raises(Unauthorized) as caught:
         await accounts(started).login("ada@example.com", PASSWORD)
     assert caught.value.reason == "INVALID_CREDENTIALS"
@@ -272,20 +273,20 @@ async def test_non_admins_manage_nobody_but_themselves(started: Platform) -> Non
     user = await signed_up(started)
     service = accounts(started)
     refused = [
-        service.list_users(user),
-        service.create_user(user, email="eve@example.com", name="eve"),
-        service.get_user(user, admin(started).user_id),
-        service.get_user(user, "usr_does_not_exist"),  # 403, not 404: existence is not told
-        service.update_user(user, admin(started).user_id, {"name": "pwned"}),
-        service.delete_user(user, admin(started).user_id),
-        service.delete_user(user, user.user_id),
+        service.users.list(user),
+        service.users.create(user, email="eve@example.com", name="eve"),
+        service.users.get(user, admin(started).user_id),
+        service.users.get(user, "usr_does_not_exist"),  # 403, not 404: existence is not told
+        service.users.update(user, admin(started).user_id, {"name": "pwned"}),
+        service.users.delete(user, admin(started).user_id),
+        service.users.delete(user, user.user_id),
     ]
     for call in refused:
         with pytest.raises(Forbidden) as caught:
             await call
-        assert caught.value.reason == "INSUFFICIENT_PERMISSIONS"
-    assert (await service.get_user(user, user.user_id)).email == "ada@example.com"
-    mine = await service.update_user(
+        assert caught.value.reason == "ADMIN_REQUIRED"
+    assert (await service.users.get(user, user.user_id)).email == "ada@example.com"
+    mine = await service.users.update(
         user,
         user.user_id,
         {"name": "ada", "email": "ADA.L@example.com", "roles": ["admin"], "is_active": False},
@@ -301,40 +302,40 @@ async def test_non_admins_manage_nobody_but_themselves(started: Platform) -> Non
 async def test_admin_crud(started: Platform) -> None:
     boss = admin(started)
     service = accounts(started)
-    created = await service.create_user(boss, email="Eve@Example.com", name="eve")
+    created = await service.users.create(boss, email="Eve@Example.com", name="eve")
     assert (created.email, created.roles, created.is_active) == ("eve@example.com", ("user",), True)
     assert created.last_login is None
     with pytest.raises(Conflict) as exists:
-        await service.create_user(boss, email="eve@example.com", name="eve again")
+        await service.users.create(boss, email="eve@example.com", name="eve again")
     assert exists.value.reason == "USER_EXISTS"
     with pytest.raises(Invalid):
-        await service.create_user(boss, email="eve@example.com", name="eve", roles=["Not A Role"])
+        await service.users.create(boss, email="eve@example.com", name="eve", roles=["Not A Role"])
     # without a password nobody can sign in as eve; an admin can set one
     with pytest.raises(Unauthorized):
         await service.login("eve@example.com", "")
-    await service.update_user(boss, created.id, {"password": "Eves-Password-1"})
+    await service.users.update(boss, created.id, {"password": "Eves-Password-1"})
     await service.login("eve@example.com", "Eves-Password-1")
 
-    listed = await service.list_users(boss)
+    listed = await service.users.list(boss)
     assert [a.id for a in listed] == [boss.user_id, created.id]
-    assert [a.id for a in await service.list_users(boss, limit=1, offset=1)] == [created.id]
+    assert [a.id for a in await service.users.list(boss, limit=1, offset=1)] == [created.id]
 
-    promoted = await service.update_user(boss, created.id, {"role": "x", "roles": ["admin"]})
+    promoted = await service.users.update(boss, created.id, {"role": "x", "roles": ["admin"]})
     assert promoted.roles == ("admin",)
-    other = await service.create_user(boss, email="mallory@example.com", name="mallory")
+    other = await service.users.create(boss, email="mallory@example.com", name="mallory")
     with pytest.raises(Conflict) as taken:
-        await service.update_user(boss, other.id, {"email": "EVE@example.com"})
+        await service.users.update(boss, other.id, {"email": "EVE@example.com"})
     assert taken.value.reason == "USER_EXISTS"
-    await service.delete_user(boss, other.id)
+    await service.users.delete(boss, other.id)
     with pytest.raises(NotFound):
-        await service.get_user(boss, other.id)
+        await service.users.get(boss, other.id)
     with pytest.raises(NotFound):
-        await service.delete_user(boss, other.id)
+        await service.users.delete(boss, other.id)
 
 
 async def test_deactivation_ends_sessions(started: Platform) -> None:
     signed_in = await accounts(started).register("ada@example.com", PASSWORD, "Ada")
-    await accounts(started).update_user(admin(started), signed_in.account.id, {"is_active": False})
+    await accounts(started).users.update(admin(started), signed_in.account.id, {"is_active": False})
     with pytest.raises(Unauthorized):
         await started.identity.authenticate_bearer(signed_in.tokens.access_token)
     with pytest.raises(Unauthorized):
@@ -345,34 +346,34 @@ async def test_the_last_admin_stays(started: Platform, monkeypatch: pytest.Monke
     boss = admin(started)
     service = accounts(started)
     with pytest.raises(Conflict) as self_delete:
-        await service.delete_user(boss, boss.user_id)
+        await service.users.delete(boss, boss.user_id)
     assert self_delete.value.reason == "CANNOT_DELETE_SELF"
     for change in ({"roles": ["user"]}, {"is_active": False}):
         with pytest.raises(Conflict) as last:
-            await service.update_user(boss, boss.user_id, change)
+            await service.users.update(boss, boss.user_id, change)
         assert last.value.reason == "LAST_ADMIN"
-    assert (await service.get_user(boss, boss.user_id)).roles == ("admin",)
+    assert (await service.users.get(boss, boss.user_id)).roles == ("admin",)
 
-    second = await service.create_user(boss, email="root@example.com", name="root", roles="admin")
+    second = await service.users.create(boss, email="root@example.com", name="root", roles="admin")
     # two admins demoting each other at once: one of them stays an admin
     second_principal = Principal("default", second.id, frozenset({"admin"}))
-    count_admins = AccountService._refuse_if_no_admin_left
+    count_admins = users_module._refuse_if_no_admin_left
 
     async def slow_count(session: Any, tenant_id: str) -> None:
         await count_admins(session, tenant_id)
         await asyncio.sleep(0.2)  # widen the window between the check and the commit
 
-    monkeypatch.setattr(AccountService, "_refuse_if_no_admin_left", staticmethod(slow_count))
+    monkeypatch.setattr(users_module, "_refuse_if_no_admin_left", slow_count)
     results = await asyncio.gather(
-        service.update_user(boss, second.id, {"roles": ["user"]}),
-        service.update_user(second_principal, boss.user_id, {"roles": ["user"]}),
+        service.users.update(boss, second.id, {"roles": ["user"]}),
+        service.users.update(second_principal, boss.user_id, {"roles": ["user"]}),
         return_exceptions=True,
     )
     failures = [r for r in results if isinstance(r, BaseException)]
     assert len(failures) == 1
     assert isinstance(failures[0], Conflict)
-    assert failures[0].code == "LAST_ADMIN"
-    remaining = [a for a in await service.list_users(boss) if a.is_admin]
+    assert failures[0].reason == "LAST_ADMIN"
+    remaining = [a for a in await service.users.list(boss) if a.is_admin]
     assert len(remaining) == 1
 
 
@@ -384,14 +385,14 @@ async def test_other_tenants_users_do_not_exist(started: Platform) -> None:
     assert acme.is_admin
     service = accounts(started)
     for call in (
-        service.get_user(acme, user.user_id),
-        service.update_user(acme, user.user_id, {"name": "pwned"}),
-        service.delete_user(acme, user.user_id),
+        service.users.get(acme, user.user_id),
+        service.users.update(acme, user.user_id, {"name": "pwned"}),
+        service.users.delete(acme, user.user_id),
     ):
         with pytest.raises(NotFound):
             await call
-    assert [a.tenant_id for a in await service.list_users(acme)] == ["acme"]
-    assert (await service.get_user(admin(started), user.user_id)).name == "Ada Lovelace"
+    assert [a.tenant_id for a in await service.users.list(acme)] == ["acme"]
+    assert (await service.users.get(admin(started), user.user_id)).name == "Ada Lovelace"
 
 
 # -- API tokens --------------------------------------------------------------------------------
@@ -445,7 +446,7 @@ async def test_tokens_are_per_tenant_and_admin_only(started: Platform) -> None:
     for call in (tokens.create(user, "mine"), tokens.list(user), tokens.revoke(user, ours.id)):
         with pytest.raises(Forbidden) as caught:
             await call
-        assert caught.value.reason == "INSUFFICIENT_PERMISSIONS"
+        assert caught.value.reason == "ADMIN_REQUIRED"
 
     # the operator's view: every tenant, or one
     assert {t.tenant_id for t in await tokens.list_all()} == {"default", "acme"}

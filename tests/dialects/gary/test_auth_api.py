@@ -7,7 +7,6 @@ import asyncio
 import base64
 import json
 import logging
-import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -23,13 +22,14 @@ from menagerie.core.clock import utcnow
 from menagerie.core.identity.tables import UserRow
 from menagerie.platform import Platform
 from menagerie.settings import Settings
+from tests.utils import envelopes
+from tests.utils.envelopes import ISO
+from tests.utils.http import bearer
 from tests.utils.server import client_for
 
-ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
 JWT_SECRET = "gary-auth-tests-jwt-secret-0123456789abcdef"
 PASSWORD = "SecurePassword123"
 USER_FIELDS = {"id", "email", "name", "created_at", "last_login"}
-ERROR_FIELDS = {"error", "code", "details", "timestamp", "request_id"}
 
 
 @pytest.fixture
@@ -53,10 +53,6 @@ async def gary(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 async def register(
     gary: httpx.AsyncClient, email: str = "user@example.com", name: str = "John Doe"
 ) -> dict[str, Any]:
@@ -67,13 +63,13 @@ async def register(
     return response.json()
 
 
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) >= ERROR_FIELDS, body
-    assert body["code"] == code, body
-    assert body["request_id"] == response.headers["x-request-id"]
-    assert ISO.match(body["timestamp"])
+def assert_error(
+    response: httpx.Response, status: int, code: str, reason: str | None = None
+) -> dict[str, Any]:
+    """Gary's envelope with one of the seed's codes; `reason`, the precise one in details."""
+    body = envelopes.assert_error(response, status, code, dialect="gary")
+    if reason is not None:
+        assert body["details"]["reason"] == reason, body
     return body
 
 
@@ -128,7 +124,7 @@ async def test_register_errors(gary: httpx.AsyncClient) -> None:
         "/api/auth/register",
         json={"email": "weak@example.com", "password": "aaaaaaaa1", "fullName": "Weak"},
     )
-    body = assert_error(weak, 400, "VALIDATION_ERROR")
+    body = assert_error(weak, 400, "VALIDATION_ERROR", "WEAK_PASSWORD")
     assert body["details"]["field"] == "password"
     assert body["details"]["validation_errors"]
     assert "aaaaaaaa1" not in weak.text  # the password itself is not echoed
@@ -200,7 +196,7 @@ async def test_reusing_a_spent_refresh_token_revokes_the_family(gary: httpx.Asyn
     ).json()
     await asyncio.sleep(0.3)  # past the race grace period: a replay of a stolen copy
     replay = await gary.post("/api/auth/refresh", headers=bearer(signed_in["refresh_token"]))
-    assert_error(replay, 401, "REFRESH_TOKEN_REUSED")
+    assert_error(replay, 401, "AUTH_REQUIRED", "REFRESH_TOKEN_REUSED")
     # the rightful holder's newest tokens died with the session
     newest = await gary.post("/api/auth/refresh", headers=bearer(rotated["refresh_token"]))
     assert newest.status_code == 401
@@ -222,7 +218,7 @@ async def test_two_concurrent_refreshes_one_wins(gary: httpx.AsyncClient) -> Non
     assert sorted(r.status_code for r in responses) == [200, 401]
     winner = next(r for r in responses if r.status_code == 200).json()
     loser = next(r for r in responses if r.status_code == 401)
-    assert_error(loser, 401, "REFRESH_TOKEN_REUSED")
+    assert_error(loser, 401, "AUTH_REQUIRED", "REFRESH_TOKEN_REUSED")
     # the race did not cost the winner its session
     after = await gary.post("/api/auth/refresh", headers=bearer(winner["refresh_token"]))
     assert after.status_code == 200, after.text

@@ -13,6 +13,8 @@ import pytest
 from menagerie.app import create_app
 from menagerie.platform import Platform
 from menagerie.settings import EndpointSettings, Settings
+from tests.utils.envelopes import assert_error
+from tests.utils.http import bearer
 from tests.utils.model_server import command, free_port, pid_alive
 from tests.utils.server import client_for
 
@@ -163,12 +165,51 @@ async def test_unknown_model_type_is_404_in_gary_envelope(
     gary: httpx.AsyncClient, method: str, path: str
 ) -> None:
     response = await gary.request(method, path)
-    assert response.status_code == 404
-    body = response.json()
-    assert set(body) == {"error", "code", "details", "timestamp", "request_id"}
-    assert body["code"] == "NOT_FOUND"
+    # the seed's code for "endpoint not available: try a different model"
+    body = assert_error(response, 404, "ENDPOINT_UNAVAILABLE", dialect="gary")
+    assert body["details"]["reason"] == "ENDPOINT_NOT_FOUND"
     assert "120b, 20b" in body["error"]
     assert body["details"]["known"] == ["120b", "20b"]
+
+
+async def test_a_plain_user_reads_the_status_but_wakes_and_sleeps_nothing(
+    platform_with_endpoints: Platform,
+) -> None:
+    """The fault: any self-registered user could wake or sleep every managed model server."""
+    async with client_for(create_app(platform=platform_with_endpoints)) as client:
+        registered = await client.post(
+            "/gary/api/auth/register",
+            json={"email": "plain@example.com", "password": "SecurePassword123"},
+        )
+        user = bearer(registered.json()["token"])
+        status = await client.get("/gary/api/endpoints/status", headers=user)
+        assert set(status.json()["endpoints"]) == {"120b", "20b"}
+        for method, path in ROUTES:
+            if method == "POST":
+                response = await client.post(path, headers=user)
+                body = assert_error(response, 403, "INSUFFICIENT_PERMISSIONS", dialect="gary")
+                assert body["details"]["reason"] == "ADMIN_REQUIRED"
+    assert {s.status for s in platform_with_endpoints.endpoints.statuses()} == {"sleeping"}
+    assert not any(e.busy() for e in platform_with_endpoints.endpoints._endpoints.values())
+
+
+async def test_another_tenant_sees_and_commands_none_of_them(
+    platform_with_endpoints: Platform,
+) -> None:
+    """The endpoints are the installation's, run for the operator's (default) tenant."""
+    async with client_for(create_app(platform=platform_with_endpoints)) as client:
+        issued = await platform_with_endpoints.api_tokens.issue_for_tenant("acme", "acme admin")
+        acme = bearer(issued.token)
+        listed = await client.get("/gary/api/endpoints/status", headers=acme)
+        assert listed.json() == {"success": True, "endpoints": {}}
+        for method, path in ROUTES:
+            if path.endswith("/120b"):
+                response = await client.request(method, path, headers=acme)
+                assert_error(response, 404, "ENDPOINT_UNAVAILABLE", dialect="gary")
+        # "all of them" is all that this tenant sees: none
+        assert (await client.post("/gary/api/endpoints/wake", headers=acme)).status_code == 200
+    assert {s.status for s in platform_with_endpoints.endpoints.statuses()} == {"sleeping"}
+    assert not any(e.busy() for e in platform_with_endpoints.endpoints._endpoints.values())
 
 
 async def test_every_route_needs_credentials(
@@ -177,8 +218,7 @@ async def test_every_route_needs_credentials(
     async with client_for(create_app(platform=platform_with_endpoints)) as client:
         for method, path in ROUTES:
             response = await client.request(method, path)
-            assert response.status_code == 401, path
-            assert response.json()["code"] == "AUTH_REQUIRED"
+            assert_error(response, 401, "AUTH_REQUIRED", dialect="gary")
     assert {s.status for s in platform_with_endpoints.endpoints.statuses()} == {"sleeping"}
 
 

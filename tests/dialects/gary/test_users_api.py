@@ -3,7 +3,6 @@ entry, mass assignment ignored, 403 INSUFFICIENT_PERMISSIONS, and tenants that n
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,9 +12,11 @@ import pytest
 from menagerie.app import create_app
 from menagerie.platform import Platform
 from menagerie.settings import Settings
+from tests.utils import envelopes
+from tests.utils.envelopes import ISO
+from tests.utils.http import bearer
 from tests.utils.server import client_for
 
-ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
 PASSWORD = "SecurePassword123"
 SEED_FIELDS = {"id", "username", "email", "created_at"}
 
@@ -30,10 +31,6 @@ async def gary(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(create_app(platform=platform)) as client:
         client.base_url = httpx.URL(f"{client.base_url}/gary")
         yield client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def admin_headers(platform: Platform) -> dict[str, str]:
@@ -51,14 +48,16 @@ async def register(gary: httpx.AsyncClient, email: str = "john@example.com") -> 
     return response.json()
 
 
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert {"error", "code", "details", "timestamp", "request_id"} <= set(body)
-    assert body["code"] == code, body
+def assert_error(
+    response: httpx.Response, status: int, code: str, reason: str | None = None
+) -> None:
+    """Gary's envelope with one of the seed's codes; `reason`, the precise one in details."""
+    body = envelopes.assert_error(response, status, code, dialect="gary")
+    if reason is not None:
+        assert body["details"]["reason"] == reason, body
 
 
-def assert_user(entry: dict[str, Any], username: str, email: str | None) -> None:
+def assert_user(entry: dict[str, Any], username: str, email: str) -> None:
     assert set(entry) >= SEED_FIELDS
     assert (entry["username"], entry["email"]) == (username, email)
     assert isinstance(entry["id"], str)
@@ -117,11 +116,22 @@ async def test_admin_crud(gary: httpx.AsyncClient, platform: Platform) -> None:
     deleted = await gary.delete(f"/api/users/{user_id}", headers=admin)
     assert deleted.status_code == 204
     assert deleted.content == b""
-    assert_error(await gary.get(f"/api/users/{user_id}", headers=admin), 404, "USER_NOT_FOUND")
-    assert_error(await gary.delete(f"/api/users/{user_id}", headers=admin), 404, "USER_NOT_FOUND")
+    assert_error(
+        await gary.get(f"/api/users/{user_id}", headers=admin),
+        404,
+        "VALIDATION_ERROR",
+        "USER_NOT_FOUND",
+    )
+    assert_error(
+        await gary.delete(f"/api/users/{user_id}", headers=admin),
+        404,
+        "VALIDATION_ERROR",
+        "USER_NOT_FOUND",
+    )
     assert_error(
         await gary.put(f"/api/users/{user_id}", headers=admin, json={"username": "x"}),
         404,
+        "VALIDATION_ERROR",
         "USER_NOT_FOUND",
     )
 
@@ -164,10 +174,15 @@ async def test_the_last_admin_and_oneself_are_kept(
 ) -> None:
     admin = admin_headers(platform)
     me = (await gary.get("/api/auth/validate", headers=admin)).json()["user"]["id"]
-    assert_error(await gary.delete(f"/api/users/{me}", headers=admin), 409, "CANNOT_DELETE_SELF")
+    assert_error(
+        await gary.delete(f"/api/users/{me}", headers=admin),
+        409,
+        "VALIDATION_ERROR",
+        "CANNOT_DELETE_SELF",
+    )
     for change in ({"roles": ["user"]}, {"is_active": False}):
         response = await gary.put(f"/api/users/{me}", headers=admin, json=change)
-        assert_error(response, 409, "LAST_ADMIN")
+        assert_error(response, 409, "VALIDATION_ERROR", "LAST_ADMIN")
 
 
 async def test_non_admins(gary: httpx.AsyncClient, platform: Platform) -> None:
@@ -188,7 +203,7 @@ async def test_non_admins(gary: httpx.AsyncClient, platform: Platform) -> None:
         ("DELETE", f"/api/users/{own_id}", None),
     ]:
         response = await gary.request(method, path, headers=user, json=body)
-        assert_error(response, 403, "INSUFFICIENT_PERMISSIONS")
+        assert_error(response, 403, "INSUFFICIENT_PERMISSIONS", "ADMIN_REQUIRED")
 
     own = await gary.get(f"/api/users/{own_id}", headers=user)
     assert own.status_code == 200
@@ -247,7 +262,7 @@ async def test_a_second_tenant_sees_nothing_of_the_first(
     assert [u["id"] for u in listed.json()] == [issued.user_id]
     for method, body in [("GET", None), ("PUT", {"username": "pwned"}), ("DELETE", None)]:
         response = await gary.request(method, f"/api/users/{default_user}", headers=acme, json=body)
-        assert_error(response, 404, "USER_NOT_FOUND")
+        assert_error(response, 404, "VALIDATION_ERROR", "USER_NOT_FOUND")
     # the same address may exist once per tenant
     same_email = await gary.post(
         "/api/users", headers=acme, json={"username": "john", "email": "john@example.com"}
@@ -257,7 +272,41 @@ async def test_a_second_tenant_sees_nothing_of_the_first(
     assert_error(
         await gary.get(f"/api/users/{same_email.json()['id']}", headers=admin),
         404,
+        "VALIDATION_ERROR",
         "USER_NOT_FOUND",
     )
     untouched = await gary.get(f"/api/users/{default_user}", headers=admin)
     assert untouched.json()["username"] == "johndoe"
+
+
+async def test_every_user_has_an_email_string(gary: httpx.AsyncClient, platform: Platform) -> None:
+    """The fault: the bootstrap admin (no address of its own) was listed with `email: null`.
+    An account without one shows its documented placeholder, `<id>@no-email.invalid`."""
+    admin = admin_headers(platform)
+    await register(gary)
+    issued = await platform.api_tokens.issue_for_tenant("acme", "acme admin")
+    for headers in (admin, bearer(issued.token)):
+        listed = (await gary.get("/api/users", headers=headers)).json()
+        assert listed
+        for entry in listed:
+            assert isinstance(entry["email"], str), entry
+            assert "@" in entry["email"]
+    bootstrap = next(u for u in (await gary.get("/api/users", headers=admin)).json())
+    assert bootstrap["email"] == f"{bootstrap['id']}@no-email.invalid"
+    assert (await gary.get(f"/api/users/{bootstrap['id']}", headers=admin)).json() == bootstrap
+    validated = (await gary.get("/api/auth/validate", headers=admin)).json()
+    assert validated["user"]["email"] == bootstrap["email"]
+
+    # a client echoing the entry back changes nothing; nobody may pick such an address
+    echoed = await gary.put(f"/api/users/{bootstrap['id']}", headers=admin, json=bootstrap)
+    assert echoed.status_code == 200, echoed.text
+    assert echoed.json()["email"] == bootstrap["email"]
+    taken = await gary.post(
+        "/api/users", headers=admin, json={"username": "x", "email": bootstrap["email"]}
+    )
+    assert_error(taken, 400, "VALIDATION_ERROR")
+    # a real address replaces the placeholder
+    real = await gary.put(
+        f"/api/users/{bootstrap['id']}", headers=admin, json={"email": "root@example.com"}
+    )
+    assert real.json()["email"] == "root@example.com"

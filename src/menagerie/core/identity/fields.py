@@ -1,13 +1,21 @@
-"""The account fields people type: email addresses, names, roles; and the admin check."""
+"""The account fields people type: email addresses, names, roles; and the admin check.
+
+An account may have no address of its own (the bootstrap admin, a tenant admin made by
+`menagerie tokens`, a wallet sign-in). Every API that shows an email shows a string, so such
+an account shows `placeholder_email(id)`: `<user id>@no-email.invalid`. `.invalid` is reserved
+(RFC 2606) and can never reach anyone; the id keeps it unique. Nobody may choose an address
+in that domain, and sending an account's own placeholder back changes nothing.
+"""
 
 from __future__ import annotations
 
 import re
 
-from menagerie.core.errors import Forbidden, Invalid
+from menagerie.core.errors import Invalid
 from menagerie.core.identity.models import Principal
 
 MAX_NAME = 200
+PLACEHOLDER_DOMAIN = "no-email.invalid"
 MAX_EMAIL = 254
 _ROLE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _LOCAL = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
@@ -30,7 +38,7 @@ def normalise_email(value: object, *, field: str = "email") -> str:
         and len(labels[-1]) >= 2
         and not labels[-1].isdigit()
     )
-    if not valid:
+    if not valid or domain == PLACEHOLDER_DOMAIN:
         received = value[:100] if isinstance(value, str) else value
         raise Invalid(
             "email is not a valid email address",
@@ -39,6 +47,15 @@ def normalise_email(value: object, *, field: str = "email") -> str:
             expected="an email address such as user@example.com",
         )
     return email
+
+
+def placeholder_email(user_id: str) -> str:
+    """The address an account without one shows (see the module's docstring)."""
+    return f"{user_id.lower()}@{PLACEHOLDER_DOMAIN}"
+
+
+def is_placeholder(value: object, user_id: str) -> bool:
+    return isinstance(value, str) and value.strip().lower() == placeholder_email(user_id)
 
 
 def clean_name(value: object, *, field: str = "name") -> str:
@@ -69,5 +86,4 @@ def clean_roles(value: object, *, field: str = "roles") -> list[str]:
 
 
 def require_admin(principal: Principal) -> None:
-    if not principal.is_admin:
-        raise Forbidden("this operation needs the admin role", reason="INSUFFICIENT_PERMISSIONS")
+    principal.require_admin("this operation")

@@ -2,6 +2,7 @@
 
 from menagerie.dialects.gary import auth, chat, endpoints, health, mcp, users
 from menagerie.dialects.gary.envelope import GaryEnvelope
+from menagerie.dialects.gary.schemas import ErrorBody
 from menagerie.http.dialect import DialectSpec
 from menagerie.http.ratelimit import RateLimitRule, RateLimitTable
 
@@ -43,4 +44,6 @@ SPEC = DialectSpec(
         ),
         window_header=True,
     ),
+    error_model=ErrorBody,
+    validation_status=400,  # the seed's "400: Invalid input"
 )

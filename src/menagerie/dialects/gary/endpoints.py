@@ -1,52 +1,31 @@
 """Crazy Gary `/api/endpoints/*`: status, wake and sleep of managed model endpoints.
 
-Times are epoch seconds, as the seed shows them; `model_type` is the endpoint's name.
+Times are epoch seconds, as the seed shows them; `model_type` is the endpoint's name. Reading
+the status needs a signed-in user; waking and sleeping are operator actions (`AdminDep`).
+Which tenant sees which endpoint is core's to say (the operator's tenant sees them all).
 """
 
 from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from fastapi import APIRouter
 
 from menagerie.core.llm.endpoints import EndpointStatus
-from menagerie.http.deps import get_platform, require_principal
-from menagerie.platform import Platform
+from menagerie.dialects.gary.deps import AdminDep, PlatformDep, PrincipalDep
+from menagerie.dialects.gary.schemas.endpoints import AllEndpoints, EndpointState, Operation
+from menagerie.http.openapi import errors
 
-router = APIRouter(
-    prefix="/api/endpoints", tags=["endpoints"], dependencies=[Depends(require_principal)]
-)
-PlatformDep = Annotated[Platform, Depends(get_platform)]
-
-
-class EndpointStatusBody(BaseModel):
-    status: str
-    url: str | None
-    last_activity: int | None
-    wake_time: int | None
-    sleep_time: int | None
-    auto_sleep_in: int | None
-
-
-class AllStatusBody(BaseModel):
-    success: bool = True
-    endpoints: dict[str, EndpointStatusBody]
-
-
-class OperationBody(BaseModel):
-    success: bool = True
-    message: str
+router = APIRouter(prefix="/api/endpoints", tags=["endpoints"])
 
 
 def _epoch(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment is not None else None
 
 
-def _status_body(status: EndpointStatus) -> EndpointStatusBody:
-    return EndpointStatusBody(
+def _state(status: EndpointStatus) -> EndpointState:
+    return EndpointState(
         status=status.status,
         url=status.url,
         last_activity=_epoch(status.last_activity),
@@ -57,35 +36,38 @@ def _status_body(status: EndpointStatus) -> EndpointStatusBody:
     )
 
 
-@router.get("/status")
-async def all_statuses(platform: PlatformDep) -> AllStatusBody:
-    return AllStatusBody(endpoints={s.name: _status_body(s) for s in platform.endpoints.statuses()})
+@router.get("/status", response_model=AllEndpoints)
+async def all_statuses(platform: PlatformDep, principal: PrincipalDep) -> AllEndpoints:
+    statuses = platform.endpoints.statuses_for(principal)
+    return AllEndpoints(endpoints={s.name: _state(s) for s in statuses})
 
 
-@router.get("/status/{model_type}")
-async def one_status(model_type: str, platform: PlatformDep) -> EndpointStatusBody:
-    return _status_body(platform.endpoints.status(model_type))
+@router.get("/status/{model_type}", response_model=EndpointState, responses=errors(404))
+async def one_status(
+    model_type: str, platform: PlatformDep, principal: PrincipalDep
+) -> EndpointState:
+    return _state(platform.endpoints.status_for(principal, model_type))
 
 
-@router.post("/wake")
-async def wake_all(platform: PlatformDep) -> OperationBody:
-    platform.endpoints.wake()
-    return OperationBody(message="All endpoints wake operation initiated")
+@router.post("/wake", response_model=Operation)
+async def wake_all(platform: PlatformDep, admin: AdminDep) -> Operation:
+    platform.endpoints.wake_for(admin)
+    return Operation(message="All endpoints wake operation initiated")
 
 
-@router.post("/wake/{model_type}")
-async def wake_one(model_type: str, platform: PlatformDep) -> OperationBody:
-    platform.endpoints.wake(model_type)
-    return OperationBody(message=f"{model_type.upper()} endpoint wake operation initiated")
+@router.post("/wake/{model_type}", response_model=Operation, responses=errors(404))
+async def wake_one(model_type: str, platform: PlatformDep, admin: AdminDep) -> Operation:
+    platform.endpoints.wake_for(admin, model_type)
+    return Operation(message=f"{model_type.upper()} endpoint wake operation initiated")
 
 
-@router.post("/sleep")
-async def sleep_all(platform: PlatformDep) -> OperationBody:
-    platform.endpoints.sleep()
-    return OperationBody(message="All endpoints sleep operation initiated")
+@router.post("/sleep", response_model=Operation)
+async def sleep_all(platform: PlatformDep, admin: AdminDep) -> Operation:
+    platform.endpoints.sleep_for(admin)
+    return Operation(message="All endpoints sleep operation initiated")
 
 
-@router.post("/sleep/{model_type}")
-async def sleep_one(model_type: str, platform: PlatformDep) -> OperationBody:
-    platform.endpoints.sleep(model_type)
-    return OperationBody(message=f"{model_type.upper()} endpoint sleep operation initiated")
+@router.post("/sleep/{model_type}", response_model=Operation, responses=errors(404))
+async def sleep_one(model_type: str, platform: PlatformDep, admin: AdminDep) -> Operation:
+    platform.endpoints.sleep_for(admin, model_type)
+    return Operation(message=f"{model_type.upper()} endpoint sleep operation initiated")

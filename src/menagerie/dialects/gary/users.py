@@ -3,62 +3,36 @@
 Seed 004 "User Management Endpoints". `username` is the account's display name (Menagerie
 keeps one name per user); ids are opaque strings (`usr_…`) where the seed shows integers.
 Beyond the seed's fields each user carries `roles`, `is_active` and `last_login`, and an admin
-may send `password`, `roles` (or one `role`) and `is_active`; from anyone else those, and
-`id` or `tenant_id`, are ignored.
+may send `password`, `roles` (or one `role`) and `is_active`; from anyone else core ignores
+those. Listing, adding and deleting users are operator actions (`AdminDep`); reading and
+changing an entry is open to its own user too, which core decides.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query, Response
 
 from menagerie.core.clock import iso
 from menagerie.core.identity.accounts import Account
-from menagerie.core.identity.models import Principal
-from menagerie.dialects.gary.auth import validation_errors
-from menagerie.http.deps import get_platform, require_principal
-from menagerie.platform import Platform
+from menagerie.dialects.gary.deps import AdminDep, PlatformDep, PrincipalDep
+from menagerie.dialects.gary.schemas.users import UserCreateBody, UserEntry, UserUpdateBody
+from menagerie.http.openapi import errors
 
 router = APIRouter(prefix="/api/users", tags=["users"])
-PlatformDep = Annotated[Platform, Depends(get_platform)]
-PrincipalDep = Annotated[Principal, Depends(require_principal)]
 
 
-class UserCreateBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    username: str = Field(max_length=200)
-    email: str = Field(max_length=320)
-    password: str | None = None
-    roles: list[Annotated[str, Field(max_length=32)]] | None = Field(None, max_length=16)
-    role: str | None = Field(None, max_length=32)
-    is_active: bool = True
-
-
-class UserUpdateBody(BaseModel):
-    # unknown fields pass through to the account service, whose allow-list ignores them
-    model_config = ConfigDict(extra="allow")
-
-    username: str | None = Field(None, max_length=200)
-    email: str | None = Field(None, max_length=320)
-    password: str | None = None
-    roles: list[Annotated[str, Field(max_length=32)]] | None = Field(None, max_length=16)
-    role: str | None = Field(None, max_length=32)
-    is_active: bool | None = None
-
-
-def user_entry(account: Account) -> dict[str, Any]:
-    return {
-        "id": account.id,
-        "username": account.name,
-        "email": account.email,
-        "created_at": iso(account.created_at),
-        "roles": list(account.roles),
-        "is_active": account.is_active,
-        "last_login": iso(account.last_login),
-    }
+def user_entry(account: Account) -> UserEntry:
+    return UserEntry(
+        id=account.id,
+        username=account.name,
+        email=account.email,
+        created_at=iso(account.created_at) or "",
+        roles=list(account.roles),
+        is_active=account.is_active,
+        last_login=iso(account.last_login),
+    )
 
 
 def _roles(roles: list[str] | None, role: str | None) -> list[str] | None:
@@ -67,56 +41,51 @@ def _roles(roles: list[str] | None, role: str | None) -> list[str] | None:
     return [role] if role is not None else None
 
 
-@router.get("")
+@router.get("", response_model=list[UserEntry])
 async def list_users(
     platform: PlatformDep,
-    principal: PrincipalDep,
+    admin: AdminDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> list[dict[str, Any]]:
-    accounts = await platform.accounts.list_users(principal, limit=limit, offset=offset)
+) -> list[UserEntry]:
+    accounts = await platform.accounts.users.list(admin, limit=limit, offset=offset)
     return [user_entry(account) for account in accounts]
 
 
-@router.post("", status_code=201)
-async def create_user(
-    body: UserCreateBody, platform: PlatformDep, principal: PrincipalDep
-) -> dict[str, Any]:
-    with validation_errors():
-        account = await platform.accounts.create_user(
-            principal,
-            email=body.email,
-            name=body.username,
-            password=body.password,
-            roles=_roles(body.roles, body.role),
-            is_active=body.is_active,
-        )
+@router.post("", status_code=201, response_model=UserEntry, responses=errors(409))
+async def create_user(body: UserCreateBody, platform: PlatformDep, admin: AdminDep) -> UserEntry:
+    account = await platform.accounts.users.create(
+        admin,
+        email=body.email,
+        name=body.username,
+        password=body.password,
+        roles=_roles(body.roles, body.role),
+        is_active=body.is_active,
+    )
     return user_entry(account)
 
 
-@router.get("/{user_id}")
-async def get_user(user_id: str, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
-    return user_entry(await platform.accounts.get_user(principal, user_id))
+@router.get("/{user_id}", response_model=UserEntry, responses=errors(403, 404))
+async def get_user(user_id: str, platform: PlatformDep, principal: PrincipalDep) -> UserEntry:
+    return user_entry(await platform.accounts.users.get(principal, user_id))
 
 
-@router.put("/{user_id}")
+@router.put("/{user_id}", response_model=UserEntry, responses=errors(403, 404, 409))
 async def update_user(
     user_id: str, body: UserUpdateBody, platform: PlatformDep, principal: PrincipalDep
-) -> dict[str, Any]:
-    sent = body.model_dump(exclude_unset=True)
+) -> UserEntry:
+    sent = body.model_dump(exclude_unset=True, exclude={"role"})
     changes: dict[str, Any] = {k: v for k, v in sent.items() if v is not None}
     if "username" in changes:
         changes["name"] = changes.pop("username")
-    changes.pop("role", None)
     roles = _roles(body.roles, body.role)
     if roles is not None:
         changes["roles"] = roles
-    with validation_errors():
-        account = await platform.accounts.update_user(principal, user_id, changes)
+    account = await platform.accounts.users.update(principal, user_id, changes)
     return user_entry(account)
 
 
-@router.delete("/{user_id}", status_code=204)
-async def delete_user(user_id: str, platform: PlatformDep, principal: PrincipalDep) -> Response:
-    await platform.accounts.delete_user(principal, user_id)
+@router.delete("/{user_id}", status_code=204, response_class=Response, responses=errors(404, 409))
+async def delete_user(user_id: str, platform: PlatformDep, admin: AdminDep) -> Response:
+    await platform.accounts.users.delete(admin, user_id)
     return Response(status_code=204)

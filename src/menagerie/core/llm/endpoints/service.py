@@ -3,6 +3,11 @@
 Every change of an endpoint's state goes through one lock per endpoint, so concurrent wakes
 start one server, and a sleep waits for (or cancels) a wake in flight instead of racing it.
 Each change is published on the event bus under `llm.endpoints`.
+
+The endpoints are the installation's: they belong to the operator's tenant (the default
+tenant). Callers see and command them through the `*_for` methods: only that tenant's users
+see them, and only its admins wake or sleep them; for any other tenant they do not exist
+(404), though its chats are still served by them through the router.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from menagerie.core.clock import utcnow
 from menagerie.core.errors import Invalid, NotFound, Unavailable
 from menagerie.core.events import EventBus
+from menagerie.core.identity.models import Principal
 from menagerie.core.llm.endpoints.base import EndpointBackend, EndpointFailure
 from menagerie.core.llm.endpoints.models import EndpointState, EndpointStatus
 from menagerie.core.llm.endpoints.process import ProcessBackend
@@ -85,8 +91,10 @@ class EndpointManager:
         huggingface_token: str | None = None,
         backend_factory: BackendFactory | None = None,
         watch_interval_s: float | None = None,
+        operator_tenant: str = "default",
     ) -> None:
         self._events = events
+        self.operator_tenant = operator_tenant
         factory = backend_factory or (
             lambda settings: create_backend(settings, huggingface_token=huggingface_token)
         )
@@ -115,6 +123,7 @@ class EndpointManager:
             settings.llm_endpoints,
             events,
             huggingface_token=key.get_secret_value() if key is not None else None,
+            operator_tenant=settings.default_tenant,
         )
 
     # ---- reading
@@ -132,15 +141,55 @@ class EndpointManager:
     def backend(self, name: str) -> EndpointBackend:
         return self._get(name).backend
 
+    # ---- what a caller sees and commands
+
+    def _visible(self, principal: Principal) -> bool:
+        return principal.tenant_id == self.operator_tenant
+
+    def _for(self, principal: Principal, name: str | None) -> list[_Endpoint]:
+        if not self._visible(principal):
+            if name is None:
+                return []
+            raise self._unknown(name, [])
+        return self._select(name)
+
+    def statuses_for(self, principal: Principal) -> list[EndpointStatus]:
+        now = utcnow()
+        return [self._snapshot(endpoint, now) for endpoint in self._for(principal, None)]
+
+    def status_for(self, principal: Principal, name: str) -> EndpointStatus:
+        return self._snapshot(self._for(principal, name)[0], utcnow())
+
+    def wake_for(self, principal: Principal, name: str | None = None) -> int:
+        """An admin wakes one endpoint (or all it sees); how many were asked to wake."""
+        principal.require_admin("waking model endpoints")
+        chosen = self._for(principal, name)
+        for endpoint in chosen:
+            self._request(endpoint, "wake")
+        return len(chosen)
+
+    def sleep_for(self, principal: Principal, name: str | None = None) -> int:
+        """An admin puts one endpoint (or all it sees) to sleep; how many were asked to."""
+        principal.require_admin("putting model endpoints to sleep")
+        chosen = self._for(principal, name)
+        for endpoint in chosen:
+            self._request(endpoint, "sleep")
+        return len(chosen)
+
     def _get(self, name: str) -> _Endpoint:
         endpoint = self._endpoints.get(name)
         if endpoint is None:
-            known = ", ".join(self._endpoints) or "none configured"
-            raise NotFound(
-                f"unknown endpoint {name!r} (known: {known})",
-                details={"endpoint": name, "known": list(self._endpoints)},
-            )
+            raise self._unknown(name, list(self._endpoints))
         return endpoint
+
+    @staticmethod
+    def _unknown(name: str, known: list[str]) -> NotFound:
+        listed = ", ".join(known) or "none configured"
+        return NotFound(
+            f"unknown endpoint {name!r} (known: {listed})",
+            reason="ENDPOINT_NOT_FOUND",
+            details={"endpoint": name, "known": known},
+        )
 
     def _snapshot(self, endpoint: _Endpoint, now: datetime) -> EndpointStatus:
         return EndpointStatus(
@@ -175,7 +224,7 @@ class EndpointManager:
     async def ensure_awake(self, name: str, timeout_s: float | None = None) -> str:
         """Wake if needed and wait until running; the endpoint's base URL.
 
-        Raises `Unavailable` (code ENDPOINT_UNAVAILABLE) when it fails or is not running
+        Raises `Unavailable` (reason ENDPOINT_UNAVAILABLE) when it fails or is not running
         within `timeout_s` (default: the endpoint's `wake_timeout_s`). A wake that outlives
         the caller's deadline goes on, for the next caller.
         """

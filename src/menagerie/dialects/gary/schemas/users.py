@@ -1,0 +1,42 @@
+"""Seed 004 "User Management Endpoints": requests and answers of `/api/users*`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Annotated[str, Field(max_length=32)]
+
+
+class UserCreateBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    username: str = Field(max_length=200)
+    email: str = Field(max_length=320)
+    password: str | None = Field(None, max_length=4096)
+    roles: list[Role] | None = Field(None, max_length=16)
+    role: str | None = Field(None, max_length=32)
+    is_active: bool = True
+
+
+class UserUpdateBody(BaseModel):
+    # fields outside the caller's allow-list (core decides) are ignored, not refused
+    model_config = ConfigDict(extra="ignore")
+
+    username: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=320)
+    password: str | None = Field(None, max_length=4096)
+    roles: list[Role] | None = Field(None, max_length=16)
+    role: str | None = Field(None, max_length=32)
+    is_active: bool | None = None
+
+
+class UserEntry(BaseModel):
+    id: str
+    username: str
+    email: str
+    created_at: str
+    roles: list[str]
+    is_active: bool
+    last_login: str | None
