@@ -6,6 +6,9 @@ with exponential backoff first (tenacity), and one that keeps failing is skipped
 circuit is open. Fallback happens only before the first event reaches the caller: once text
 has been streamed, a failure ends the stream with an error event instead of mixing answers.
 Every attempt, successful or not, lands in the usage ledger.
+
+Choosing by capability and preference is `selection.py`; retrying one provider before
+falling back is `retry.py`; this module resolves models and fails over along the chain.
 """
 
 from __future__ import annotations
@@ -17,16 +20,9 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
-
-from menagerie.core.errors import Invalid, MenagerieError, NotFound, QuotaExceeded, Unavailable
+from menagerie.core.errors import MenagerieError, NotFound, QuotaExceeded, Unavailable
 from menagerie.core.llm.breaker import CircuitBreaker
-from menagerie.core.llm.catalog import Catalog, ModelInfo, normalise_capability
+from menagerie.core.llm.catalog import Catalog, ModelInfo
 from menagerie.core.llm.errors import ProviderError, ProviderUnavailable
 from menagerie.core.llm.models import (
     ChatMessage,
@@ -44,16 +40,14 @@ from menagerie.core.llm.models import (
 from menagerie.core.llm.providers.base import Provider
 from menagerie.core.llm.providers.factory import OFFLINE
 from menagerie.core.llm.quotas import QuotaService
+from menagerie.core.llm.retry import open_stream
+from menagerie.core.llm.selection import Alternative, Selection, estimate, price, select
 from menagerie.core.llm.tokens import estimate_message_tokens, estimate_tokens
 from menagerie.core.llm.usage import UsageLedger, UsageRecord
 
 log = logging.getLogger(__name__)
 
 Availability = Literal["available", "degraded", "unavailable"]
-EXPECTED_OUTPUT_TOKENS = 256  # for estimates before a call
-TIER_QUALITY = {"basic": 0.0, "standard": 1 / 3, "high": 2 / 3, "premium": 1.0}
-COST_WEIGHT = {"low": 0.6, "economy": 0.6, "cheap": 0.6, "balanced": 0.3, "premium": 0.0}
-SPEED_WEIGHT = {"fast": 0.5, "balanced": 0.25, "thorough": 0.0, "quality": 0.0}
 
 
 class EndpointWaker(Protocol):
@@ -77,22 +71,6 @@ class Routed:
 
 
 RoutedEvent = Routed | StreamEvent
-
-
-@dataclass(frozen=True, slots=True)
-class Alternative:
-    model: ModelInfo
-    estimated_cost: float
-    estimated_time_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class Selection:
-    model: ModelInfo
-    reason: str
-    score: float
-    alternatives: list[Alternative]
-    missing_capabilities: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +172,7 @@ class Router:
         if self.cost_optimization:
             # the cheapest capable model of the first configured provider keeps bills low
             first = real[0].provider
-            return min((m for m in real if m.provider == first), key=_price)
+            return min((m for m in real if m.provider == first), key=price)
         return real[0]
 
     def resolve_offline(self) -> ModelInfo:
@@ -221,12 +199,10 @@ class Router:
                 ordered.append(model)
         return ordered
 
-    # --- choosing by capability and preference -------------------------------------------
+    # --- choosing by capability and preference (selection.py) ---------------------------
 
     def estimate(self, model: ModelInfo, input_tokens: int) -> Alternative:
-        output = min(EXPECTED_OUTPUT_TOKENS, model.max_output_tokens)
-        seconds = model.typical_latency_s + output / 100  # ~100 tokens/s of generation
-        return Alternative(model, round(model.cost(input_tokens, output), 6), round(seconds, 2))
+        return estimate(model, input_tokens)
 
     def select(
         self,
@@ -236,47 +212,14 @@ class Router:
         speed_preference: str = "balanced",
         input_tokens: int = 0,
     ) -> Selection:
-        cost_weight = _weight(COST_WEIGHT, cost_preference, "cost_preference")
-        speed_weight = _weight(SPEED_WEIGHT, speed_preference, "speed_preference")
-        required = frozenset(normalise_capability(c) for c in capabilities if c.strip())
-        pool = [m for m in self.callable_models() if self.availability(m) == "available"]
-        if not pool:
-            raise Unavailable("no model provider is reachable", service="llm")
-        real = [m for m in pool if m.provider != OFFLINE]
-        pool = real or pool
-        full = [m for m in pool if required <= m.capabilities]
-        ranked_pool = full or pool
-        top_price = max((_price(m) for m in ranked_pool), default=0.0) or 1.0
-        top_latency = max((m.typical_latency_s for m in ranked_pool), default=0.0) or 1.0
-
-        def score(model: ModelInfo) -> float:
-            quality = TIER_QUALITY.get(model.performance_tier, 0.5)
-            coverage = len(required & model.capabilities) / len(required) if required else 1.0
-            return (
-                coverage
-                + 0.4 * quality
-                - cost_weight * _price(model) / top_price
-                - speed_weight * model.typical_latency_s / top_latency
-            )
-
-        ranked = sorted(ranked_pool, key=lambda m: (-score(m), _price(m), m.model_id))
-        best = ranked[0]
-        missing = required - best.capabilities
-        wanted = ", ".join(sorted(required)) or "general chat"
-        if missing:
-            reason = (
-                f"No available model offers {', '.join(sorted(missing))}; "
-                f"{best.display_name} covers the most of {wanted}"
-            )
-        else:
-            reason = (
-                f"Optimal for {wanted} with {cost_preference} cost and {speed_preference} speed "
-                f"among {len(ranked_pool)} capable model{'s' if len(ranked_pool) != 1 else ''}"
-            )
-        if best.provider == OFFLINE:
-            reason += " (offline model: no provider is configured)"
-        alternatives = [self.estimate(m, input_tokens) for m in ranked[1:4]]
-        return Selection(best, reason, round(score(best), 4), alternatives, missing)
+        return select(
+            self.callable_models(),
+            lambda model: self.availability(model) == "available",
+            capabilities,
+            cost_preference=cost_preference,
+            speed_preference=speed_preference,
+            input_tokens=input_tokens,
+        )
 
     # --- calling -------------------------------------------------------------------------
 
@@ -324,7 +267,9 @@ class Router:
             started = time.perf_counter()
             try:
                 await self._wake_endpoint(model.provider)
-                first, events = await self._open(provider, request)
+                first, events = await open_stream(
+                    provider, request, retries=self.retries, backoff_s=self.backoff_s
+                )
             except ProviderError as exc:
                 if exc.retryable:
                     breaker.record_failure()
@@ -462,49 +407,6 @@ class Router:
             routed.fallback_from,
         )
 
-    async def _open(
-        self, provider: Provider, request: ChatRequest
-    ) -> tuple[StreamEvent, AsyncIterator[StreamEvent]]:
-        """Start a stream and wait for its first event, retrying what is worth retrying."""
-        try:  # the first try needs no retry machinery: most calls succeed at it
-            return await self._attempt(provider, request)
-        except ProviderError as exc:
-            if not exc.retryable or self.retries <= 0:
-                raise
-            failed: ProviderError | None = exc
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retries + 1),
-            wait=wait_exponential_jitter(
-                initial=self.backoff_s, max=self.backoff_s * 8, jitter=self.backoff_s
-            ),
-            retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.retryable),
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                if failed is not None:  # tenacity's first attempt is the one that just failed
-                    error, failed = failed, None
-                    raise error
-                return await self._attempt(provider, request)
-        raise AssertionError("unreachable: tenacity re-raises the last failure")
-
-    @staticmethod
-    async def _attempt(
-        provider: Provider, request: ChatRequest
-    ) -> tuple[StreamEvent, AsyncIterator[StreamEvent]]:
-        events = aiter(provider.stream(request))
-        try:
-            first = await anext(events)
-        except StopAsyncIteration:
-            raise ProviderUnavailable(
-                "the provider closed the stream without an answer", provider=provider.name
-            ) from None
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await events.aclose()  # type: ignore[attr-defined]
-            raise
-        return first, events
-
     async def _wake_endpoint(self, provider: str) -> None:
         if self.endpoints is not None and provider in self._endpoint_names:
             await self.endpoints.ensure_awake(provider)
@@ -537,19 +439,3 @@ class Router:
         for provider in self.providers.values():
             with contextlib.suppress(Exception):
                 await provider.aclose()
-
-
-def _price(model: ModelInfo) -> float:
-    return model.cost_per_1k_input + model.cost_per_1k_output
-
-
-def _weight(table: dict[str, float], value: str, field_name: str) -> float:
-    try:
-        return table[value.strip().lower()]
-    except KeyError:
-        raise Invalid(
-            f"{field_name} must be one of {', '.join(table)}",
-            field=field_name,
-            received=value,
-            expected=" | ".join(table),
-        ) from None

@@ -17,8 +17,8 @@ from menagerie.core.llm.router import (
     EndpointWaker,
     RoutedCompletion,
     Router,
-    Selection,
 )
+from menagerie.core.llm.selection import Selection
 from menagerie.core.llm.tokens import estimate_tokens
 from menagerie.core.llm.usage import Period, UsageLedger, UsageSummary
 from menagerie.settings import Settings
