@@ -10,8 +10,12 @@ import httpx
 import pytest
 
 from menagerie.app import create_app
+from menagerie.core.agents.events import AgentEvent, TextChunk
+from menagerie.core.errors import NotFound
+from menagerie.dialects.podplay import chat as podplay_chat
 from menagerie.platform import Platform
 from menagerie.settings import Settings
+from tests.utils.envelopes import assert_error
 from tests.utils.server import client_for
 
 AUTH = {"Authorization": "Bearer test-master-key-0123456789abcdef"}  # conftest's master key
@@ -153,12 +157,40 @@ async def test_bad_input_and_other_tenants(env: tuple[httpx.AsyncClient, Platfor
     acme = {"Authorization": f"Bearer {issued.token}"}
     gone = await client.delete("/api/chat/history/conv-1", headers=acme)
     assert gone.status_code == 404
-    history = (
-        await client.get("/api/chat/history", params={"user_id": USER}, headers=acme)
-    ).json()
+    history = (await client.get("/api/chat/history", params={"user_id": USER}, headers=acme)).json()
     assert history["pagination"]["total"] == 0
     # their chat with the same conversation id is theirs, never a view into ours
     taken = await client.post(
         "/api/chat/mama-bear", json={"message": "hi", "session_id": "conv-1"}, headers=acme
     )
     assert taken.status_code == 422
+
+
+@pytest.mark.parametrize("path", ["/api/chat/history", "/api/chat/memories"])
+async def test_user_id_is_required(env: tuple[httpx.AsyncClient, Platform], path: str) -> None:
+    client, _ = env
+    body = assert_error(await client.get(path), 422, "INVALID_INPUT", dialect="podplay")
+    assert body["details"]["field"] == "user_id"
+    assert (await client.get(path, params={"user_id": USER})).status_code == 200
+
+
+async def test_confidence_is_a_number_that_says_not_measured(
+    env: tuple[httpx.AsyncClient, Platform],
+) -> None:
+    client, _ = env
+    answer = await chat(client, message="hello")
+    # no model reports a confidence: the documented sentinel, never null, never made up
+    assert answer["metadata"]["confidence"] == -1.0
+
+
+async def test_stream_errors_speak_the_seeds_codes() -> None:
+    async def failing() -> AsyncIterator[AgentEvent]:
+        yield TextChunk("partial")
+        raise NotFound("no such session", reason="SESSION_NOT_FOUND")
+
+    events = [line async for line in podplay_chat._stream(failing(), context_used=False)]
+    error = json.loads(events[-1].removeprefix("data: "))
+    assert error["type"] == "error"
+    assert error["error_code"] == "RESOURCE_NOT_FOUND"
+    assert error["details"] == {"reason": "SESSION_NOT_FOUND"}
+    assert error["retryable"] is False
