@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import socketio
 
@@ -30,9 +31,11 @@ class BusRelay:
         sio: socketio.AsyncServer,
         routes: dict[str, str],
         *,
-        shape: Callable[[Event], dict[str, object]] | None = None,
+        shape: Callable[[Event], dict[str, Any] | None] | None = None,
     ) -> None:
-        """`routes` maps a bus topic to the socket.io event name it is emitted as."""
+        """`routes` maps a bus topic to the socket.io event name it is emitted as; `shape`
+        turns a bus event (core's typed payload) into the surface's own payload, or None to
+        drop it. Without it the payload goes out as it is, less its `tenant_id`."""
         self._events = events
         self._sio = sio
         self._routes = routes
@@ -57,8 +60,19 @@ class BusRelay:
             tenant = event.payload.get("tenant_id")
             if name is None or not isinstance(tenant, str):
                 continue
-            payload = {k: v for k, v in event.payload.items() if k != "tenant_id"}
+            try:
+                payload = self._payload(event)
+            except Exception:  # a payload this shape cannot read: drop it, keep relaying
+                log.exception("shaping %s for socket.io failed", event.topic)
+                continue
+            if payload is None:
+                continue
             try:
                 await self._sio.emit(name, payload, room=tenant_room(tenant), ignore_queue=True)
             except Exception:
                 log.exception("relaying %s to socket.io failed", event.topic)
+
+    def _payload(self, event: Event) -> dict[str, Any] | None:
+        if self._shape is not None:
+            return self._shape(event)
+        return {k: v for k, v in event.payload.items() if k != "tenant_id"}

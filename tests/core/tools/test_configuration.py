@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import ipaddress
 import json
 import socket
+import time
 from typing import Any
 
 import pytest
 
 from menagerie.core.errors import Invalid
 from menagerie.core.tools.configuration import (
-    check_url,
+    call_timeout,
     collect_secrets,
-    looks_secret,
-    mask,
     merge_configuration,
+    needs_restart,
     normalize_schema,
     redact_configuration,
     secret_keys,
     validate_configuration,
 )
+from menagerie.core.tools.secrets import looks_secret, mask
+from menagerie.core.tools.urlguard import check_url
 
 SEED_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -125,6 +128,31 @@ def test_reserved_keys_allowed_and_shape_checked() -> None:
     assert field_of(closed, {"headers": []}).field == "headers"
     assert field_of(closed, {"url": 5}).field == "url"
     assert field_of(None, {"command": ["a"]}).field == "command"
+
+
+def test_timeout_is_a_reserved_key_every_server_accepts() -> None:
+    closed = {"type": "object", "properties": {}, "additionalProperties": False}
+    # the seed's own reconfiguration of github-mcp, whose schema allows no other keys
+    github = {
+        "type": "object",
+        "properties": {"api_token": {"type": "string", "secret": True}},
+        "required": ["api_token"],
+        "additionalProperties": False,
+    }
+    validate_configuration(github, {"api_token": "new_token_here", "timeout": 30})
+    validate_configuration(closed, {"timeout": 0.5})
+    for wrong in (0, -1, 601, "30", True, None):
+        problem = field_of(closed, {"timeout": wrong})
+        assert (problem.field, problem.reason) == ("timeout", "INVALID_CONFIGURATION"), wrong
+
+
+def test_call_timeout_and_restarts() -> None:
+    assert call_timeout({"timeout": 30}, 5.0) == 30.0
+    assert call_timeout({}, 5.0) == 5.0
+    assert call_timeout({"timeout": "x"}, 5.0) == 5.0
+    # a call timeout applies to the next call: only other keys need the server restarted
+    assert not needs_restart({"a": 1}, {"a": 1, "timeout": 30})
+    assert needs_restart({"a": 1}, {"a": 2, "timeout": 30})
 
 
 def test_validation_never_echoes_a_secret() -> None:
@@ -315,28 +343,28 @@ def test_merge_refuses_a_mask_with_nothing_behind_it() -> None:
         "https:///no-host",
     ],
 )
-def test_check_url_rejects(url: str) -> None:
+async def test_check_url_rejects(url: str) -> None:
     with pytest.raises(Invalid) as caught:
-        check_url(url, allow_private=False)
+        await check_url(url, allow_private=False)
     assert (caught.value.reason, caught.value.field) == ("URL_NOT_ALLOWED", "url")
 
 
-def test_check_url_allows_public_literal_without_dns() -> None:
-    check_url("https://93.184.216.34/mcp", allow_private=False)
-    check_url("http://[2606:2800:220:1:248:1893:25c8:1946]/mcp", allow_private=False)
-    check_url("https://[::ffff:93.184.216.34]/", allow_private=False)
+async def test_check_url_allows_public_literal_without_dns() -> None:
+    await check_url("https://93.184.216.34/mcp", allow_private=False)
+    await check_url("http://[2606:2800:220:1:248:1893:25c8:1946]/mcp", allow_private=False)
+    await check_url("https://[::ffff:93.184.216.34]/", allow_private=False)
 
 
-def test_allow_private_lets_local_servers_through() -> None:
-    check_url("http://127.0.0.1:8080/mcp", allow_private=True)
-    check_url("http://localhost:3001/mcp", allow_private=True)
+async def test_allow_private_lets_local_servers_through() -> None:
+    await check_url("http://127.0.0.1:8080/mcp", allow_private=True)
+    await check_url("http://localhost:3001/mcp", allow_private=True)
     with pytest.raises(Invalid):
-        check_url("file:///etc/passwd", allow_private=True)
+        await check_url("file:///etc/passwd", allow_private=True)
 
 
-def test_check_url_resolves_names() -> None:
+async def test_check_url_resolves_names() -> None:
     with pytest.raises(Invalid, match="could not be resolved") as caught:
-        check_url("https://no-such-host.invalid/mcp", allow_private=False)
+        await check_url("https://no-such-host.invalid/mcp", allow_private=False)
     assert caught.value.reason == "URL_NOT_ALLOWED"
     # a name that resolves to this machine's own addresses is refused like the address itself
     host = socket.gethostname()
@@ -346,10 +374,36 @@ def test_check_url_resolves_names() -> None:
         pytest.skip("this machine's name does not resolve")
     if all(not ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
         with pytest.raises(Invalid):
-            check_url(f"http://{host}/", allow_private=False)
+            await check_url(f"http://{host}/", allow_private=False)
 
 
-def test_url_error_does_not_echo_credentials() -> None:
+async def test_url_error_does_not_echo_credentials() -> None:
     with pytest.raises(Invalid) as caught:
-        check_url("http://bob:canary-url-0011@127.0.0.1/", allow_private=False)
+        await check_url("http://bob:canary-url-0011@127.0.0.1/", allow_private=False)
     assert "canary-url-0011" not in json.dumps(caught.value.details)
+
+
+async def test_resolving_a_name_never_blocks_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a resolver that takes its time, as a slow DNS server does
+    def slow_getaddrinfo(host: str, *args: Any, **kwargs: Any) -> list[Any]:
+        time.sleep(0.5)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 443))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_getaddrinfo)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    counting = asyncio.create_task(ticker())
+    try:
+        await check_url("https://mcp.example.com/mcp", allow_private=False)
+    finally:
+        counting.cancel()
+    # the loop went on serving others while the name resolved (a blocked loop counts ~0)
+    assert ticks >= 20

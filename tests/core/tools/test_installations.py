@@ -18,6 +18,7 @@ import pytest
 from menagerie.core.errors import Conflict, Forbidden, Invalid, NotFound, Timeout, Unavailable
 from menagerie.core.events.bus import Event
 from menagerie.core.identity.models import Principal
+from menagerie.core.tools.events import InstallationProgress, ServerStatusChanged
 from menagerie.core.tools.portability import import_servers
 from menagerie.core.tools.service import PROGRESS_TOPIC, STATUS_TOPIC
 from menagerie.platform import Platform
@@ -50,11 +51,19 @@ async def test_pypi_server_installs_lists_and_calls(mcp_platform: Platform) -> N
     steps: list[Event] = []
     while (event := await progress.get(within=1)) is not None:
         steps.append(event)
-    percents = [e.payload["progress"] for e in steps]
+    # the bus carries core's typed event, not one surface's payload
+    events = [InstallationProgress.from_payload(e.payload) for e in steps]
+    percents = [e.progress for e in events]
     assert percents == sorted(percents)
     assert percents[-1] == 100
-    assert {"current_step", "estimated_remaining", "installation_id"} <= set(steps[0].payload)
-    assert steps[-1].payload["server_name"] == TIME
+    assert (events[-1].server_name, events[-1].state, events[-1].remaining_s) == (
+        TIME,
+        "completed",
+        0,
+    )
+    assert events[0].step
+    assert events[0].remaining_s > 0
+    assert "current_step" not in steps[0].payload
 
     tools = {t.name: t for t in await mcp_platform.mcp.tools(me, TIME)}
     assert {"get_current_time", "convert_time"} <= set(tools)
@@ -93,11 +102,11 @@ async def test_killed_server_goes_offline_and_comes_back(mcp_platform: Platform)
     os.kill(pid, signal.SIGKILL)
 
     seen: list[str] = []
-    # the start's own "online" may still be on its way: wait for offline, then online again
-    while "offline" not in seen or "online" not in seen[seen.index("offline") :]:
+    # the start's own "running" may still be on its way: wait for offline, then running again
+    while "offline" not in seen or "running" not in seen[seen.index("offline") :]:
         event = await statuses.get(within=30)
         assert event is not None, f"status events so far: {seen}"
-        seen.extend(server["status"] for server in event.payload["servers"])
+        seen.append(ServerStatusChanged.from_payload(event.payload).status)
 
     await eventually(lambda: bool(pids_running(TIME)), what="a restarted server process")
     [restarted] = pids_running(TIME)
@@ -319,7 +328,8 @@ async def test_tool_list_changes_are_picked_up_without_polling(mcp_settings: Set
     await platform.start()
     try:
         me = admin(platform)
-        server = {"command": sys.executable, "args": [str(GROWING_SERVER)]}
+        # -P: the script's folder holds tests/utils/http.py, which would shadow the stdlib
+        server = {"command": sys.executable, "args": ["-P", str(GROWING_SERVER)]}
         await import_servers(platform.mcp, me, {"mcpServers": {"growing": server}})
         for _ in range(300):
             if (await platform.mcp.installation(me, "growing")).status == "running":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable, Set
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -126,7 +126,7 @@ def _optional_str(spec: dict[str, Any], key: str, where: str, default: str) -> s
     return value
 
 
-def _custom_entry(spec: Any, where: str) -> CatalogEntry:
+def _custom_entry(spec: Any, where: str, updated: datetime | None = None) -> CatalogEntry:
     if not isinstance(spec, dict):
         raise Invalid(f"{where}: expected an object", field=where, received=spec, expected="object")
     name = check_name(spec.get("name"), f"{where}.name")
@@ -166,6 +166,8 @@ def _custom_entry(spec: Any, where: str) -> CatalogEntry:
         "tags": string_list(spec.get("tags", []), f"{where}.tags"),
         "configuration_schema": schema,
         "custom": True,
+        # the entry says when it changed, else its file does
+        "last_updated": _parse_time(spec.get("last_updated")) or updated,
     }
     if has_url:
         remote = Remote(
@@ -194,6 +196,7 @@ def load_custom(path: Path) -> list[CatalogEntry]:
     """Entries of `data/mcp_servers.json`; a missing file is an empty list."""
     try:
         text = path.read_text(encoding="utf-8")
+        updated = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     except FileNotFoundError:
         return []
     try:
@@ -217,7 +220,7 @@ def load_custom(path: Path) -> list[CatalogEntry]:
             )
         entries: dict[str, CatalogEntry] = {}
         for index, spec in enumerate(data["servers"]):
-            entry = _custom_entry(spec, f"servers[{index}]")
+            entry = _custom_entry(spec, f"servers[{index}]", updated)
             if entry.name in entries:
                 raise Invalid(
                     f"servers[{index}].name: {entry.name!r} is listed twice",

@@ -17,9 +17,9 @@ from typing import Any
 import certifi
 
 from menagerie.core.errors import Invalid
-from menagerie.core.tools.configuration import check_url
 from menagerie.core.tools.installer import PackageHome
 from menagerie.core.tools.models import CatalogEntry, LaunchPlan, Package
+from menagerie.core.tools.urlguard import check_url
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -30,8 +30,8 @@ def build_plan(
     *,
     home: PackageHome | None,
     workdir: Path,
-    allow_private_urls: bool,
 ) -> LaunchPlan:
+    """How to start the server; a remote URL in it is not checked yet (`checked_plan` does)."""
     workdir.mkdir(parents=True, exist_ok=True)
     extra_args = [str(a) for a in configuration.get("args") or []]
     extra_env = {str(k): str(v) for k, v in (configuration.get("env") or {}).items()}
@@ -42,7 +42,6 @@ def build_plan(
     if url or (entry.remotes and not entry.packages and not entry.command and not command):
         remote = entry.remotes[0] if entry.remotes else None
         target = str(url) if url else _expand_text(remote.url if remote else "", configuration)
-        check_url(target, allow_private=allow_private_urls)
         headers = {k: _expand_text(v, configuration) for k, v in remote.headers} if remote else {}
         transport = remote.transport if remote else "streamable-http"
         return LaunchPlan(transport, url=target, headers={**headers, **extra_headers})
@@ -85,6 +84,21 @@ def build_plan(
     args = [*([] if command else entry.args), *extra_args]
     env = {**base_environment(None, workdir), **dict(entry.env), **extra_env}
     return LaunchPlan("stdio", command=run, args=tuple(args), env=env, cwd=str(workdir))
+
+
+async def checked_plan(
+    entry: CatalogEntry,
+    configuration: dict[str, Any],
+    *,
+    home: PackageHome | None,
+    workdir: Path,
+    allow_private_urls: bool,
+) -> LaunchPlan:
+    """`build_plan`, its remote URL checked against the guard (a name resolved off the loop)."""
+    plan = build_plan(entry, configuration, home=home, workdir=workdir)
+    if plan.url is not None and not plan.local_http:
+        await check_url(plan.url, allow_private=allow_private_urls)
+    return plan
 
 
 def base_environment(bin_dir: Path | None, workdir: Path) -> dict[str, str]:

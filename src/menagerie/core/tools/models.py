@@ -172,8 +172,20 @@ class Installation:
     installed_at: datetime
     last_health_check: datetime | None
     error: str | None
-    metrics: ServerMetrics | None
+    metrics: ServerMetrics | None  # None: no session runs it in this process
     tool_count: int
+    expected_install_s: float = 0.0  # while installing: about how long it takes in all
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationStatus:
+    """How a tenant's MCP servers are doing, taken from the live sessions."""
+
+    state: Literal["idle", "healthy", "degraded", "unhealthy"]
+    connected: list[str]  # servers whose session is up, by name
+    available_tools: int  # tools of the connected servers
+    # the latest health check of any session; with none checked yet, when this was taken
+    last_check: datetime
 
 
 @dataclass(frozen=True, slots=True)

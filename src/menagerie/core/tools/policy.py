@@ -12,8 +12,9 @@ from typing import Any
 
 from menagerie.core.errors import Forbidden
 from menagerie.core.identity.models import Principal
-from menagerie.core.tools.configuration import check_url, validate_configuration
+from menagerie.core.tools.configuration import validate_configuration
 from menagerie.core.tools.models import CatalogEntry
+from menagerie.core.tools.urlguard import check_url
 
 CODE_LOADING_ENV = re.compile(
     r"^(LD_|DYLD_|PYTHON|NODE_OPTIONS$|NODE_PATH$|PATH$|BASH_ENV$|ENV$|PERL5|RUBYOPT$|"
@@ -22,7 +23,7 @@ CODE_LOADING_ENV = re.compile(
 )
 
 
-def check_configuration(
+async def check_configuration(
     principal: Principal,
     entry: CatalogEntry,
     configuration: dict[str, Any],
@@ -48,6 +49,6 @@ def check_configuration(
             )
     url = configuration.get("url")
     if isinstance(url, str):
-        check_url(url, allow_private=allow_private_urls)
+        await check_url(url, allow_private=allow_private_urls)
     elif entry.custom and entry.remotes and not entry.packages:
-        check_url(entry.remotes[0].url, allow_private=allow_private_urls)
+        await check_url(entry.remotes[0].url, allow_private=allow_private_urls)

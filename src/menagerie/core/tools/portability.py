@@ -18,10 +18,10 @@ from menagerie.core.tools.clientconfig import (
     export_vscode,
     parse_client_config,
 )
-from menagerie.core.tools.configuration import check_url
 from menagerie.core.tools.launch import base_environment
 from menagerie.core.tools.models import Installation
 from menagerie.core.tools.service import ToolService
+from menagerie.core.tools.urlguard import check_url
 
 ExportFormat = Literal["claude_desktop", "vscode"]
 MAX_IMPORTED = 50
@@ -43,7 +43,7 @@ async def import_servers(
         )
     for server in servers:
         if server.url is not None:
-            check_url(server.url, allow_private=service.settings.allow_private_urls)
+            await check_url(server.url, allow_private=service.settings.allow_private_urls)
     results = []
     for server in servers:
         # the entry kept beside the installation must hold nothing secret: no URL, no command

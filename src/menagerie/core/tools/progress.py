@@ -1,4 +1,4 @@
-"""Installation progress on the event bus: percent, current step and estimated time left."""
+"""Installation progress on the event bus: percent, current step and estimated seconds left."""
 
 from __future__ import annotations
 
@@ -7,21 +7,21 @@ import logging
 from time import monotonic
 
 from menagerie.core.events.bus import EventBus
+from menagerie.core.tools.events import InstallationProgress
+from menagerie.core.tools.models import CatalogEntry
 
 log = logging.getLogger(__name__)
 
 
-def remaining_text(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    minutes, seconds = divmod(seconds, 60)
-    return f"{minutes}m {seconds}s" if minutes else f"{seconds}s"
+def expected_install_s(entry: CatalogEntry) -> float:
+    """About how long installing `entry` takes: a package download, or only a check."""
+    return 45.0 if entry.packages else 3.0
 
 
 class ProgressReporter:
     def __init__(
         self,
         events: EventBus,
-        topic: str,
         tenant_id: str,
         installation_id: str,
         server_name: str,
@@ -29,7 +29,6 @@ class ProgressReporter:
         expected_s: float,
     ) -> None:
         self._events = events
-        self._topic = topic
         self._tenant_id = tenant_id
         self._installation_id = installation_id
         self._server_name = server_name
@@ -47,14 +46,14 @@ class ProgressReporter:
         else:
             left = max(self._expected_s - elapsed, 1.0)
         self.history.append((progress, step))
-        payload = {
-            "tenant_id": self._tenant_id,
-            "installation_id": self._installation_id,
-            "server_name": self._server_name,
-            "progress": progress,
-            "current_step": step,
-            "estimated_remaining": remaining_text(left),
-            "status": "failed" if failed else ("completed" if progress >= 100 else "installing"),
-        }
+        event = InstallationProgress(
+            tenant_id=self._tenant_id,
+            installation_id=self._installation_id,
+            server_name=self._server_name,
+            progress=progress,
+            step=step,
+            remaining_s=round(left, 1),
+            state="failed" if failed else ("completed" if progress >= 100 else "installing"),
+        )
         with contextlib.suppress(Exception):  # progress is informative: never fail an install
-            await self._events.publish(self._topic, payload)
+            await self._events.publish(event.topic, event.to_payload())

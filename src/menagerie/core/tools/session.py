@@ -76,6 +76,7 @@ class McpSession:
         self.error: str | None = None
         self.tools: list[ToolInfo] = []
         self.secrets: list[str] = []  # what its configuration holds: masked in its results
+        self.call_timeout_s = 30.0  # its installation's `timeout`: applied to each tool call
         self.connected_at: float | None = None
         self.last_check: datetime | None = None
         self.last_response_ms: float | None = None
@@ -183,7 +184,10 @@ class McpSession:
         lost = asyncio.Event()
         with anyio.CancelScope(deadline=anyio.current_time() + self.connect_timeout_s) as scope:
             async with self._open() as client:
+                started = monotonic()
                 self.tools = await self._list_tools(client)
+                # the first listing is the first health check: its round trip is measured too
+                self.last_response_ms = round((monotonic() - started) * 1000, 2)
                 scope.deadline = math.inf
                 self.connected_at = monotonic()
                 self.last_check = utcnow()

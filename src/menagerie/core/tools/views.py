@@ -1,14 +1,15 @@
-"""What an installation looks like from outside: its status, health and metrics, its
-configuration with secrets masked, and the status events the bus carries."""
+"""What an installation looks like from outside: its status, health and metrics, and its
+configuration with secrets masked; and the status event of a server."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from menagerie.core.clock import iso, utcnow
-from menagerie.core.redact import MASK
+from menagerie.core.clock import utcnow
 from menagerie.core.tools.configuration import redact_configuration
+from menagerie.core.tools.events import ServerState, ServerStatusChanged
 from menagerie.core.tools.models import CatalogEntry, Installation
+from menagerie.core.tools.progress import expected_install_s
 from menagerie.core.tools.session import McpSession
 from menagerie.core.tools.tables import McpInstallationRow
 
@@ -38,34 +39,29 @@ def installation_view(
         error=(session.error if session else None) or row.error,
         metrics=session.metrics() if session else None,
         tool_count=len(session.tools) if session else 0,
+        expected_install_s=expected_install_s(entry) if status == "installing" else 0.0,
     )
 
 
-def status_payload(name: str, status: str, session: McpSession | None) -> dict[str, Any]:
-    """One server of PodPlay's `mcp_server_status` event."""
-    checked = session.last_check if session is not None and session.last_check else utcnow()
-    server: dict[str, Any] = {
-        "name": name,
-        "status": "online" if status == "running" else status,
-        "last_check": iso(checked),
-    }
-    if session is not None:
-        if session.last_response_ms is not None:
-            server["response_time"] = session.last_response_ms
-        server["health_score"] = round(1 - session.metrics().error_rate, 4)
-        if session.error and status != "running":
-            server["error_message"] = session.error
-    return server
-
-
-def mask_secrets(value: Any, secrets: list[str]) -> Any:
-    """`value` with every occurrence of each secret masked, however deeply it is nested."""
-    if isinstance(value, str):
-        for secret in sorted(secrets, key=len, reverse=True):
-            value = value.replace(secret, MASK)
-        return value
-    if isinstance(value, list):
-        return [mask_secrets(item, secrets) for item in value]
-    if isinstance(value, dict):
-        return {key: mask_secrets(item, secrets) for key, item in value.items()}
-    return value
+def status_event(
+    tenant_id: str,
+    installation_id: str,
+    name: str,
+    status: ServerState,
+    session: McpSession | None,
+) -> ServerStatusChanged:
+    """A server's status as the bus carries it, with what its session measured."""
+    if session is None:
+        return ServerStatusChanged(tenant_id, installation_id, name, status, utcnow())
+    metrics = session.metrics()
+    return ServerStatusChanged(
+        tenant_id=tenant_id,
+        installation_id=installation_id,
+        server_name=name,
+        status=status,
+        checked_at=session.last_check or utcnow(),
+        response_ms=session.last_response_ms,
+        requests_handled=metrics.requests_handled,
+        error_rate=metrics.error_rate,
+        error=session.error if status != "running" else None,
+    )
