@@ -136,6 +136,11 @@ class Settings(BaseSettings):
         default_factory=lambda: ["user", "project", "deployment"]
     )
     oauth_state_ttl_s: int = Field(600, ge=30)
+    oauth_redirect_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="origins (https://app.example) an OAuth callback may send a browser to, "
+        "beside this server's own",
+    )
 
     # rate limits: on by default, per route category; overrides as {"dialect.category": "N/period"}
     rate_limits_enabled: bool = True
@@ -240,7 +245,13 @@ class Settings(BaseSettings):
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("required_env", "llm_fallback_models", "vercel_scopes", mode="before")
+    @field_validator(
+        "required_env",
+        "llm_fallback_models",
+        "vercel_scopes",
+        "oauth_redirect_origins",
+        mode="before",
+    )
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):

@@ -12,12 +12,14 @@ import logging
 import math
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from menagerie.core import errors as E
@@ -224,6 +226,29 @@ def from_http_exception(exc: StarletteHTTPException, method: str, path: str) -> 
     return cls(detail or message)
 
 
+def _flat(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    for route in routes:
+        # FastAPI keeps an included router whole (its routes' paths already carry any prefix,
+        # and dialect apps include their routers without one)
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _flat(inner.routes)
+        else:
+            yield route
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route of this app answers at the request's path: Starlette's own
+    `Allow` names only the first route that matched the path, not its siblings."""
+    methods: set[str] = set()
+    for route in _flat(request.app.router.routes):
+        match, _ = route.matches(request.scope)
+        found = getattr(route, "methods", None)
+        if match is not Match.NONE and found:
+            methods |= set(found)
+    return ", ".join(sorted(methods))
+
+
 class UnexpectedErrorMiddleware:
     """The last line: an exception nobody handled is logged with the request id and answered
     in the dialect's envelope as INTERNAL_ERROR, with no trace of its internals."""
@@ -277,6 +302,8 @@ def install_error_handling(app: FastAPI, envelope: ErrorEnvelope) -> None:
         response = envelope.render(error, request_id_of(request.scope))
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            response.headers["Allow"] = allowed_methods(request)
         return response
 
     app.add_exception_handler(E.MenagerieError, on_core_error)

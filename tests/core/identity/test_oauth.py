@@ -18,12 +18,14 @@ from sqlalchemy import select, text, update
 from menagerie.core.clock import utcnow
 from menagerie.core.errors import Invalid, NotFound, Unavailable
 from menagerie.core.identity.models import Principal
+from menagerie.core.identity.oauth.redirects import RedirectPolicy
 from menagerie.core.identity.oauth.tables import OAuthConnectionRow, OAuthStateRow
 from menagerie.platform import Platform
 from menagerie.settings import Settings
 from tests.utils.oauth_server import SCOPES, OAuthServer, approve, running_oauth_server
 
 REDIRECT = "https://app.example/metamorph/api/vercel/auth/callback"
+ORIGINS = ["https://app.example"]  # where REDIRECT lives: a configured redirect origin
 
 
 @dataclass
@@ -37,7 +39,11 @@ class Env:
 @pytest.fixture
 async def env(settings: Settings) -> AsyncIterator[Env]:
     async with running_oauth_server(redirect_uris={REDIRECT}) as server:
-        platform = Platform.build(settings.model_copy(update=server.settings_update(dev_mode=True)))
+        platform = Platform.build(
+            settings.model_copy(
+                update=server.settings_update(dev_mode=True, oauth_redirect_origins=ORIGINS)
+            )
+        )
         await platform.start()
         try:
             a = (await platform.vaults.dev_vault("vault-a")).principal
@@ -198,7 +204,9 @@ async def test_wrong_client_secret_is_a_server_problem(env: Env, settings: Setti
     platform = Platform.build(
         settings.model_copy(
             update=env.server.settings_update(
-                dev_mode=True, vercel_client_secret=SecretStr("ocs_not-the-right-one")
+                dev_mode=True,
+                vercel_client_secret=SecretStr("ocs_not-the-right-one"),
+                oauth_redirect_origins=ORIGINS,
             )
         )
     )
@@ -217,7 +225,9 @@ async def test_wrong_client_secret_is_a_server_problem(env: Env, settings: Setti
 
 
 async def test_unreachable_token_endpoint(env: Env, settings: Settings) -> None:
-    update_ = env.server.settings_update(dev_mode=True, vercel_token_url="http://127.0.0.1:9/t")
+    update_ = env.server.settings_update(
+        dev_mode=True, vercel_token_url="http://127.0.0.1:9/t", oauth_redirect_origins=ORIGINS
+    )
     platform = Platform.build(settings.model_copy(update=update_))
     await platform.start()
     try:
@@ -344,3 +354,49 @@ async def test_redirect_uri_must_be_an_http_url(env: Env) -> None:
             env.a, "vercel", redirect_uri="javascript:alert(1)"
         )
     assert caught.value.field == "redirect_uri"
+
+
+async def test_redirect_uri_must_be_on_an_allowed_origin(env: Env) -> None:
+    with pytest.raises(Invalid) as caught:
+        await env.platform.oauth.authorization_url(
+            env.a, "vercel", redirect_uri="https://attacker.example/callback"
+        )
+    assert caught.value.field == "redirect_uri"
+    # this server's own callback is always allowed
+    own = "http://127.0.0.1:3001/metamorph/api/vercel/auth/callback"
+    auth = await env.platform.oauth.authorization_url(
+        env.a, "vercel", redirect_uri=own, default_redirect_uri=own
+    )
+    assert auth.redirect_uri == own
+
+
+async def test_callback_checks_success_url_before_spending_the_state(env: Env) -> None:
+    code, state = await start(env)
+    with pytest.raises(Invalid) as caught:
+        await env.platform.oauth.callback(
+            "vercel", state=state, code=code, success_url="https://attacker.example/"
+        )
+    assert caught.value.field == "success_url"
+    connection = await env.platform.oauth.callback(
+        "vercel", state=state, code=code, success_url="https://app.example/done"
+    )
+    assert connection.status == "active"
+
+
+def test_origins_are_compared_as_browsers_see_them() -> None:
+    policy = RedirectPolicy(["https://App.Example:443/", "http://localhost:5173"])
+    assert policy.origins == {"https://app.example", "http://localhost:5173"}
+    assert policy.check("https://app.example/x?y=1", field="f") == "https://app.example/x?y=1"
+    assert policy.check("http://localhost:5173/", field="f")
+    for url in (
+        "https://app.example@evil.example/",
+        "https://evil.example\\@app.example/",
+        "https://app.example.evil.example/",
+        "http://localhost:5174/",
+        "javascript:alert(1)",
+        "//evil.example/",
+    ):
+        with pytest.raises(Invalid):
+            policy.check(url, field="f")
+    with pytest.raises(ValueError, match="not an http"):
+        RedirectPolicy(["app.example"])

@@ -15,13 +15,15 @@ from menagerie.app import create_app
 from menagerie.core.clock import utcnow
 from menagerie.platform import Platform
 from menagerie.settings import Settings
+from tests.utils.envelopes import assert_error
+from tests.utils.http import bearer
 from tests.utils.server import client_for
 
 SECRET = "metamorph-vault-secret-0123456789abcdef"
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-def bearer(vault_id: str) -> dict[str, str]:
+def vault(vault_id: str) -> dict[str, str]:
     now = utcnow()
     token = pyjwt.encode(
         {
@@ -33,7 +35,7 @@ def bearer(vault_id: str) -> dict[str, str]:
         SECRET,
         algorithm="HS256",
     )
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(token)
 
 
 @pytest.fixture
@@ -45,7 +47,7 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_sessions_as_documented(client: httpx.AsyncClient) -> None:
-    mine = bearer("my-vault")
+    mine = vault("my-vault")
     created = await client.post("/api/sessions", json={"name": "My New Session"}, headers=mine)
     assert created.status_code == 201
     session = created.json()
@@ -64,12 +66,11 @@ async def test_sessions_as_documented(client: httpx.AsyncClient) -> None:
     assert deleted["success"] is True
     assert ISO_MS.match(deleted["deletedAt"])
     gone = await client.get(f"/api/sessions/{session['id']}", headers=mine)
-    assert gone.status_code == 404
-    assert set(gone.json()) >= {"error", "code"}
+    assert_error(gone, 404, "NOT_FOUND", dialect="metamorph")
 
 
 async def test_memories_as_documented(client: httpx.AsyncClient) -> None:
-    mine = bearer("my-vault")
+    mine = vault("my-vault")
     created = await client.post(
         "/api/memories",
         json={
@@ -105,15 +106,17 @@ async def test_memories_as_documented(client: httpx.AsyncClient) -> None:
     bad_type = await client.post(
         "/api/memories", json={"type": "dream", "content": "x"}, headers=mine
     )
-    assert bad_type.status_code == 400
+    assert_error(bad_type, 400, "INVALID_TYPE", dialect="metamorph")
     deleted = (await client.delete(f"/api/memories/{memory['id']}", headers=mine)).json()
     assert deleted["success"] is True
     again = await client.delete(f"/api/memories/{memory['id']}", headers=mine)
-    assert again.status_code == 404
+    assert (
+        "MEMORY_NOT_FOUND" in assert_error(again, 404, "NOT_FOUND", dialect="metamorph")["details"]
+    )
 
 
 async def test_vaults_see_only_their_own(client: httpx.AsyncClient) -> None:
-    mine, theirs = bearer("my-vault"), bearer("other-vault")
+    mine, theirs = vault("my-vault"), vault("other-vault")
     session = (await client.post("/api/sessions", json={"name": "s"}, headers=mine)).json()
     memory = (await client.post("/api/memories", json={"content": "ours"}, headers=mine)).json()
     assert (await client.get(f"/api/sessions/{session['id']}", headers=theirs)).status_code == 404
@@ -125,5 +128,23 @@ async def test_vaults_see_only_their_own(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/memories", headers=theirs)).json()["total"] == 0
     assert (await client.get("/api/memories", headers=mine)).json()["total"] == 1
     missing = await client.get("/api/sessions")
-    assert missing.status_code == 401
-    assert missing.json()["code"] == "MISSING_TOKEN"
+    assert_error(missing, 401, "MISSING_TOKEN", dialect="metamorph")
+
+
+async def test_error_codes_are_seed_003s(client: httpx.AsyncClient) -> None:
+    """Codes the envelope once made up (INVALID_JSON, METHOD_NOT_ALLOWED) are the seed's
+    patterns now; the precise reason rides in details."""
+    mine = vault("my-vault")
+    broken = await client.post(
+        "/api/memories",
+        content=b"{not json",
+        headers={**mine, "Content-Type": "application/json"},
+    )
+    assert_error(broken, 400, "INVALID_BODY", dialect="metamorph")
+    missing = await client.post("/api/memories", json={"type": "semantic"}, headers=mine)
+    assert_error(missing, 400, "MISSING_CONTENT", dialect="metamorph")
+    wrong_method = await client.put("/api/sessions", headers=mine)
+    assert_error(wrong_method, 405, "INVALID_METHOD", dialect="metamorph")
+    unknown_agent = await client.post("/api/sessions", json={"agentId": "nobody"}, headers=mine)
+    body = assert_error(unknown_agent, 404, "NOT_FOUND", dialect="metamorph")
+    assert "AGENT_NOT_FOUND" in body["details"]

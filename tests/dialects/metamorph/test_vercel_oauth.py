@@ -21,12 +21,15 @@ from menagerie.core.clock import utcnow
 from menagerie.core.identity.oauth.tables import OAuthStateRow
 from menagerie.platform import Platform
 from menagerie.settings import Settings
+from tests.utils.envelopes import assert_error
+from tests.utils.http import bearer
 from tests.utils.oauth_server import SCOPES, OAuthServer, approve, running_oauth_server
 from tests.utils.server import client_for
 
 SECRET = "metamorph-vault-secret-0123456789abcdef"
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 BASE = "/metamorph/api/vercel/auth"
+APP = "https://app.example"  # the configured redirect origin
 
 
 def vault_token(vault_id: str, *, key: str = SECRET, **extra: Any) -> str:
@@ -36,8 +39,8 @@ def vault_token(vault_id: str, *, key: str = SECRET, **extra: Any) -> str:
     return pyjwt.encode(payload, key, algorithm="HS256")
 
 
-def bearer(vault_id: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {vault_token(vault_id)}"}
+def vault(vault_id: str) -> dict[str, str]:
+    return bearer(vault_token(vault_id))
 
 
 @dataclass
@@ -64,6 +67,7 @@ class Env:
 
 async def _env(settings: Settings, **update: Any) -> AsyncIterator[Env]:
     async with running_oauth_server() as server:
+        update.setdefault("oauth_redirect_origins", [APP])
         settings = settings.model_copy(
             update=server.settings_update(vault_jwt_secret=SecretStr(SECRET), **update)
         )
@@ -100,16 +104,13 @@ async def dev_env(settings: Settings) -> AsyncIterator[Env]:
 )
 async def test_no_credentials_is_missing_token(env: Env, method: str, path: str) -> None:
     response = await env.call(method, BASE + path)
-    assert response.status_code == 401
-    body = response.json()
-    assert body["code"] == "MISSING_TOKEN"
+    body = assert_error(response, 401, "MISSING_TOKEN", dialect="metamorph")
     assert body["error"].startswith("No authorization header")
 
 
 async def test_x_vault_id_is_not_a_credential_outside_dev_mode(env: Env) -> None:
     response = await env.call("GET", f"{BASE}/status", headers={"X-Vault-Id": "my-vault"})
-    assert response.status_code == 401
-    assert response.json()["code"] == "MISSING_TOKEN"
+    assert_error(response, 401, "MISSING_TOKEN", dialect="metamorph")
     assert "dev mode" in response.json()["error"]
 
 
@@ -126,10 +127,7 @@ async def test_x_vault_id_is_not_a_credential_outside_dev_mode(env: Env) -> None
 )
 async def test_bad_tokens_are_invalid_token(env: Env, case: str, authorization: str) -> None:
     response = await env.call("GET", f"{BASE}/status", headers={"Authorization": authorization})
-    assert response.status_code == 401, case
-    body = response.json()
-    assert body["code"] == "INVALID_TOKEN", case
-    assert set(body) >= {"error", "code"}
+    assert_error(response, 401, "INVALID_TOKEN", dialect="metamorph")
 
 
 async def test_expired_token_says_so(env: Env) -> None:
@@ -146,21 +144,18 @@ async def test_dev_mode_takes_x_vault_id_but_never_a_bad_token(dev_env: Env) -> 
         f"{BASE}/status",
         headers={"X-Vault-Id": "my-vault", "Authorization": "Bearer not.a.jwt"},
     )
-    assert forged.status_code == 401
-    assert forged.json()["code"] == "INVALID_TOKEN"
+    assert_error(forged, 401, "INVALID_TOKEN", dialect="metamorph")
     bad_id = await dev_env.call("GET", f"{BASE}/status", headers={"X-Vault-Id": "a b"})
-    assert bad_id.status_code == 401
-    assert bad_id.json()["code"] == "INVALID_TOKEN"
+    assert_error(bad_id, 401, "INVALID_TOKEN", dialect="metamorph")
     missing = await dev_env.call("GET", f"{BASE}/status")
-    assert missing.status_code == 401
-    assert missing.json()["code"] == "MISSING_TOKEN"
+    assert_error(missing, 401, "MISSING_TOKEN", dialect="metamorph")
 
 
 # -- the flow ------------------------------------------------------------------------------------
 
 
 async def test_auth_url(env: Env) -> None:
-    response = await env.call("GET", f"{BASE}/url", headers=bearer("my-vault"))
+    response = await env.call("GET", f"{BASE}/url", headers=vault("my-vault"))
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"url", "state", "expiresIn", "scopes"}
@@ -176,20 +171,31 @@ async def test_auth_url(env: Env) -> None:
 
 
 async def test_auth_url_with_custom_redirect_uri(env: Env) -> None:
-    custom = "https://frontend.example/vercel/return"
+    custom = f"{APP}/vercel/return"
     body = (
-        await env.call("GET", f"{BASE}/url", params={"redirect_uri": custom}, headers=bearer("v"))
+        await env.call("GET", f"{BASE}/url", params={"redirect_uri": custom}, headers=vault("v"))
     ).json()
     assert parse_qs(urlsplit(body["url"]).query)["redirect_uri"] == [custom]
     bad = await env.call(
-        "GET", f"{BASE}/url", params={"redirect_uri": "javascript:x"}, headers=bearer("v")
+        "GET", f"{BASE}/url", params={"redirect_uri": "javascript:x"}, headers=vault("v")
     )
-    assert bad.status_code == 400
-    assert bad.json()["code"] == "INVALID_REDIRECT_URI"
+    assert_error(bad, 400, "INVALID_REDIRECT_URI", dialect="metamorph")
+
+
+async def test_redirect_uri_on_a_foreign_origin_is_refused(env: Env) -> None:
+    # the provider would send the authorization code there
+    foreign = await env.call(
+        "GET",
+        f"{BASE}/url",
+        params={"redirect_uri": "https://attacker.example/steal"},
+        headers=vault("v"),
+    )
+    body = assert_error(foreign, 400, "INVALID_REDIRECT_URI", dialect="metamorph")
+    assert "https://attacker.example" in body["error"]
 
 
 async def test_callback_connects_and_status_shows_it(env: Env) -> None:
-    response = await env.connect(bearer("my-vault"))
+    response = await env.connect(vault("my-vault"))
     assert response.status_code == 200, response.text
     assert response.json() == {
         "success": True,
@@ -197,7 +203,7 @@ async def test_callback_connects_and_status_shows_it(env: Env) -> None:
         "teamId": "team_test456",
         "scopes": SCOPES,
     }
-    status = (await env.call("GET", f"{BASE}/status", headers=bearer("my-vault"))).json()
+    status = (await env.call("GET", f"{BASE}/status", headers=vault("my-vault"))).json()
     assert status["connected"] is True
     active = status["activeConnection"]
     assert set(active) == {
@@ -223,121 +229,141 @@ async def test_callback_connects_and_status_shows_it(env: Env) -> None:
 
 
 async def test_callback_redirects_to_success_url(env: Env) -> None:
-    response = await env.connect(bearer("v"), success_url="https://app.example/done?x=1")
+    response = await env.connect(vault("v"), success_url=f"{APP}/done?x=1")
     assert response.status_code == 302
-    assert response.headers["location"] == "https://app.example/done?x=1"
-    status = (await env.call("GET", f"{BASE}/status", headers=bearer("v"))).json()
+    assert response.headers["location"] == f"{APP}/done?x=1"
+    status = (await env.call("GET", f"{BASE}/status", headers=vault("v"))).json()
     assert status["connected"] is True
 
 
-async def test_bad_success_url_is_refused_before_the_state_is_spent(env: Env) -> None:
-    auth = (await env.call("GET", f"{BASE}/url", headers=bearer("v"))).json()
+async def test_callback_redirects_to_this_servers_own_pages(env: Env) -> None:
+    own = f"{env.client.base_url}/console/connected"
+    response = await env.connect(vault("v"), success_url=own)
+    assert response.status_code == 302
+    assert response.headers["location"] == own
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://attacker.example/phish",
+        "https://app.example.attacker.example/",  # a look-alike host
+        "https://app.example@attacker.example/",  # userinfo: the host is the attacker's
+        "https://attacker.example\\@app.example/",  # a browser reads the backslash as a slash
+        "http://app.example/done",  # another scheme is another origin
+        "https://app.example:8443/done",  # another port too
+    ],
+)
+async def test_success_url_on_a_foreign_origin_is_refused(env: Env, target: str) -> None:
+    """The open redirect: after a real login, the callback sent the browser wherever the
+    link said. Only this server and the configured origins are allowed now."""
+    auth = (await env.call("GET", f"{BASE}/url", headers=vault("v"))).json()
     location, _ = await approve(auth["url"])
-    bad = await env.call("GET", location + "&success_url=javascript%3Aalert(1)")
-    assert bad.status_code == 400
-    assert bad.json()["code"] == "INVALID_SUCCESS_URL"
+    refused = await env.call("GET", location + "&" + urlencode({"success_url": target}))
+    assert "location" not in refused.headers
+    assert_error(refused, 400, "INVALID_SUCCESS_URL", dialect="metamorph")
+    # refused before the state is spent: the same login still completes
     assert (await env.call("GET", location)).status_code == 200
+
+
+async def test_no_redirect_origin_configured_allows_only_this_server(settings: Settings) -> None:
+    async for env in _env(settings, oauth_redirect_origins=[]):
+        auth = (await env.call("GET", f"{BASE}/url", headers=vault("v"))).json()
+        location, _ = await approve(auth["url"])
+        refused = await env.call("GET", location + "&" + urlencode({"success_url": APP}))
+        assert_error(refused, 400, "INVALID_SUCCESS_URL", dialect="metamorph")
 
 
 async def test_replayed_state_is_invalid_state(env: Env) -> None:
-    auth = (await env.call("GET", f"{BASE}/url", headers=bearer("v"))).json()
+    auth = (await env.call("GET", f"{BASE}/url", headers=vault("v"))).json()
     location, _ = await approve(auth["url"])
     assert (await env.call("GET", location)).status_code == 200
     replay = await env.call("GET", location)
-    assert replay.status_code == 400
-    body = replay.json()
-    assert (body["error"], body["code"]) == ("Invalid or expired state", "INVALID_STATE")
+    body = assert_error(replay, 400, "INVALID_STATE", dialect="metamorph")
+    assert body["error"] == "Invalid or expired state"
 
 
 async def test_expired_state_is_invalid_state(env: Env) -> None:
-    auth = (await env.call("GET", f"{BASE}/url", headers=bearer("v"))).json()
+    auth = (await env.call("GET", f"{BASE}/url", headers=vault("v"))).json()
     location, _ = await approve(auth["url"])
     async with env.platform.database.session() as session:
         await session.execute(update(OAuthStateRow).values(expires_at=utcnow()))
     response = await env.call("GET", location)
-    assert response.status_code == 400
-    assert response.json()["code"] == "INVALID_STATE"
+    assert_error(response, 400, "INVALID_STATE", dialect="metamorph")
 
 
 async def test_state_of_another_vault_is_invalid_state(env: Env) -> None:
-    auth = (await env.call("GET", f"{BASE}/url", headers=bearer("vault-a"))).json()
+    auth = (await env.call("GET", f"{BASE}/url", headers=vault("vault-a"))).json()
     location, _ = await approve(auth["url"])
-    other = await env.call("GET", location, headers=bearer("vault-b"))
-    assert other.status_code == 400
-    assert other.json()["code"] == "INVALID_STATE"
-    own = await env.call("GET", location, headers=bearer("vault-a"))
+    other = await env.call("GET", location, headers=vault("vault-b"))
+    assert_error(other, 400, "INVALID_STATE", dialect="metamorph")
+    own = await env.call("GET", location, headers=vault("vault-a"))
     assert own.status_code == 200
 
 
 async def test_missing_code_or_state(env: Env) -> None:
     no_code = await env.call("GET", f"{BASE}/callback", params={"state": "s"})
-    assert no_code.status_code == 400
-    assert no_code.json()["code"] == "MISSING_CODE"
+    assert_error(no_code, 400, "MISSING_CODE", dialect="metamorph")
     no_state = await env.call("GET", f"{BASE}/callback", params={"code": "c"})
-    assert no_state.status_code == 400
-    assert no_state.json()["code"] == "MISSING_STATE"
+    assert_error(no_state, 400, "MISSING_STATE", dialect="metamorph")
 
 
 async def test_wrong_pkce_is_a_clear_error(env: Env) -> None:
-    auth = (await env.call("GET", f"{BASE}/url", headers=bearer("v"))).json()
+    auth = (await env.call("GET", f"{BASE}/url", headers=vault("v"))).json()
     # a code approved for some other PKCE challenge (an injected code)
     location, _ = await approve(auth["url"], code_challenge="A" * 43)
     response = await env.call("GET", location)
-    assert response.status_code == 400
-    body = response.json()
-    assert body["code"] == "INVALID_CODE"
+    body = assert_error(response, 400, "INVALID_CODE", dialect="metamorph")
     assert "PKCE verification failed" in body["error"]
-    status = (await env.call("GET", f"{BASE}/status", headers=bearer("v"))).json()
+    status = (await env.call("GET", f"{BASE}/status", headers=vault("v"))).json()
     assert status["connected"] is False
     assert status["events"][0]["event"] == "failed"
 
 
 async def test_refusal_at_vercel(env: Env) -> None:
-    auth = (await env.call("GET", f"{BASE}/url", headers=bearer("v"))).json()
+    auth = (await env.call("GET", f"{BASE}/url", headers=vault("v"))).json()
     env.server.deny_next = True
     location, params = await approve(auth["url"])
     assert params["error"] == "access_denied"
     response = await env.call("GET", location)
-    assert response.status_code == 400
-    assert response.json()["code"] == "AUTHORIZATION_DENIED"
-    status = (await env.call("GET", f"{BASE}/status", headers=bearer("v"))).json()
+    assert_error(response, 400, "INVALID_AUTHORIZATION", dialect="metamorph")
+    status = (await env.call("GET", f"{BASE}/status", headers=vault("v"))).json()
     assert [e["event"] for e in status["events"]] == ["failed"]
 
 
 async def test_disconnect_and_history(env: Env) -> None:
-    await env.connect(bearer("v"))
-    response = await env.call("DELETE", f"{BASE}/disconnect", headers=bearer("v"))
+    await env.connect(vault("v"))
+    response = await env.call("DELETE", f"{BASE}/disconnect", headers=vault("v"))
     assert response.status_code == 200
     body = response.json()
     assert body["success"] is True
     assert ISO_MS.match(body["disconnectedAt"])
-    status = (await env.call("GET", f"{BASE}/status", headers=bearer("v"))).json()
+    status = (await env.call("GET", f"{BASE}/status", headers=vault("v"))).json()
     assert status["connected"] is False
     assert status["activeConnection"] is None
     (entry,) = status["connectionHistory"]
     assert entry["status"] == "disconnected"
     assert entry["disconnectedAt"] == body["disconnectedAt"]
     assert [e["event"] for e in status["events"]] == ["disconnected", "connected"]
-    again = await env.call("DELETE", f"{BASE}/disconnect", headers=bearer("v"))
-    assert again.status_code == 404
-    assert again.json()["code"] == "NO_VERCEL_CONNECTION"
+    again = await env.call("DELETE", f"{BASE}/disconnect", headers=vault("v"))
+    assert_error(again, 404, "NO_VERCEL_CONNECTION", dialect="metamorph")
 
 
 async def test_disconnect_a_named_connection(env: Env) -> None:
-    await env.connect(bearer("v"))
-    status = (await env.call("GET", f"{BASE}/status", headers=bearer("v"))).json()
+    await env.connect(vault("v"))
+    status = (await env.call("GET", f"{BASE}/status", headers=vault("v"))).json()
     connection_id = status["activeConnection"]["id"]
     response = await env.call(
-        "DELETE", f"{BASE}/disconnect", json={"connectionId": connection_id}, headers=bearer("v")
+        "DELETE", f"{BASE}/disconnect", json={"connectionId": connection_id}, headers=vault("v")
     )
     assert response.status_code == 200
 
 
 async def test_another_vault_gets_nothing(env: Env) -> None:
-    await env.connect(bearer("vault-a"))
-    status_a = (await env.call("GET", f"{BASE}/status", headers=bearer("vault-a"))).json()
+    await env.connect(vault("vault-a"))
+    status_a = (await env.call("GET", f"{BASE}/status", headers=vault("vault-a"))).json()
     connection_id = status_a["activeConnection"]["id"]
-    status_b = (await env.call("GET", f"{BASE}/status", headers=bearer("vault-b"))).json()
+    status_b = (await env.call("GET", f"{BASE}/status", headers=vault("vault-b"))).json()
     assert status_b == {
         "connected": False,
         "activeConnection": None,
@@ -348,10 +374,10 @@ async def test_another_vault_gets_nothing(env: Env) -> None:
         "DELETE",
         f"{BASE}/disconnect",
         json={"connectionId": connection_id},
-        headers=bearer("vault-b"),
+        headers=vault("vault-b"),
     )
-    assert steal.status_code == 404
-    status_a = (await env.call("GET", f"{BASE}/status", headers=bearer("vault-a"))).json()
+    assert_error(steal, 404, "NOT_FOUND", dialect="metamorph")
+    status_a = (await env.call("GET", f"{BASE}/status", headers=vault("vault-a"))).json()
     assert status_a["connected"] is True
 
 
@@ -365,10 +391,8 @@ async def test_dev_mode_flow_with_x_vault_id(dev_env: Env) -> None:
 async def test_not_configured_is_503(settings: Settings) -> None:
     settings = settings.model_copy(update={"vault_jwt_secret": SecretStr(SECRET)})
     async with client_for(create_app(platform=Platform.build(settings))) as client:
-        response = await client.get(f"{BASE}/url", headers=bearer("v"))
+        response = await client.get(f"{BASE}/url", headers=vault("v"))
         # a made-up callback on such a server is a bad state, not an outage
         callback = await client.get(f"{BASE}/callback", params={"code": "c", "state": "s"})
-    assert response.status_code == 503
-    assert response.json()["code"] == "VERCEL_NOT_CONFIGURED"
-    assert callback.status_code == 400
-    assert callback.json()["code"] == "INVALID_STATE"
+    assert_error(response, 503, "VERCEL_NOT_CONFIGURED", dialect="metamorph")
+    assert_error(callback, 400, "INVALID_STATE", dialect="metamorph")

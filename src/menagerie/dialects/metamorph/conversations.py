@@ -1,113 +1,105 @@
-"""Metamorph's vault-scoped sessions and memories (seed 003)."""
+"""Metamorph's vault-scoped sessions and memories (seed 003 "Session/Memory Endpoints")."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import Annotated, get_args
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from menagerie.core.chat.models import ChatSession
 from menagerie.core.clock import iso, utcnow
 from menagerie.core.memory.models import Memory
 from menagerie.core.memory.service import draft
 from menagerie.dialects.metamorph.deps import CurrentVault, PlatformDep
+from menagerie.dialects.metamorph.schemas import (
+    Deleted,
+    MemoryBody,
+    MemoryList,
+    MemoryType,
+    NewMemory,
+    NewSession,
+    SessionCreated,
+    SessionDetail,
+    SessionList,
+    SessionSummary,
+)
+from menagerie.http.openapi import errors
 
 router = APIRouter(prefix="/api", tags=["sessions", "memories"])
-DEFAULT_AGENT = "chat-assistant-001"
-MemoryType = Literal["episodic", "semantic", "identity"]
+MEMORY_TYPES = list(get_args(MemoryType))
 
 
-class NewSession(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    name: str = Field("Untitled session", min_length=1, max_length=500)
-    agentId: str = Field(DEFAULT_AGENT, min_length=1, max_length=128)
-
-
-class NewMemory(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    type: MemoryType = "semantic"
-    content: str = Field(min_length=1, max_length=10_000)
-    importance: float = Field(0.5, ge=0, le=1)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+def _iso(moment: datetime) -> str:
+    text = iso(moment)
+    assert text is not None
+    return text
 
 
-def _session(session: ChatSession, *, count: bool = False) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": session.id,
-        "name": session.title,
-        "createdAt": iso(session.started_at),
-        "lastAccessed": iso(session.last_message_at or session.started_at),
-    }
-    if count:
-        body["messageCount"] = session.message_count
-    return body
+def _summary(session: ChatSession) -> SessionSummary:
+    return SessionSummary(
+        id=session.id,
+        name=session.title,
+        createdAt=_iso(session.started_at),
+        lastAccessed=_iso(session.last_message_at or session.started_at),
+    )
 
 
-def _memory(memory: Memory) -> dict[str, Any]:
-    return {
-        "id": memory.id,
-        "type": memory.category,
-        "content": memory.content,
-        "importance": memory.importance,
-        "createdAt": iso(memory.created_at),
-    }
+def _memory(memory: Memory) -> MemoryBody:
+    return MemoryBody(
+        id=memory.id,
+        type=memory.category,
+        content=memory.content,
+        importance=memory.importance,
+        createdAt=_iso(memory.created_at),
+    )
 
 
-@router.get("/sessions")
-async def list_sessions(vault: CurrentVault, platform: PlatformDep) -> dict[str, Any]:
+@router.get("/sessions", response_model=SessionList)
+async def list_sessions(vault: CurrentVault, platform: PlatformDep) -> SessionList:
     sessions, _ = await platform.chat.list_sessions(vault.principal, limit=200)
-    return {"sessions": [_session(s) for s in sessions], "vaultId": vault.vault_id}
+    return SessionList(sessions=[_summary(s) for s in sessions], vaultId=vault.vault_id)
 
 
-@router.post("/sessions", status_code=201)
+@router.post("/sessions", status_code=201, response_model=SessionCreated, responses=errors(404))
 async def create_session(
     body: NewSession, vault: CurrentVault, platform: PlatformDep
-) -> JSONResponse:
-    agent = platform.agents.catalog.get(body.agentId)
+) -> SessionCreated:
+    agent = platform.agents.catalog.get(body.agentId)  # 404 for an unknown agentId
     session = await platform.chat.create_session(vault.principal, agent.name, title=body.name)
-    payload = _session(session)
-    del payload["lastAccessed"]
-    return JSONResponse(payload, status_code=201)
+    return SessionCreated(id=session.id, name=session.title, createdAt=_iso(session.started_at))
 
 
-@router.get("/sessions/{session_id}")
-async def get_session(session_id: str, vault: CurrentVault, platform: PlatformDep) -> Any:
+@router.get("/sessions/{session_id}", response_model=SessionDetail, responses=errors(404))
+async def get_session(session_id: str, vault: CurrentVault, platform: PlatformDep) -> SessionDetail:
     session = await platform.chat.get_session(vault.principal, session_id)
-    return _session(session, count=True)
+    return SessionDetail(**_summary(session).model_dump(), messageCount=session.message_count)
 
 
-@router.delete("/sessions/{session_id}")
-async def delete_session(
-    session_id: str, vault: CurrentVault, platform: PlatformDep
-) -> dict[str, Any]:
+@router.delete("/sessions/{session_id}", response_model=Deleted, responses=errors(404))
+async def delete_session(session_id: str, vault: CurrentVault, platform: PlatformDep) -> Deleted:
     await platform.chat.delete_session(vault.principal, session_id)
-    return {"success": True, "deletedAt": iso(utcnow())}
+    return Deleted(deletedAt=_iso(utcnow()))
 
 
-@router.get("/memories")
+@router.get("/memories", response_model=MemoryList)
 async def list_memories(
     vault: CurrentVault,
     platform: PlatformDep,
     type: Annotated[MemoryType | None, Query()] = None,
     min_importance: Annotated[float | None, Query(alias="minImportance", ge=0, le=1)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 10,
-) -> dict[str, Any]:
-    kinds = [type] if type else ["episodic", "semantic", "identity"]
+) -> MemoryList:
+    kinds = [type] if type else MEMORY_TYPES
     memories = await platform.memory.list(
         vault.principal, categories=kinds, min_importance=min_importance, limit=limit
     )
     total = await platform.memory.count(vault.principal, categories=kinds)
-    return {"memories": [_memory(m) for m in memories], "total": total, "vaultId": vault.vault_id}
+    return MemoryList(memories=[_memory(m) for m in memories], total=total, vaultId=vault.vault_id)
 
 
-@router.post("/memories", status_code=201)
-async def create_memory(
-    body: NewMemory, vault: CurrentVault, platform: PlatformDep
-) -> JSONResponse:
+@router.post("/memories", status_code=201, response_model=MemoryBody)
+async def create_memory(body: NewMemory, vault: CurrentVault, platform: PlatformDep) -> MemoryBody:
     memory = await platform.memory.save(
         vault.principal,
         draft(
@@ -117,12 +109,10 @@ async def create_memory(
             metadata=body.metadata,
         ),
     )
-    return JSONResponse(_memory(memory), status_code=201)
+    return _memory(memory)
 
 
-@router.delete("/memories/{memory_id}")
-async def delete_memory(
-    memory_id: str, vault: CurrentVault, platform: PlatformDep
-) -> dict[str, Any]:
+@router.delete("/memories/{memory_id}", response_model=Deleted, responses=errors(404))
+async def delete_memory(memory_id: str, vault: CurrentVault, platform: PlatformDep) -> Deleted:
     await platform.memory.delete(vault.principal, memory_id)
-    return {"success": True, "deletedAt": iso(utcnow())}
+    return Deleted(deletedAt=_iso(utcnow()))

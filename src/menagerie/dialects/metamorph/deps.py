@@ -18,8 +18,25 @@ from fastapi import Depends, Request
 
 from menagerie.core.errors import CredentialsMissing
 from menagerie.core.identity.vaults import VaultIdentity
-from menagerie.http.deps import bearer_token, get_platform
-from menagerie.platform import Platform
+from menagerie.http.deps import (
+    AdminDep,
+    OptionalPrincipalDep,
+    PlatformDep,
+    PrincipalDep,
+    bearer_token,
+    get_platform,
+)
+
+__all__ = [
+    "AdminDep",
+    "CurrentVault",
+    "OptionalPrincipalDep",
+    "OptionalVault",
+    "PlatformDep",
+    "PrincipalDep",
+    "optional_vault",
+    "require_vault",
+]
 
 VAULT_HEADER = "X-Vault-Id"
 
@@ -59,4 +76,3 @@ async def require_vault(request: Request) -> VaultIdentity:
 
 CurrentVault = Annotated[VaultIdentity, Depends(require_vault)]
 OptionalVault = Annotated[VaultIdentity | None, Depends(optional_vault)]
-PlatformDep = Annotated[Platform, Depends(get_platform)]

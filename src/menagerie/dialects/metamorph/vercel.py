@@ -11,77 +11,25 @@ from datetime import datetime
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from menagerie.core.clock import iso
-from menagerie.core.errors import Invalid
 from menagerie.core.identity.oauth import Connection, ConnectionEvent
-from menagerie.core.identity.oauth.service import check_url
 from menagerie.dialects.metamorph.deps import CurrentVault, OptionalVault, PlatformDep
+from menagerie.dialects.metamorph.schemas import (
+    ActiveConnection,
+    AuthUrl,
+    CallbackResult,
+    ConnectionEventBody,
+    ConnectionStatusBody,
+    Disconnected,
+    DisconnectRequest,
+    HistoryEntry,
+)
+from menagerie.http.openapi import errors
 
 PROVIDER = "vercel"
 
 router = APIRouter(prefix="/api/vercel/auth", tags=["vercel"])
-
-
-class AuthUrlBody(BaseModel):
-    url: str
-    state: str
-    expiresIn: int
-    scopes: list[str]
-
-
-class CallbackBody(BaseModel):
-    success: bool = True
-    vercelUserId: str | None
-    teamId: str | None
-    scopes: list[str]
-
-
-class DisconnectRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    connectionId: str | None = Field(None, max_length=64)
-
-
-class DisconnectBody(BaseModel):
-    success: bool = True
-    disconnectedAt: str
-
-
-class ActiveConnectionBody(BaseModel):
-    id: str
-    vercelUserId: str | None
-    teamId: str | None
-    scopes: list[str]
-    status: str
-    tokenExpired: bool
-    tokenExpiresAt: str | None
-    createdAt: str
-    updatedAt: str
-
-
-class HistoryEntryBody(BaseModel):
-    id: str
-    status: str
-    createdAt: str
-    updatedAt: str
-    disconnectedAt: str | None
-
-
-class EventBody(BaseModel):
-    event: str  # connected | disconnected | refreshed | failed
-    connectionId: str | None
-    detail: str | None
-    createdAt: str
-
-
-class StatusBody(BaseModel):
-    connected: bool
-    activeConnection: ActiveConnectionBody | None
-    connectionHistory: list[HistoryEntryBody]
-    # not in seed 003: what happened, including failed attempts that left no connection
-    events: list[EventBody]
 
 
 def _iso(moment: datetime) -> str:
@@ -90,8 +38,8 @@ def _iso(moment: datetime) -> str:
     return text
 
 
-def _active(connection: Connection) -> ActiveConnectionBody:
-    return ActiveConnectionBody(
+def _active(connection: Connection) -> ActiveConnection:
+    return ActiveConnection(
         id=connection.id,
         vercelUserId=connection.external_user_id,
         teamId=connection.team_id,
@@ -104,8 +52,8 @@ def _active(connection: Connection) -> ActiveConnectionBody:
     )
 
 
-def _history(connection: Connection) -> HistoryEntryBody:
-    return HistoryEntryBody(
+def _history(connection: Connection) -> HistoryEntry:
+    return HistoryEntry(
         id=connection.id,
         status=connection.status,
         createdAt=_iso(connection.created_at),
@@ -114,8 +62,8 @@ def _history(connection: Connection) -> HistoryEntryBody:
     )
 
 
-def _event(event: ConnectionEvent) -> EventBody:
-    return EventBody(
+def _event(event: ConnectionEvent) -> ConnectionEventBody:
+    return ConnectionEventBody(
         event=event.event,
         connectionId=event.connection_id,
         detail=event.detail,
@@ -130,26 +78,38 @@ def _own_callback(request: Request) -> str:
     return str(request.url.replace(path=path, query="", fragment=""))
 
 
-@router.get("/url")
+def _origin(request: Request) -> str:
+    return str(request.url.replace(path="/", query="", fragment=""))
+
+
+@router.get("/url", response_model=AuthUrl, responses=errors(503))
 async def authorization_url(
     request: Request,
     vault: CurrentVault,
     platform: PlatformDep,
     redirect_uri: str | None = Query(None, max_length=2000, description="custom callback URL"),
-) -> AuthUrlBody:
+) -> AuthUrl:
     auth = await platform.oauth.authorization_url(
         vault.principal,
         PROVIDER,
         redirect_uri=redirect_uri or None,
         default_redirect_uri=_own_callback(request),
     )
-    return AuthUrlBody(
+    return AuthUrl(
         url=auth.url, state=auth.state, expiresIn=auth.expires_in, scopes=list(auth.scopes)
     )
 
 
-@router.get("/callback", response_model=CallbackBody)
+@router.get(
+    "/callback",
+    response_model=CallbackResult,
+    responses={
+        302: {"description": "Connected; the browser goes on to `success_url`"},
+        **errors(503),
+    },
+)
 async def callback(
+    request: Request,
     platform: PlatformDep,
     vault: OptionalVault,
     code: str | None = Query(None, max_length=2048),
@@ -157,50 +117,43 @@ async def callback(
     success_url: str | None = Query(None, max_length=2000),
     error: str | None = Query(None, max_length=200, description="set by Vercel on refusal"),
     error_description: str | None = Query(None, max_length=500),
-) -> CallbackBody | RedirectResponse:
-    if success_url:
-        # checked before the state is spent, so that a bad URL does not cost the attempt
-        check_url(success_url, field="success_url")
-    # credentials are optional here; when present, the state must be this vault's
-    principal = vault.principal if vault is not None else None
-    if error:
-        await platform.oauth.deny(
-            PROVIDER, state=state, error=error, description=error_description, principal=principal
-        )
-        raise Invalid(
-            f"Vercel authorization was refused: {error}",
-            reason="AUTHORIZATION_DENIED",
-            field="error",
-            received=error,
-        )
-    connection = await platform.oauth.complete(
-        PROVIDER, state=state, code=code, principal=principal
+) -> CallbackResult | RedirectResponse:
+    connection = await platform.oauth.callback(
+        PROVIDER,
+        state=state,
+        code=code,
+        error=error,
+        error_description=error_description,
+        # credentials are optional here; when present, the state must be this vault's
+        principal=vault.principal if vault is not None else None,
+        success_url=success_url or None,
+        own_origin=_origin(request),
     )
     if success_url:
         return RedirectResponse(success_url, status_code=302)
-    return CallbackBody(
+    return CallbackResult(
         vercelUserId=connection.external_user_id,
         teamId=connection.team_id,
         scopes=list(connection.scopes),
     )
 
 
-@router.delete("/disconnect")
+@router.delete("/disconnect", response_model=Disconnected, responses=errors(404))
 async def disconnect(
     vault: CurrentVault,
     platform: PlatformDep,
     body: DisconnectRequest | None = Body(None),
-) -> DisconnectBody:
+) -> Disconnected:
     at = await platform.oauth.disconnect(
         vault.principal, PROVIDER, body.connectionId if body is not None else None
     )
-    return DisconnectBody(disconnectedAt=_iso(at))
+    return Disconnected(disconnectedAt=_iso(at))
 
 
-@router.get("/status")
-async def status(vault: CurrentVault, platform: PlatformDep) -> StatusBody:
+@router.get("/status", response_model=ConnectionStatusBody)
+async def status(vault: CurrentVault, platform: PlatformDep) -> ConnectionStatusBody:
     result = await platform.oauth.status(vault.principal, PROVIDER)
-    return StatusBody(
+    return ConnectionStatusBody(
         connected=result.connected,
         activeConnection=_active(result.active) if result.active is not None else None,
         connectionHistory=[_history(c) for c in result.history],

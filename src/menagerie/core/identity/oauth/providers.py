@@ -18,6 +18,8 @@ class OAuthProvider:
     redirect_uri: str | None  # our callback as registered with the provider
     scopes: tuple[str, ...]
     state_ttl_s: int = 600
+    # where a browser may be sent after a step of the flow, beside this server's own origin
+    redirect_origins: tuple[str, ...] = ()
 
     @property
     def configured(self) -> bool:
@@ -39,5 +41,6 @@ def providers_from_settings(settings: Settings) -> dict[str, OAuthProvider]:
         redirect_uri=settings.vercel_redirect_uri,
         scopes=tuple(settings.vercel_scopes),
         state_ttl_s=settings.oauth_state_ttl_s,
+        redirect_origins=tuple(settings.oauth_redirect_origins),
     )
     return {vercel.name: vercel}

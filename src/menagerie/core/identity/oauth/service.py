@@ -20,7 +20,6 @@ import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
@@ -38,6 +37,7 @@ from menagerie.core.identity.oauth.models import (
     ConnectionStatus,
 )
 from menagerie.core.identity.oauth.providers import OAuthProvider
+from menagerie.core.identity.oauth.redirects import RedirectPolicy, check_url
 from menagerie.core.identity.oauth.tables import OAuthConnectionRow, OAuthEventRow, OAuthStateRow
 from menagerie.core.ids import new_id
 from menagerie.storage.database import Database
@@ -45,7 +45,6 @@ from menagerie.storage.database import Database
 STATE_KEPT_AFTER_EXPIRY = timedelta(hours=1)  # then a stale state row is deleted
 REFRESH_LEEWAY = timedelta(seconds=60)  # refresh a token this long before it expires
 HISTORY_LIMIT = 50
-MAX_URL_CHARS = 2000
 MAX_STATE_CHARS = 512
 MAX_CODE_CHARS = 2048
 TOKEN_FIELDS = ("access_token", "refresh_token", "token_type", "id_token", "installation_id")
@@ -60,19 +59,6 @@ class _Pending:
     code_verifier: str
     redirect_uri: str
     scopes: tuple[str, ...]
-
-
-def check_url(value: str, *, field: str) -> str:
-    """An absolute http(s) URL, or `Invalid` naming `field`."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(value) > MAX_URL_CHARS:
-        raise Invalid(
-            f"{field} must be an absolute http(s) URL",
-            field=field,
-            received=value[:200],
-            expected="an absolute http(s) URL",
-        )
-    return value
 
 
 def _digest(state: str) -> str:
@@ -134,6 +120,8 @@ class OAuthService:
         self._db = database
         self._box = box
         self.providers = providers
+        # built once: a misspelt origin in the settings stops the start, not a request
+        self._policies = {name: RedirectPolicy(p.redirect_origins) for name, p in providers.items()}
         self._timeout = timeout_s
         # one refresh at a time per connection in this process: providers rotate refresh
         # tokens, and a second refresh with the spent one would fail the connection
@@ -146,6 +134,9 @@ class OAuthService:
             return self.providers[name]
         except KeyError:
             raise NotFound(f"no OAuth provider named {name!r}") from None
+
+    def _redirects(self, config: OAuthProvider) -> RedirectPolicy:
+        return self._policies[config.name]
 
     def _configured(self, name: str) -> OAuthProvider:
         provider = self.provider(name)
@@ -180,7 +171,15 @@ class OAuthService:
                 reason=f"{config.name.upper()}_NOT_CONFIGURED",
                 service=config.name,
             )
-        check_url(target, field="redirect_uri")
+        if redirect_uri:
+            # the provider sends the authorization code there: ours, or an allowed origin
+            self._redirects(config).check(
+                redirect_uri,
+                field="redirect_uri",
+                own=(config.redirect_uri, default_redirect_uri),
+            )
+        else:
+            check_url(target, field="redirect_uri")
         state = secrets.token_urlsafe(32)
         verifier = secrets.token_urlsafe(64)  # 86 characters; RFC 7636 asks for 43 to 128
         url = prepare_grant_uri(
@@ -217,6 +216,43 @@ class OAuthService:
         return AuthorizationRequest(url, state, config.state_ttl_s, config.scopes, target)
 
     # -- 2. the callback ---------------------------------------------------------------------
+
+    async def callback(
+        self,
+        provider: str,
+        *,
+        state: str | None,
+        code: str | None,
+        error: str | None = None,
+        error_description: str | None = None,
+        principal: Principal | None = None,
+        success_url: str | None = None,
+        own_origin: str | None = None,
+    ) -> Connection:
+        """The provider's redirect back: a refusal (`error`) or a code to exchange.
+
+        `success_url`, where the browser goes next, must be on this server (`own_origin`) or
+        a configured redirect origin; it is checked before the state is spent, so that a bad
+        URL does not cost the attempt.
+        """
+        config = self.provider(provider)
+        if success_url:
+            self._redirects(config).check(success_url, field="success_url", own=(own_origin,))
+        if error:
+            await self.deny(
+                provider,
+                state=state,
+                error=error,
+                description=error_description,
+                principal=principal,
+            )
+            raise Invalid(
+                f"{config.title} authorization was refused: {error}",
+                reason="AUTHORIZATION_DENIED",
+                field="error",
+                received=error,
+            )
+        return await self.complete(provider, state=state, code=code, principal=principal)
 
     async def complete(
         self,
