@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +23,9 @@ from menagerie.core.clock import utcnow
 from menagerie.core.identity.wallet.tables import WalletChallengeRow
 from menagerie.platform import Platform
 from menagerie.settings import Settings
+from tests.utils import envelopes
 from tests.utils.evm_node import EvmNode
+from tests.utils.http import bearer, closed_port
 from tests.utils.server import client_for, serve
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -97,18 +98,8 @@ async def sign_in(
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str)
-    assert body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
-    return body["error"]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+    """The error of the response, in Panthers' envelope (`tests/utils/envelopes.py`)."""
+    return envelopes.assert_error(response, status, code, dialect="panthers")["error"]
 
 
 async def test_challenge_then_verify(client: httpx.AsyncClient, owner: LocalAccount) -> None:
@@ -332,6 +323,11 @@ async def test_invalid_requests(client: httpx.AsyncClient, owner: LocalAccount) 
     response = await client.post("/panthers/auth/challenge", json={"nft_token_id": NFT})
     assert_error(response, 400, "MISSING_FIELD")
     response = await client.post(
+        "/panthers/auth/challenge", json={"wallet_address": owner.address, "nft_token_id": 2**60}
+    )
+    assert assert_error(response, 400, "INVALID_FIELD")["details"]["field"] == "nft_token_id"
+    # text that is no sign-in message was never issued: a credential that does not check out
+    response = await client.post(
         "/panthers/auth/verify",
         json={
             "wallet_address": owner.address,
@@ -340,7 +336,42 @@ async def test_invalid_requests(client: httpx.AsyncClient, owner: LocalAccount) 
             "message": "not a sign-in message",
         },
     )
-    assert assert_error(response, 400, "INVALID_FIELD")["details"]["field"] == "message"
+    error = assert_error(response, 401, "UNAUTHORIZED")
+    assert error["details"]["reason"] == "NOT_A_SIWE_MESSAGE"
+    assert error["details"]["field"] == "message"
+
+
+async def test_any_spelling_of_the_wallet_signs_in(
+    client: httpx.AsyncClient, owner: LocalAccount
+) -> None:
+    """A mis-checksummed (EIP-55) spelling names the same wallet; its signature proves it."""
+    digits = owner.address[2:]
+    flipped = next(i for i, c in enumerate(digits) if c.isalpha())
+    wrong_case = "0x" + digits[:flipped] + digits[flipped].swapcase() + digits[flipped + 1 :]
+    response = await client.post(
+        "/panthers/auth/challenge", json={"wallet_address": wrong_case, "nft_token_id": NFT}
+    )
+    assert response.status_code == 200, response.text
+    issued = response.json()
+    assert owner.address in issued["message"]
+    response = await client.post(
+        "/panthers/auth/verify",
+        json={
+            "wallet_address": wrong_case,
+            "nft_token_id": NFT,
+            "signature": sign(owner, issued["message"]),
+            "message": issued["message"],
+        },
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_logout_needs_a_session(platform: Platform, client: httpx.AsyncClient) -> None:
+    """An API key is a valid credential with no session to end: refused, in the seed's code."""
+    key = platform.settings.master_key
+    assert key is not None
+    response = await client.post("/panthers/auth/logout", headers=bearer(key.get_secret_value()))
+    assert assert_error(response, 403, "FORBIDDEN")["details"]["reason"] == "NOT_A_SESSION"
 
 
 async def test_file_ownership_source(settings: Settings, tmp_path: Path) -> None:
@@ -359,9 +390,7 @@ async def test_file_ownership_source(settings: Settings, tmp_path: Path) -> None
 
 
 async def test_unreachable_rpc_is_a_clear_503(settings: Settings) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed again: nothing listens there
+    port = closed_port()
     account: LocalAccount = Account.create()
     platform = Platform.build(
         wallet_settings(

@@ -1,7 +1,9 @@
 """Secret Panthers orchestrator (seed 002), served under `/panthers`."""
 
-from menagerie.dialects.panthers import agent, auth, health
+from menagerie.dialects.panthers import agent, auth, health, socket
+from menagerie.dialects.panthers.deps import require_agent_principal
 from menagerie.dialects.panthers.envelope import PanthersEnvelope
+from menagerie.dialects.panthers.schemas import ErrorBody
 from menagerie.http.dialect import DialectSpec
 from menagerie.http.ratelimit import RateLimitRule, RateLimitTable
 
@@ -11,7 +13,10 @@ SPEC = DialectSpec(
     api_version=health.API_VERSION,
     mount_path="/panthers",
     envelope=PanthersEnvelope(),
-    routers=(health.router, auth.router, auth.agent_router, agent.router),
+    routers=(health.router, auth.router, auth.agent_router, agent.router, socket.router),
+    error_model=ErrorBody,
+    validation_status=400,  # the envelope answers INVALID_REQUEST / MISSING_FIELD / INVALID_FIELD
+    auth_dependencies=(require_agent_principal,),
     description="The Secret Panthers orchestrator and agent API, served by Menagerie.",
     # seed 002 "Rate Limits"; per caller, the orchestrator's and each agent's routes alike
     rate_limits=RateLimitTable(

@@ -1,250 +1,177 @@
 """A Secret Panther's own API (seed 002 "Agent API"), one per NFT, under `/agents/{nft_token_id}`.
 
-Each NFT's agent runs the `panther` persona; its conversations carry the token id, so a
-conversation of one agent is never reachable through another.
+Which conversation is whose, and whether the NFT's agent exists, is core's
+(`core/chat/nft.py`); these routes translate.
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, WebSocket, WebSocketDisconnect
-from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 
-from menagerie.core.agents.events import TextChunk, TurnDone, is_retryable
-from menagerie.core.agents.runtime import TurnRequest
-from menagerie.core.chat.models import ChatSession, HistoryQuery
+from menagerie.core.agents.events import AgentEvent, TurnDone, is_retryable
+from menagerie.core.chat.models import Message
 from menagerie.core.clock import iso
-from menagerie.core.errors import MenagerieError, NotFound
-from menagerie.core.identity.models import Principal
-from menagerie.http.deps import get_platform, require_principal
-from menagerie.platform import Platform
+from menagerie.core.errors import Internal, MenagerieError
+from menagerie.dialects.panthers import streaming
+from menagerie.dialects.panthers.deps import AgentPrincipalDep, NftAgentsDep, NftDep, PlatformDep
+from menagerie.dialects.panthers.envelope import PanthersEnvelope
+from menagerie.dialects.panthers.schemas import (
+    AgentHealthResponse,
+    AgentInfo,
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    ChatStreamError,
+    ClearRequest,
+    ClearResponse,
+    HistoryMessage,
+    HistoryResponse,
+    sse_schema,
+)
+from menagerie.http.health import http_status
+from menagerie.http.openapi import errors
 from menagerie.realtime import sse
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/agents/{nft_token_id}", tags=["agent"])
-PlatformDep = Annotated[Platform, Depends(get_platform)]
-PrincipalDep = Annotated[Principal, Depends(require_principal)]
-AGENT = "panther"
-TokenId = Annotated[str, Field(max_length=78, pattern=r"^[0-9]+$")]
+ENVELOPE = PanthersEnvelope()
+ConversationQuery = Annotated[
+    str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+]
 
 
-class ChatIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+@router.get(
+    "/health",
+    response_model=AgentHealthResponse,
+    responses={
+        **errors(400, 404, 503),
+        503: {"model": AgentHealthResponse, "description": "the server is unhealthy"},
+    },
+    tags=["monitoring"],
+)
+async def agent_health(nft_token_id: NftDep, platform: PlatformDep, agents: NftAgentsDep) -> Any:
+    await agents.agent(nft_token_id)  # an NFT that does not exist has no agent to be healthy
+    report = await platform.health.report()
+    body = AgentHealthResponse(
+        status="healthy" if report.healthy else "unhealthy",
+        version=platform.version,
+        uptime=report.uptime_s,
+    )
+    if report.healthy:
+        return body
+    return JSONResponse(body.model_dump(mode="json"), status_code=http_status(report))
 
-    message: str = Field(min_length=1)
-    conversation_id: str | None = Field(None, max_length=64)
-    stream: bool = False
 
-
-class ClearIn(BaseModel):
-    conversation_id: str = Field(min_length=1, max_length=64)
-
-
-def _request(nft_token_id: str, body: ChatIn) -> TurnRequest:
-    return TurnRequest(
-        agent=AGENT,
-        message=body.message,
-        session_id=body.conversation_id,
-        session_metadata={"nft_token_id": nft_token_id},
+@router.get("/info", response_model=AgentInfo, responses=errors(400, 404))
+async def agent_info(
+    nft_token_id: NftDep, platform: PlatformDep, agents: NftAgentsDep
+) -> AgentInfo:
+    agent = await agents.agent(nft_token_id)
+    model = platform.agents.router.chain(agent.definition.model)[0]
+    return AgentInfo(
+        name=f"{agent.definition.title} #{agent.nft_token_id}",
+        nft_token_id=agent.nft_token_id,
+        capabilities=agent.definition.capabilities,
+        model=model.model_id,
+        status=agent.status,
+        status_basis=agent.basis,
     )
 
 
-async def _conversation(
-    platform: Platform, principal: Principal, nft_token_id: str, conversation_id: str
-) -> ChatSession:
-    session = await platform.chat.get_session(principal, conversation_id)
-    if str(session.metadata.get("nft_token_id")) != nft_token_id:
-        raise NotFound(f"conversation {conversation_id} not found")
-    return session
-
-
-@router.get("/health", tags=["monitoring"])
-async def agent_health(nft_token_id: str, platform: PlatformDep) -> dict[str, Any]:
-    report = await platform.health.report()
-    return {
-        "status": "healthy" if report.healthy else "unhealthy",
-        "version": platform.version,
-        "uptime": report.uptime_s,
-    }
-
-
-@router.get("/info")
-async def agent_info(nft_token_id: str, platform: PlatformDep) -> dict[str, Any]:
-    agent = platform.agents.catalog.get(AGENT)
-    model = platform.agents.router.chain(agent.model)[0]
-    return {
-        "name": f"{agent.title} #{nft_token_id}",
-        "nft_token_id": nft_token_id,
-        "capabilities": agent.capabilities,
-        "model": model.model_id,
-        "status": "running",
-    }
-
-
-@router.post("/chat", response_model=None)
+@router.post(
+    "/chat",
+    response_model=ChatResponse,
+    responses={
+        200: {
+            "description": "the answer; with `stream: true`, `chat_chunk` events over SSE",
+            "content": {"text/event-stream": {"schema": sse_schema(ChatChunk, ChatStreamError)}},
+        },
+        **errors(400, 403, 404, 502, 503, 504),
+    },
+)
 async def chat(
-    nft_token_id: str, body: ChatIn, platform: PlatformDep, principal: PrincipalDep
-) -> JSONResponse | StreamingResponse:
-    await platform.wallets.authorize_agent(principal, nft_token_id)
-    if body.conversation_id:
-        await _owned_or_new(platform, principal, nft_token_id, body.conversation_id)
-    events = platform.agents.run(principal, _request(nft_token_id, body))
+    nft_token_id: NftDep,
+    body: ChatRequest,
+    platform: PlatformDep,
+    principal: AgentPrincipalDep,
+    agents: NftAgentsDep,
+) -> Any:
+    events = streaming.turn(
+        platform, agents, principal, nft_token_id, body.message, body.conversation_id
+    )
     first, rest = await sse.primed(events)
     if body.stream:
         return sse.response(_sse(sse.chain(first, rest)))
-    done = None
+    done = first if isinstance(first, TurnDone) else None
     async for event in rest:
         if isinstance(event, TurnDone):
             done = event
-    assert done is not None
-    return JSONResponse(
-        {
-            "response": done.message.content,
-            "conversation_id": done.message.session_id,
-            "timestamp": iso(done.message.created_at),
-            "tokens_used": done.input_tokens + done.output_tokens,
-        }
+    if done is None:
+        raise Internal("the agent's turn ended without an answer")
+    return ChatResponse(
+        response=done.message.content,
+        conversation_id=done.message.session_id,
+        timestamp=iso(done.message.created_at) or "",
+        tokens_used=done.input_tokens + done.output_tokens,
     )
 
 
-async def _owned_or_new(
-    platform: Platform, principal: Principal, nft_token_id: str, conversation_id: str
-) -> None:
-    try:
-        await _conversation(platform, principal, nft_token_id, conversation_id)
-    except NotFound:
-        try:
-            await platform.chat.get_session(principal, conversation_id)
-        except NotFound:
-            return  # a new conversation: the turn opens it
-        raise  # it exists, for another agent
-
-
-def _chunk(event: TextChunk | TurnDone) -> dict[str, Any]:
-    """A `chat_chunk` event (seed 002 "Chat Streaming"), the same over SSE and the socket."""
-    if isinstance(event, TextChunk):
-        return {"type": "chat_chunk", "content": event.text, "done": False}
-    return {
-        "type": "chat_chunk",
-        "content": "",
-        "done": True,
-        "conversation_id": event.message.session_id,
-        "tokens_used": event.input_tokens + event.output_tokens,
-    }
-
-
-async def _sse(events: Any) -> Any:
+async def _sse(events: AsyncIterator[AgentEvent]) -> AsyncIterator[str]:
     try:
         async for event in events:
-            if isinstance(event, TextChunk | TurnDone):
-                yield sse.data(_chunk(event))
+            item = streaming.chunk(event)
+            if item is not None:
+                yield sse.data(streaming.wire(item))
     except MenagerieError as error:
-        yield sse.data(
-            {
-                "type": "error",
-                "error": {"code": error.reason, "message": error.message},
-                "retryable": is_retryable(error),
-            }
+        # the stream has begun: the error travels as an event, in the envelope's codes
+        code = ENVELOPE.code_for(error)
+        body = ENVELOPE.body(
+            error, code=code, status=ENVELOPE.status_for(error, code), request_id="-"
         )
+        event = ChatStreamError.model_validate({**body, "retryable": is_retryable(error)})
+        yield sse.data(event.model_dump(mode="json"))
 
 
-@router.get("/chat/history")
+@router.get("/chat/history", response_model=HistoryResponse, responses=errors(400, 403, 404))
 async def history(
-    nft_token_id: str,
-    platform: PlatformDep,
-    principal: PrincipalDep,
-    conversation_id: Annotated[str, Query(min_length=1, max_length=64)],
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    nft_token_id: NftDep,
+    principal: AgentPrincipalDep,
+    agents: NftAgentsDep,
+    conversation_id: ConversationQuery,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
-    await platform.wallets.authorize_agent(principal, nft_token_id)
-    session = await _conversation(platform, principal, nft_token_id, conversation_id)
-    page = await platform.chat.history(
-        principal,
-        session.id,
-        HistoryQuery(limit=limit, offset=offset, roles=("user", "agent")),
+) -> HistoryResponse:
+    session, page = await agents.history(
+        principal, nft_token_id, conversation_id, limit=limit, offset=offset
     )
-    return {
-        "messages": [
-            {
-                "id": m.id,
-                "role": "assistant" if m.role == "agent" else m.role,
-                "content": m.content,
-                "timestamp": iso(m.created_at),
-                "tokens_used": m.input_tokens + m.output_tokens,
-            }
-            for m in page.messages
-        ],
-        "total": page.total,
-        "conversation_id": session.id,
-    }
+    return HistoryResponse(
+        messages=[_message(m) for m in page.messages],
+        total=page.total,
+        conversation_id=session.id,
+    )
 
 
-@router.post("/chat/clear")
+def _message(message: Message) -> HistoryMessage:
+    return HistoryMessage(
+        id=message.id,
+        role="assistant" if message.role == "agent" else "user",
+        content=message.content,
+        timestamp=iso(message.created_at) or "",
+        tokens_used=message.input_tokens + message.output_tokens,
+    )
+
+
+@router.post("/chat/clear", response_model=ClearResponse, responses=errors(400, 403, 404))
 async def clear(
-    nft_token_id: str, body: ClearIn, platform: PlatformDep, principal: PrincipalDep
-) -> dict[str, Any]:
-    await platform.wallets.authorize_agent(principal, nft_token_id)
-    session = await _conversation(platform, principal, nft_token_id, body.conversation_id)
-    removed = await platform.chat.clear(principal, session.id)
-    return {"message": f"Conversation cleared: {removed} messages removed"}
-
-
-@router.websocket("/ws")
-async def agent_socket(nft_token_id: str, websocket: WebSocket) -> None:
-    """`chat_stream` requests answered with `chat_chunk` events (seed 002 "Chat Streaming")."""
-    platform: Platform = websocket.app.state.platform
-    token = websocket.query_params.get("token") or ""
-    try:
-        principal = await platform.identity.authenticate_bearer(token)
-        await platform.wallets.authorize_agent(principal, nft_token_id)
-    except MenagerieError as error:
-        # refuse before accepting: the client sees the handshake fail (HTTP 403)
-        log.info("agent socket refused: %s", error.reason)
-        await websocket.close(code=1008, reason=error.reason)
-        return
-    await websocket.accept()
-    try:
-        while True:
-            request = await websocket.receive_json()
-            if not isinstance(request, dict) or request.get("type") != "chat_stream":
-                await websocket.send_json(
-                    {
-                        "type": "error",
-                        "error": {
-                            "code": "INVALID_REQUEST",
-                            "message": 'send {"type": "chat_stream", "message": …}',
-                        },
-                    }
-                )
-                continue
-            await _stream_over_socket(websocket, platform, principal, nft_token_id, request)
-    except WebSocketDisconnect:
-        return
-
-
-async def _stream_over_socket(
-    websocket: WebSocket,
-    platform: Platform,
-    principal: Principal,
-    nft_token_id: str,
-    request: dict[str, Any],
-) -> None:
-    try:
-        body = ChatIn.model_validate(request)
-        if body.conversation_id:
-            await _owned_or_new(platform, principal, nft_token_id, body.conversation_id)
-        async for event in platform.agents.run(principal, _request(nft_token_id, body)):
-            if isinstance(event, TextChunk | TurnDone):
-                await websocket.send_json(_chunk(event))
-    except MenagerieError as error:
-        await websocket.send_json(
-            {"type": "error", "error": {"code": error.reason, "message": error.message}}
-        )
-    except ValueError as error:  # the request failed its schema
-        await websocket.send_json(
-            {"type": "error", "error": {"code": "INVALID_REQUEST", "message": str(error)[:500]}}
-        )
+    nft_token_id: NftDep,
+    body: ClearRequest,
+    principal: AgentPrincipalDep,
+    agents: NftAgentsDep,
+) -> ClearResponse:
+    removed = await agents.clear(principal, nft_token_id, body.conversation_id)
+    return ClearResponse(
+        message=f"Conversation cleared: {removed} messages removed", messages_removed=removed
+    )

@@ -7,76 +7,26 @@ takes a challenge issued for that agent's NFT and answers an access token only.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from fastapi import APIRouter
 
 from menagerie.core.clock import iso
-from menagerie.core.identity.models import Principal
 from menagerie.core.identity.wallet.service import AGENT, ORCHESTRATOR
-from menagerie.http.deps import get_platform, require_principal
-from menagerie.platform import Platform
+from menagerie.dialects.panthers.deps import NftDep, PlatformDep, PrincipalDep
+from menagerie.dialects.panthers.schemas import (
+    AgentVerifyRequest,
+    AgentVerifyResponse,
+    ChallengeRequest,
+    ChallengeResponse,
+    MessageResponse,
+    RefreshRequest,
+    RefreshResponse,
+    VerifyRequest,
+    VerifyResponse,
+)
+from menagerie.http.openapi import errors
 
 router = APIRouter(prefix="/auth", tags=["authentication"])
 agent_router = APIRouter(prefix="/agents/{nft_token_id}", tags=["agent"])
-
-PlatformDep = Annotated[Platform, Depends(get_platform)]
-WalletAddress = Annotated[str, Field(max_length=64, examples=["0x" + "ab" * 20])]
-TokenId = Annotated[str | int, Field(examples=["123"])]
-Signature = Annotated[str, Field(max_length=300, description="65-byte signature, hex")]
-Message = Annotated[str, Field(max_length=4000, description="the challenge message, unchanged")]
-
-
-class ChallengeRequest(BaseModel):
-    wallet_address: WalletAddress
-    nft_token_id: TokenId
-
-
-class ChallengeResponse(BaseModel):
-    message: str
-    nonce: str
-    expires_at: str
-
-
-class VerifyRequest(BaseModel):
-    wallet_address: WalletAddress
-    nft_token_id: TokenId
-    signature: Signature
-    message: Message
-
-
-class VerifyResponse(BaseModel):
-    access_token: str
-    refresh_token: str
-    expires_in: int
-    session_id: str
-
-
-class RefreshRequest(BaseModel):
-    refresh_token: Annotated[str, Field(max_length=200)]
-
-
-class RefreshResponse(BaseModel):
-    access_token: str
-    expires_in: int
-    # refresh tokens are single-use: the next refresh needs this one
-    refresh_token: str
-
-
-class MessageResponse(BaseModel):
-    message: str
-
-
-class AgentVerifyRequest(BaseModel):
-    wallet_address: WalletAddress
-    signature: Signature
-    message: Message
-
-
-class AgentVerifyResponse(BaseModel):
-    access_token: str
-    expires_in: int
 
 
 @router.post("/challenge", response_model=ChallengeResponse)
@@ -87,7 +37,9 @@ async def challenge(body: ChallengeRequest, platform: PlatformDep) -> ChallengeR
     )
 
 
-@router.post("/verify", response_model=VerifyResponse)
+# 401: the message or signature does not check out; 403: the wallet does not own the NFT;
+# 503: the NFT ownership source cannot answer
+@router.post("/verify", response_model=VerifyResponse, responses=errors(401, 403, 503))
 async def verify(body: VerifyRequest, platform: PlatformDep) -> VerifyResponse:
     signed_in = await platform.wallets.verify(
         wallet_address=body.wallet_address,
@@ -105,7 +57,7 @@ async def verify(body: VerifyRequest, platform: PlatformDep) -> VerifyResponse:
     )
 
 
-@router.post("/refresh", response_model=RefreshResponse)
+@router.post("/refresh", response_model=RefreshResponse, responses=errors(401, 403, 503))
 async def refresh(body: RefreshRequest, platform: PlatformDep) -> RefreshResponse:
     tokens = await platform.wallets.refresh(body.refresh_token)
     return RefreshResponse(
@@ -115,17 +67,21 @@ async def refresh(body: RefreshRequest, platform: PlatformDep) -> RefreshRespons
     )
 
 
-@router.post("/logout", response_model=MessageResponse)
-async def logout(
-    platform: PlatformDep, principal: Annotated[Principal, Depends(require_principal)]
-) -> MessageResponse:
+# 403: the credential is no session (an API key) and has nothing to log out of
+@router.post("/logout", response_model=MessageResponse, responses=errors(403))
+async def logout(platform: PlatformDep, principal: PrincipalDep) -> MessageResponse:
     await platform.wallets.logout(principal)
     return MessageResponse(message="Logged out: the session has been revoked")
 
 
-@agent_router.post("/auth/verify", response_model=AgentVerifyResponse, tags=["authentication"])
+@agent_router.post(
+    "/auth/verify",
+    response_model=AgentVerifyResponse,
+    responses=errors(400, 401, 403, 503),
+    tags=["authentication"],
+)
 async def agent_verify(
-    nft_token_id: str, body: AgentVerifyRequest, platform: PlatformDep
+    nft_token_id: NftDep, body: AgentVerifyRequest, platform: PlatformDep
 ) -> AgentVerifyResponse:
     signed_in = await platform.wallets.verify(
         wallet_address=body.wallet_address,

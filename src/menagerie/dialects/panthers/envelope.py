@@ -1,33 +1,18 @@
-"""Secret Panthers' error envelope: `{"error": {"code", "message", "details"}}`."""
+"""Secret Panthers' error envelope: `{"error": {"code", "message", "details"}}`.
+
+`code` holds only the codes seed 002 lists under "Error Codes"; the precise core reason
+(NONCE_USED, SESSION_REVOKED, NFT_MISMATCH …) travels in `details.reason`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from menagerie.core import errors as E
+from menagerie.core.llm.errors import ProviderError
 from menagerie.http.errors import ErrorEnvelope
 
-# the codes seed 002 documents; a more specific code core raised (NONCE_USED, SESSION_REVOKED…)
-# is answered as the documented code of its kind and travels in `details.reason`
-DOCUMENTED_CODES = frozenset(
-    {
-        "UNAUTHORIZED",
-        "FORBIDDEN",
-        "TOKEN_EXPIRED",
-        "INVALID_SIGNATURE",
-        "NOT_FOUND",
-        "ALREADY_EXISTS",
-        "CONFLICT",
-        "INVALID_REQUEST",
-        "MISSING_FIELD",
-        "INVALID_FIELD",
-        "RATE_LIMITED",
-        "QUOTA_EXCEEDED",
-        "INTERNAL_ERROR",
-        "SERVICE_UNAVAILABLE",
-        "TIMEOUT",
-    }
-)
+# a framework error of a status no core kind covers, by its status
 _STATUS_CODES = {
     400: "INVALID_REQUEST",
     401: "UNAUTHORIZED",
@@ -39,6 +24,7 @@ _STATUS_CODES = {
     503: "SERVICE_UNAVAILABLE",
     504: "TIMEOUT",
 }
+MISSING_FIELD = "MISSING_FIELD"
 
 
 class PanthersEnvelope(ErrorEnvelope):
@@ -55,28 +41,34 @@ class PanthersEnvelope(ErrorEnvelope):
         E.QuotaExceeded: "QUOTA_EXCEEDED",
         E.LimitReached: "QUOTA_EXCEEDED",
         E.TooLarge: "INVALID_REQUEST",
+        # an upstream model that fails is a service of ours that is down, for this client
+        ProviderError: "SERVICE_UNAVAILABLE",
         E.Unavailable: "SERVICE_UNAVAILABLE",
         E.Timeout: "TIMEOUT",
         E.Internal: "INTERNAL_ERROR",
     }
+    # the one core reason seed 002 has a code of its own for
+    reasons = {"INVALID_SIGNATURE": "INVALID_SIGNATURE"}
 
     def code_for(self, error: E.MenagerieError) -> str:
         if isinstance(error, E.Invalid) and error.missing and not error.specific:
-            return "MISSING_FIELD"
+            return MISSING_FIELD
         code = super().code_for(error)
-        if code in DOCUMENTED_CODES:
-            return code
-        for cls in type(error).__mro__:
-            if cls in self.codes:
-                return self.codes[cls]
-        return _STATUS_CODES.get(self.status_for(error, code), "INTERNAL_ERROR")
+        if code == self.fallback_code and not isinstance(error, E.Internal):
+            return _STATUS_CODES.get(self.status_for(error, code), code)
+        return code
+
+    def vocabulary(self) -> frozenset[str]:
+        return super().vocabulary() | {MISSING_FIELD, *_STATUS_CODES.values()}
 
     def body(
         self, error: E.MenagerieError, *, code: str, status: int, request_id: str
     ) -> dict[str, Any]:
         details: dict[str, Any] = dict(error.details)
-        if error.specific and error.reason != code:
-            details.setdefault("reason", error.reason)
+        reason = self.reason_of(error, code)
+        # a kind's own default reason (INVALID_INPUT for INVALID_FIELD) says nothing more
+        if reason is not None and (error.specific or type(error) not in self.codes):
+            details.setdefault("reason", reason)
         if isinstance(error, E.Invalid) and len(error.errors) > 1:
             details["errors"] = error.errors
         if isinstance(error, E.RateLimited):

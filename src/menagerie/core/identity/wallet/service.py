@@ -27,7 +27,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from menagerie.core.clock import utcnow
-from menagerie.core.errors import Forbidden, Invalid, TokenExpired, Unauthorized
+from menagerie.core.errors import Forbidden, Invalid, TokenExpired, Unauthorized, Unavailable
 from menagerie.core.identity.models import Principal, SessionInfo, TokenPair
 from menagerie.core.identity.sessions import SessionService
 from menagerie.core.identity.tables import TenantRow, UserRow
@@ -114,7 +114,8 @@ class WalletService:
 
     async def challenge(self, wallet_address: str, nft_token_id: str | int) -> Challenge:
         """A fresh EIP-4361 message for this wallet and NFT, with a single-use nonce."""
-        wallet = siwe.checksum_address(wallet_address)
+        # any spelling: the signature proves the wallet, so a typo cannot sign in as another
+        wallet = siwe.checksum_address(wallet_address, strict=False)
         nft = siwe.token_id(nft_token_id)
         nonce = secrets.token_hex(16)  # 128 bits; EIP-4361 wants letters and digits only
         now = utcnow()
@@ -165,18 +166,23 @@ class WalletService:
         `nft_token_id` is the NFT the caller asks for (the request's, or the agent's in the
         path); None accepts the one the challenge was issued for.
         """
-        wallet = siwe.checksum_address(wallet_address)
+        # any spelling: the signature proves the wallet, so a typo cannot sign in as another
+        wallet = siwe.checksum_address(wallet_address, strict=False)
         wanted = None if nft_token_id is None else siwe.token_id(nft_token_id)
         if not isinstance(message, str) or not message:
             raise Invalid("message is required", field="message", received=message, missing=True)
         try:
             parsed = siwe.parse(message)
         except siwe.SiweFormatError as exc:
-            raise Invalid(
+            # text that is no EIP-4361 message was never issued by this server: refused like an
+            # unknown nonce (a credential that does not check out), not as a malformed field
+            raise Unauthorized(
                 f"not a Sign-In with Ethereum message: {exc}",
-                field="message",
-                received=message,
-                expected="the message POST /auth/challenge returned, unchanged",
+                reason="NOT_A_SIWE_MESSAGE",
+                details={
+                    "field": "message",
+                    "expected": "the message POST /auth/challenge returned, unchanged",
+                },
             ) from exc
         self._check_claims(parsed, wallet)
         row = await self._issued(parsed.nonce)
@@ -355,10 +361,11 @@ class WalletService:
 
     async def logout(self, principal: Principal) -> None:
         if principal.session_id is None:
-            raise Invalid(
+            # a valid credential (an API key) that has no session to end: refused, not invalid
+            raise Forbidden(
                 "this credential is not a session: only a signed-in session can log out",
-                field="Authorization",
-                expected="an access token from POST /auth/verify",
+                reason="NOT_A_SESSION",
+                details={"expected": "an access token from POST /auth/verify"},
             )
         await self._sessions.revoke(principal.session_id, "logout")
 
@@ -376,14 +383,25 @@ class WalletService:
             str(info.attributes.get("scope", ORCHESTRATOR)),
         )
 
+    async def nft_exists(self, nft_token_id: str | int) -> bool | None:
+        """Whether the NFT exists, by its owner in the ownership source; None when the source
+        cannot answer now (unconfigured, unreachable): not known, never guessed."""
+        nft = siwe.token_id(nft_token_id)
+        try:
+            return await self.ownership.owner_of(nft) is not None
+        except Unavailable:
+            return None
+
     async def authorize_agent(self, principal: Principal, nft_token_id: str) -> None:
         """Only the session signed in for this NFT (or an admin) may use its agent."""
+        nft = siwe.token_id(nft_token_id)
         if principal.is_admin:
             return
         identity = await self.identity(principal)
-        if identity is None or identity.nft_token_id != str(nft_token_id):
+        if identity is None or identity.nft_token_id != nft:
             raise Forbidden(
                 f"this credential is not for agent {nft_token_id}; sign in with the wallet "
                 "that holds its NFT",
-                reason="FORBIDDEN",
+                reason="NFT_MISMATCH",
+                details={"nft_token_id": nft},
             )

@@ -38,8 +38,9 @@ class SiweFormatError(ValueError):
     """Text that is not an EIP-4361 message."""
 
 
-def checksum_address(value: str, *, field: str = "wallet_address") -> str:
-    """The EIP-55 spelling of an address; a mixed-case input must already be it."""
+def checksum_address(value: str, *, field: str = "wallet_address", strict: bool = True) -> str:
+    """The EIP-55 spelling of an address; a mixed-case input must already be it (unless not
+    `strict`: where a signature proves the address, a mis-checksummed spelling is only that)."""
     if not isinstance(value, str) or not _ADDRESS.match(value):
         raise Invalid(
             "not an Ethereum address",
@@ -49,7 +50,8 @@ def checksum_address(value: str, *, field: str = "wallet_address") -> str:
         )
     checksummed = to_checksum_address(value)
     digits = value[2:]
-    if digits != digits.lower() and digits != digits.upper() and value != checksummed:
+    mixed = digits != digits.lower() and digits != digits.upper()
+    if strict and mixed and value != checksummed:
         raise Invalid(
             "address checksum (EIP-55) does not match",
             field=field,
