@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import os
 import zlib
-from typing import Literal, TypedDict
+from typing import Annotated, Literal, TypedDict
 
 from mcp.server.mcpserver import MCPServer
+from pydantic import BaseModel, Field
 
 server = MCPServer("seed-github")
 ORGANIZATION = os.environ.get("GITHUB_ORG", "your-org")
@@ -29,17 +30,18 @@ class Repositories(TypedDict):
     repositories: list[str]
 
 
-class Match(TypedDict):
+# nested results as models: pydantic reads nested TypedDicts only from typing_extensions
+class Match(BaseModel):
     line: int
     content: str
 
 
-class File(TypedDict):
+class File(BaseModel):
     path: str
     matches: list[Match]
 
 
-class CodeSearch(TypedDict):
+class CodeSearch(BaseModel):
     files: list[File]
 
 
@@ -60,10 +62,14 @@ def list_repositories(type: Literal["all", "owner", "member"] = "all") -> Reposi
 
 
 @server.tool()
-def search_code(query: str, repository: str = "") -> CodeSearch:
+def search_code(
+    query: Annotated[str, Field(description="Search query")],
+    repository: Annotated[str, Field(description="Repository URL or path")] = "",
+) -> CodeSearch:
     """Search through code repositories"""
     content = "password = input('Password: ')  # Security issue: no validation"
-    return {"files": [{"path": "src/auth.py", "matches": [{"line": 45, "content": content}]}]}
+    found = File(path="src/auth.py", matches=[Match(line=45, content=content)])
+    return CodeSearch(files=[found])
 
 
 @server.tool()
