@@ -10,6 +10,7 @@ import pytest
 from menagerie.app import create_app
 from menagerie.platform import Platform
 from menagerie.settings import Settings
+from tests.utils.http import bearer
 from tests.utils.server import client_for
 
 PASSWORD = "Correct-Horse-Battery-9"
@@ -30,7 +31,7 @@ async def sign_up(client: httpx.AsyncClient, email: str) -> dict[str, str]:
         "/api/auth/register", json={"email": email, "password": PASSWORD, "name": "Gary Fan"}
     )
     assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['token']}"}
+    return bearer(response.json()["token"])
 
 
 async def test_chat_answers_and_records_a_task(env: tuple[httpx.AsyncClient, Platform]) -> None:
@@ -73,7 +74,7 @@ async def test_tasks_are_the_callers_own(env: tuple[httpx.AsyncClient, Platform]
     assert (await client.get(f"/api/tasks/{task_id}", headers=other)).status_code == 404
     assert (await client.get("/api/tasks", headers=other)).json() == []
     issued = await platform.api_tokens.issue_for_tenant("acme", "acme admin")
-    acme = {"Authorization": f"Bearer {issued.token}"}
+    acme = bearer(issued.token)
     assert (await client.get(f"/api/tasks/{task_id}", headers=acme)).status_code == 404
     assert (await client.post("/api/chat", json={"message": ""}, headers=me)).status_code == 400
     assert (await client.post("/api/chat", json={"message": "hi"})).status_code == 401

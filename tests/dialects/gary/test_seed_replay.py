@@ -1,0 +1,259 @@
+"""Seed 004 replayed against a real server: each request example of the served routes (MCP's
+aside, tested beside its routes) is sent as the seed writes it, and each field of the
+response example is checked in the answer: present, of the seed's JSON type, and never null
+where the seed shows a value unless the contract documents why (tests/contract/specs/gary.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from menagerie.app import create_app
+from menagerie.platform import Platform
+from menagerie.settings import EndpointSettings, Settings
+from tests.contract import seeds
+from tests.contract.specs.gary import CONTRACT
+from tests.utils.http import bearer
+from tests.utils.model_server import command, free_port
+from tests.utils.server import client_for
+
+ENDPOINTS = {f"{e.method} {e.route}": e for e in seeds.endpoints("004")}
+
+
+def example(key: str, label: str | None = None) -> Any:
+    """The JSON of an endpoint's example: its request body, or the response (by label)."""
+    endpoint = ENDPOINTS[key]
+    for shown in endpoint.examples:
+        wanted = shown.is_request if label == "request" else shown.is_response
+        if wanted and (label in (None, "request") or label in shown.label):
+            return shown.value
+    raise AssertionError(f"{key}: no {label or 'response'} example")
+
+
+def _type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return type(value).__name__
+
+
+def fits(key: str, actual: Any, shown: Any, where: str = "") -> list[str]:
+    """How `actual` differs from the seed's `shown` example (empty: it fits)."""
+    if shown is None:
+        return []
+    if actual is None:
+        if (key, where) in CONTRACT.nullable:
+            return []
+        return [f"{where or '<body>'}: null where the seed shows {_type(shown)}"]
+    if isinstance(shown, dict):
+        if not isinstance(actual, dict):
+            return [f"{where or '<body>'}: {_type(actual)} where the seed shows an object"]
+        problems = []
+        for name, value in shown.items():
+            path = f"{where}.{name}" if where else name
+            if name not in actual:
+                problems.append(f"{path}: missing")
+            else:
+                problems += fits(key, actual[name], value, path)
+        return problems
+    if isinstance(shown, list):
+        if not isinstance(actual, list):
+            return [f"{where}: {_type(actual)} where the seed shows an array"]
+        if not shown:
+            return []
+        return [p for item in actual for p in fits(key, item, shown[0], f"{where}[]")]
+    expected, got = _type(shown), _type(actual)
+    if expected == got or (expected == "number" and got == "integer"):
+        return []
+    if expected == "integer" and where.endswith("id") and got == "str":
+        return []  # user ids are opaque strings (docs/contract.md, "Crazy Gary")
+    return [f"{where}: {got} where the seed shows {expected}"]
+
+
+def check(key: str, response: httpx.Response, status: int, label: str | None = None) -> Any:
+    assert response.status_code == status, f"{key}: {response.text}"
+    body = response.json()
+    problems = fits(key, body, example(key, label))
+    assert not problems, f"{key}:\n" + "\n".join(problems)
+    return body
+
+
+@pytest.fixture
+async def gary(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Platform]]:
+    endpoints = [
+        EndpointSettings(
+            name=name,
+            model=f"gpt-oss-{name}",
+            command=command(),
+            port=free_port(),
+            wake_timeout_s=10,
+        )
+        for name in ("120b", "20b")  # the seed's model types
+    ]
+    update = {
+        "rate_limits_enabled": False,
+        "offline_token_delay_ms": 0,
+        "llm_endpoints": endpoints,
+    }
+    platform = Platform.build(settings.model_copy(update=update))
+    async with client_for(create_app(platform=platform)) as client:
+        client.base_url = client.base_url.join("/gary")
+        yield client, platform
+
+
+def admin_headers(platform: Platform) -> dict[str, str]:
+    assert platform.bootstrap_result is not None
+    assert platform.bootstrap_result.admin_token is not None
+    return bearer(platform.bootstrap_result.admin_token.token)
+
+
+async def test_health(gary: tuple[httpx.AsyncClient, Platform]) -> None:
+    client, _ = gary
+    health = check("GET /health", await client.get("/health"), 200)
+    assert (health["service"], health["version"]) == ("crazy-gary-api", "1.0.0")
+    assert abs(health["timestamp"] - time.time()) < 60
+    ready = check("GET /health/ready", await client.get("/health/ready"), 200, "200")
+    assert ready["status"] == "ready"
+    assert check("GET /health/live", await client.get("/health/live"), 200) == {"status": "alive"}
+    monitoring = await client.get("/api/monitoring/health")
+    assert check("GET /api/monitoring/health", monitoring, 200)["service"] == "crazy-gary"
+
+
+async def test_not_ready_says_what_is_missing(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HUGGINGFACE_API_KEY", raising=False)
+    required = settings.model_copy(update={"required_env": ["HUGGINGFACE_API_KEY"]})
+    async with client_for(create_app(platform=Platform.build(required))) as client:
+        response = await client.get("/gary/health/ready")
+        body = check("GET /health/ready", response, 503, "503")
+        assert body["missing_env_vars"] == ["HUGGINGFACE_API_KEY"]
+
+
+async def test_authentication(gary: tuple[httpx.AsyncClient, Platform]) -> None:
+    client, _ = gary
+    sent = example("POST /api/auth/register", "request")
+    registered = check(
+        "POST /api/auth/register", await client.post("/api/auth/register", json=sent), 201
+    )
+    assert (registered["user"]["email"], registered["user"]["name"]) == (
+        sent["email"],
+        sent["fullName"],
+    )
+    assert registered["expires_in"] == 3600
+
+    login = example("POST /api/auth/login", "request")
+    signed_in = check("POST /api/auth/login", await client.post("/api/auth/login", json=login), 200)
+    assert signed_in["user"]["id"] == registered["user"]["id"]
+
+    refresh = await client.post("/api/auth/refresh", headers=bearer(signed_in["refresh_token"]))
+    token = check("POST /api/auth/refresh", refresh, 200)["token"]
+
+    me = check("GET /api/auth/me", await client.get("/api/auth/me", headers=bearer(token)), 200)
+    assert me["user"]["email"] == sent["email"]
+    rename = example("PUT /api/auth/me", "request")
+    renamed = await client.put("/api/auth/me", headers=bearer(token), json=rename)
+    assert check("PUT /api/auth/me", renamed, 200)["user"]["name"] == "Jane Doe"
+
+    validated = await client.get("/api/auth/validate", headers=bearer(token))
+    assert check("GET /api/auth/validate", validated, 200, "200")["valid"] is True
+    refused = await client.get("/api/auth/validate")
+    assert check("GET /api/auth/validate", refused, 401, "401") == {"valid": False}
+
+
+async def test_change_password(gary: tuple[httpx.AsyncClient, Platform]) -> None:
+    client, platform = gary
+    sent = example("POST /api/auth/change-password", "request")
+    signed_in = await platform.accounts.register("old@example.com", sent["current_password"])
+    changed = await client.post(
+        "/api/auth/change-password", headers=bearer(signed_in.tokens.access_token), json=sent
+    )
+    assert check("POST /api/auth/change-password", changed, 200) == example(
+        "POST /api/auth/change-password"
+    )
+
+
+async def test_user_management(gary: tuple[httpx.AsyncClient, Platform]) -> None:
+    client, platform = gary
+    admin = admin_headers(platform)
+    await platform.accounts.register("john@example.com", "SecurePassword123", "johndoe")
+    # the bootstrap admin is among them: its email is a string too
+    check("GET /api/users", await client.get("/api/users", headers=admin), 200)
+
+    sent = example("POST /api/users", "request")
+    created = check(
+        "POST /api/users", await client.post("/api/users", headers=admin, json=sent), 201
+    )
+    assert (created["username"], created["email"]) == (sent["username"], sent["email"])
+    user = f"/api/users/{created['id']}"
+    assert check("GET /api/users/{}", await client.get(user, headers=admin), 200) == created
+
+    change = example("PUT /api/users/{}", "request")
+    updated = check("PUT /api/users/{}", await client.put(user, headers=admin, json=change), 200)
+    assert (updated["username"], updated["email"]) == (change["username"], change["email"])
+    assert updated["created_at"] == created["created_at"]
+
+    deleted = await client.delete(user, headers=admin)
+    assert (deleted.status_code, deleted.content) == (204, b"")
+
+
+async def test_chat_and_tasks(gary: tuple[httpx.AsyncClient, Platform]) -> None:
+    client, platform = gary
+    signed_in = await platform.accounts.register("fan@example.com", "SecurePassword123", "Fan")
+    me = bearer(signed_in.tokens.access_token)
+    sent = example("POST /api/chat", "request")
+    answered = check("POST /api/chat", await client.post("/api/chat", headers=me, json=sent), 200)
+    assert sent["message"] in answered["response"]  # the offline model echoes it
+
+    listed = check("GET /api/tasks", await client.get("/api/tasks", headers=me), 200)
+    assert [task["id"] for task in listed] == [answered["task_id"]]
+    task = await client.get(f"/api/tasks/{answered['task_id']}", headers=me)
+    detail = check("GET /api/tasks/{}", task, 200)
+    assert (detail["status"], detail["progress"]) == ("completed", 100)
+    assert detail["result"]["response"] == answered["response"]
+
+
+async def _until(client: httpx.AsyncClient, admin: dict[str, str], state: str) -> None:
+    deadline = time.monotonic() + 10
+    while (await client.get("/api/endpoints/status/120b", headers=admin)).json()["status"] != state:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+
+
+async def test_endpoint_management(gary: tuple[httpx.AsyncClient, Platform]) -> None:
+    client, platform = gary
+    admin = admin_headers(platform)
+    woken = await client.post("/api/endpoints/wake/120b", headers=admin)
+    assert check("POST /api/endpoints/wake/{}", woken, 200) == example(
+        "POST /api/endpoints/wake/{}"
+    )
+    await _until(client, admin, "running")
+    # the seed's own picture: 120b running, 20b sleeping
+    statuses = check(
+        "GET /api/endpoints/status", await client.get("/api/endpoints/status", headers=admin), 200
+    )
+    running = statuses["endpoints"]["120b"]
+    assert running["status"] == "running"
+    assert all(isinstance(running[f], int) for f in ("wake_time", "auto_sleep_in"))
+    assert statuses["endpoints"]["20b"]["status"] == "sleeping"
+    one = await client.get("/api/endpoints/status/120b", headers=admin)
+    assert check("GET /api/endpoints/status/{}", one, 200)["url"].startswith("http://127.0.0.1:")
+
+    slept = await client.post("/api/endpoints/sleep/120b", headers=admin)
+    assert check("POST /api/endpoints/sleep/{}", slept, 200) == example(
+        "POST /api/endpoints/sleep/{}"
+    )
+    await _until(client, admin, "sleeping")
+    for operation in ("wake", "sleep"):
+        response = await client.post(f"/api/endpoints/{operation}", headers=admin)
+        key = f"POST /api/endpoints/{operation}"
+        assert check(key, response, 200) == example(key)
