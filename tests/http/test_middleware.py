@@ -86,7 +86,7 @@ async def test_a_dialect_mounted_at_the_root(settings: Settings) -> None:
         assert other.json()["service"] == "podplay-sanctuary"
         unknown = await client.get("/nowhere")
         assert unknown.status_code == 404
-        assert unknown.json()["code"] == "NOT_FOUND"  # Crazy Gary's envelope
+        assert unknown.json()["code"] == "VALIDATION_ERROR"  # Crazy Gary's envelope
         assert (await client.get("/docs")).status_code == 200
 
 

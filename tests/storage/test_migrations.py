@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, insert, inspect, text, update
+from sqlalchemy import delete, insert, inspect, select, text, update
 
 from menagerie.core.clock import utcnow
 from menagerie.core.identity.models import Principal
-from menagerie.core.identity.tables import TenantRow
+from menagerie.core.identity.numbers import user_number
+from menagerie.core.identity.tables import TenantRow, UserRow
 from menagerie.core.memory.service import MemoryService
 from menagerie.core.memory.tables import MemoryRow
 from menagerie.storage import migrate
@@ -136,6 +137,27 @@ async def test_memories_saved_before_the_search_migrations_are_found_after(
         await memory.delete(me, "mem_chess")
         assert await memory.search(me, "chess") == []
         assert [hit.memory.id for hit in await memory.search(me, "tea")] == ["mem_tea"]
+    finally:
+        await database.dispose()
+
+
+async def test_users_made_before_0011_are_numbered_as_new_ones_are(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        await migrate.upgrade(database, "0010")
+        async with database.session() as session:
+            await session.execute(insert(TenantRow).values(id="t", name="t", created_at=utcnow()))
+            await session.execute(
+                text(
+                    "INSERT INTO users (id, tenant_id, name, roles, is_active, created_at) "
+                    "VALUES (:id, 't', :id, '[]', true, :now)"
+                ),
+                [{"id": f"usr_{n}", "now": utcnow()} for n in range(3)],
+            )
+        await migrate.upgrade(database)
+        async with database.session() as session:
+            numbers = dict((await session.execute(select(UserRow.id, UserRow.number))).all())
+        assert numbers == {f"usr_{n}": user_number(f"usr_{n}") for n in range(3)}
     finally:
         await database.dispose()
 

@@ -71,9 +71,9 @@ async def test_message_limits_and_validation(started: Platform) -> None:
     with pytest.raises(Invalid) as empty:
         await chat.add_message(me, session.id, "user", "   ")
     assert empty.value.field == "content"
-    with pytest.raises(Invalid) as parent:
+    with pytest.raises(NotFound) as parent:
         await chat.add_message(me, session.id, "user", "hi", reply_to_id="msg_nope")
-    assert parent.value.field == "reply_to_id"
+    assert parent.value.reason == "MESSAGE_NOT_FOUND"
 
 
 async def test_concurrent_messages_all_land_in_order(started: Platform) -> None:

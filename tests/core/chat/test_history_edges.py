@@ -13,7 +13,7 @@ from sqlalchemy import event, func, insert, select, text, update
 from menagerie.core.chat.models import HistoryQuery, Message
 from menagerie.core.chat.tables import ChatMessageRow, ChatSessionRow
 from menagerie.core.clock import utcnow
-from menagerie.core.errors import Invalid
+from menagerie.core.errors import Invalid, NotFound
 from menagerie.platform import Platform
 from tests.utils.principals import admin
 
@@ -85,9 +85,9 @@ async def test_history_bounds_by_message_id_and_threads_stay_in_their_session(
         assert elsewhere.value.field == bound
     # a thread rooted in another session shows nothing here
     assert (await chat.history(me, session.id, HistoryQuery(thread_id=foreign.id))).total == 0
-    with pytest.raises(Invalid) as reply:
+    with pytest.raises(NotFound) as reply:
         await chat.add_message(me, session.id, "agent", "re", reply_to_id=foreign.id)
-    assert reply.value.field == "reply_to_id"
+    assert reply.value.details == {"reply_to_id": foreign.id}
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from menagerie.core.identity import users as users_module
 from menagerie.core.identity.accounts import AccountService
 from menagerie.core.identity.fields import normalise_email
 from menagerie.core.identity.models import Principal
+from menagerie.core.identity.numbers import user_number
 from menagerie.core.identity.tables import ApiTokenRow, UserRow
 from menagerie.platform import Platform
 from tests.utils.principals import admin
@@ -393,6 +394,38 @@ async def test_other_tenants_users_do_not_exist(started: Platform) -> None:
             await call
     assert [a.tenant_id for a in await service.users.list(acme)] == ["acme"]
     assert (await service.users.get(admin(started), user.user_id)).name == "Ada Lovelace"
+
+
+async def test_users_are_named_by_number_within_their_tenant(started: Platform) -> None:
+    """The integer id (Crazy Gary's) names the same user as the opaque id, in its tenant only."""
+    user = await signed_up(started)
+    service = accounts(started)
+    me = await service.users.get(user, user.user_id)
+    assert me.number == user_number(user.user_id)
+    assert 0 < me.number < 2**48
+    assert (await service.users.get(user, me.number)).id == user.user_id
+    boss = admin(started)
+    assert (await service.users.get(boss, me.number)).id == user.user_id
+    renamed = await service.users.update(boss, me.number, {"name": "Countess"})
+    assert (renamed.id, renamed.name, renamed.number) == (user.user_id, "Countess", me.number)
+    # a plain user naming another number is refused whether it exists or not
+    for number in (user_number(boss.user_id), me.number + 1):
+        with pytest.raises(Forbidden):
+            await service.users.get(user, number)
+    with pytest.raises(NotFound):
+        await service.users.get(boss, me.number + 1)
+    issued = await started.api_tokens.issue_for_tenant("acme", "acme admin")
+    acme = await started.identity.authenticate_bearer(issued.token)
+    for call in (
+        service.users.get(acme, me.number),
+        service.users.update(acme, me.number, {"name": "pwned"}),
+        service.users.delete(acme, me.number),
+    ):
+        with pytest.raises(NotFound):
+            await call
+    await service.users.delete(boss, me.number)
+    with pytest.raises(NotFound):
+        await service.users.get(boss, user.user_id)
 
 
 # -- API tokens --------------------------------------------------------------------------------

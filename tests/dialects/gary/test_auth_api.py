@@ -82,8 +82,8 @@ def assert_signed_in(body: dict[str, Any], email: str, name: str) -> None:
     user = body["user"]
     assert set(user) == USER_FIELDS
     assert (user["email"], user["name"]) == (email, name)
-    assert isinstance(user["id"], str)
-    assert user["id"]
+    assert type(user["id"]) is int
+    assert 0 < user["id"] < 2**53
     assert ISO.match(user["created_at"])
     assert ISO.match(user["last_login"])
 

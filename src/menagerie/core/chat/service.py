@@ -266,10 +266,12 @@ class ChatService:
                     )
                 )
                 if parent is None:
-                    raise Invalid(
+                    # a reference to a message that does not exist (here): not found, like
+                    # any object the caller cannot see
+                    raise NotFound(
                         "the message replied to is not in this session",
-                        field="reply_to_id",
-                        received=reply_to_id,
+                        reason="MESSAGE_NOT_FOUND",
+                        details={"reply_to_id": reply_to_id},
                     )
             # the counter update takes the row lock, so positions are handed out in order
             position = await session.scalar(

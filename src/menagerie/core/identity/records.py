@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from menagerie.core.errors import Conflict, NotFound
 from menagerie.core.identity.fields import placeholder_email
 from menagerie.core.identity.models import ADMIN, Principal, TokenPair
+from menagerie.core.identity.numbers import user_number
 from menagerie.core.identity.passwords import MAX_LENGTH, hash_password, verify_password
 from menagerie.core.identity.tables import UserRow
 
@@ -32,6 +33,7 @@ class Account:
     created_at: datetime
     last_login: datetime | None  # None: never signed in with a password
     has_email: bool = True  # False when `email` is the placeholder
+    number: int = 0  # the integer id (numbers.py), for APIs that number their users
 
     @property
     def is_admin(self) -> bool:
@@ -64,6 +66,7 @@ def account_of(row: UserRow) -> Account:
         row.created_at,
         row.last_login,
         has_email=row.email is not None,
+        number=row.number or user_number(row.id),
     )
 
 
@@ -91,6 +94,18 @@ async def user_row(session: AsyncSession, principal: Principal, user_id: str) ->
     return row
 
 
+async def user_id_of(session: AsyncSession, principal: Principal, user: str | int) -> str:
+    """A user named by id or by number, in the caller's tenant (404 when it is not there)."""
+    if isinstance(user, str):
+        return user
+    found = await session.scalar(
+        select(UserRow.id).where(UserRow.number == user, UserRow.tenant_id == principal.tenant_id)
+    )
+    if found is None:
+        raise NotFound("no such user", reason="USER_NOT_FOUND")
+    return found
+
+
 async def email_taken(session: AsyncSession, tenant_id: str, email: str) -> bool:
     found = await session.scalar(
         select(UserRow.id).where(UserRow.tenant_id == tenant_id, UserRow.email == email)
@@ -111,3 +126,7 @@ class Identity:
     email: str
     name: str
     roles: tuple[str, ...]
+
+    @property
+    def number(self) -> int:
+        return user_number(self.id)

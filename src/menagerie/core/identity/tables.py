@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, String, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from menagerie.core.clock import utcnow
+from menagerie.core.identity.numbers import user_number
 from menagerie.storage.base import Base, UTCDateTime
 
 
@@ -33,6 +34,15 @@ class UserRow(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the user's integer id, for APIs whose users are numbered (Crazy Gary); see numbers.py
+    number: Mapped[int] = mapped_column(BigInteger, unique=True)
+
+
+@event.listens_for(UserRow, "before_insert")
+def _number_user(mapper: Mapper[UserRow], connection: Any, row: UserRow) -> None:
+    # every way a user comes to be (sign-up, admin, bootstrap, wallet) passes here
+    if row.number is None:
+        row.number = user_number(row.id)
 
 
 class ApiTokenRow(Base):

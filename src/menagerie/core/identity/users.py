@@ -7,6 +7,8 @@ Decisions worth knowing:
 
 - Users of another tenant do not exist for a caller (404). A non-admin asking about anyone but
   themselves is refused (403) whether that user exists or not.
+- A user is named by its id or by its number (numbers.py); a number is looked up in the
+  caller's tenant first, so a non-admin learns nothing of the numbers that are not theirs.
 - Changes that could leave a tenant without an active admin first touch the tenant row, which
   serialises them (a row lock on PostgreSQL, the write lock on SQLite); then the last admin is
   counted inside the same transaction.
@@ -31,6 +33,7 @@ from menagerie.core.identity.fields import (
     require_admin,
 )
 from menagerie.core.identity.models import ADMIN, Principal
+from menagerie.core.identity.numbers import user_number
 from menagerie.core.identity.passwords import check_strength
 from menagerie.core.identity.records import (
     USER,
@@ -39,6 +42,7 @@ from menagerie.core.identity.records import (
     email_taken,
     hash_async,
     user_exists,
+    user_id_of,
     user_row,
 )
 from menagerie.core.identity.sessions import SessionService
@@ -109,20 +113,32 @@ class UserAdministration:
             raise user_exists() from None
         return account_of(row)
 
-    async def get(self, principal: Principal, user_id: str) -> Account:
-        _self_or_admin(principal, user_id)
+    async def get(self, principal: Principal, user: str | int) -> Account:
+        user_id = await self._resolve(principal, user)
         async with self._db.session() as session:
             return account_of(await user_row(session, principal, user_id))
 
+    async def _resolve(self, principal: Principal, user: str | int) -> str:
+        """The id of the user a caller names, after checking the caller may name them."""
+        if isinstance(user, int) and not principal.is_admin:
+            if user != user_number(principal.user_id):
+                require_admin(principal)
+            return principal.user_id
+        if isinstance(user, int):
+            async with self._db.session() as session:
+                return await user_id_of(session, principal, user)
+        _self_or_admin(principal, user)
+        return user
+
     async def update(
-        self, principal: Principal, user_id: str, changes: Mapping[str, Any]
+        self, principal: Principal, user: str | int, changes: Mapping[str, Any]
     ) -> Account:
         """An admin changes anyone in their tenant; a user changes their own name and email.
 
         Fields outside the caller's allow-list are ignored, not refused; an account's own
         placeholder address sent back (a client echoing the entry) changes nothing.
         """
-        _self_or_admin(principal, user_id)
+        user_id = await self._resolve(principal, user)
         fields = ADMIN_FIELDS if principal.is_admin else SELF_FIELDS
         allowed = {k: v for k, v in changes.items() if k in fields}
         if is_placeholder(allowed.get("email"), user_id):
@@ -173,8 +189,9 @@ class UserAdministration:
             await self.sessions.revoke_user(user_id, "account_changed_by_admin")
         return account
 
-    async def delete(self, principal: Principal, user_id: str) -> None:
+    async def delete(self, principal: Principal, user: str | int) -> None:
         require_admin(principal)
+        user_id = await self._resolve(principal, user)
         if user_id == principal.user_id:
             raise Conflict(
                 "you cannot delete your own account; ask another admin", reason="CANNOT_DELETE_SELF"

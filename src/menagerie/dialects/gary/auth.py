@@ -3,7 +3,7 @@
 Shapes are seed 004's "Authentication Endpoints". Two additions a client needs: `refresh`
 also returns the next `refresh_token` (refresh tokens are single-use and rotate), and it
 accepts the refresh token in a JSON body when no `Authorization` header is sent. User ids
-are Menagerie's opaque strings (`usr_…`), not the seed's integers.
+are integers as the seed shows: each user's number (core/identity/numbers.py).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 def account_user(account: Account) -> AccountUser:
     return AccountUser(
-        id=account.id,
+        id=account.number,
         email=account.email,
         name=account.name,
         created_at=iso(account.created_at) or "",
@@ -114,5 +114,5 @@ async def validate(request: Request, platform: PlatformDep) -> Validated | JSONR
     who = await platform.accounts.identify(principal)
     return Validated(
         valid=True,
-        user=ValidatedUser(id=who.id, email=who.email, name=who.name, roles=list(who.roles)),
+        user=ValidatedUser(id=who.number, email=who.email, name=who.name, roles=list(who.roles)),
     )

@@ -1,7 +1,8 @@
 """Crazy Gary `/api/users*`: user administration (admins), and a user's own entry.
 
 Seed 004 "User Management Endpoints". `username` is the account's display name (Menagerie
-keeps one name per user); ids are opaque strings (`usr_…`) where the seed shows integers.
+keeps one name per user); ids are integers as the seed shows, each user's number
+(core/identity/numbers.py).
 Beyond the seed's fields each user carries `roles`, `is_active` and `last_login`, and an admin
 may send `password`, `roles` (or one `role`) and `is_active`; from anyone else core ignores
 those. Listing, adding and deleting users are operator actions (`AdminDep`); reading and
@@ -12,20 +13,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from menagerie.core.clock import iso
 from menagerie.core.identity.accounts import Account
+from menagerie.core.identity.numbers import BITS
 from menagerie.dialects.gary.deps import AdminDep, PlatformDep, PrincipalDep
 from menagerie.dialects.gary.schemas.users import UserCreateBody, UserEntry, UserUpdateBody
 from menagerie.http.openapi import errors
 
 router = APIRouter(prefix="/api/users", tags=["users"])
+UserNumber = Annotated[int, Path(ge=1, lt=2**BITS, description="the user's integer id")]
 
 
 def user_entry(account: Account) -> UserEntry:
     return UserEntry(
-        id=account.id,
+        id=account.number,
         username=account.name,
         email=account.email,
         created_at=iso(account.created_at) or "",
@@ -66,13 +69,15 @@ async def create_user(body: UserCreateBody, platform: PlatformDep, admin: AdminD
 
 
 @router.get("/{user_id}", response_model=UserEntry, responses=errors(403, 404))
-async def get_user(user_id: str, platform: PlatformDep, principal: PrincipalDep) -> UserEntry:
+async def get_user(
+    user_id: UserNumber, platform: PlatformDep, principal: PrincipalDep
+) -> UserEntry:
     return user_entry(await platform.accounts.users.get(principal, user_id))
 
 
 @router.put("/{user_id}", response_model=UserEntry, responses=errors(403, 404, 409))
 async def update_user(
-    user_id: str, body: UserUpdateBody, platform: PlatformDep, principal: PrincipalDep
+    user_id: UserNumber, body: UserUpdateBody, platform: PlatformDep, principal: PrincipalDep
 ) -> UserEntry:
     sent = body.model_dump(exclude_unset=True, exclude={"role"})
     changes: dict[str, Any] = {k: v for k, v in sent.items() if v is not None}
@@ -86,6 +91,6 @@ async def update_user(
 
 
 @router.delete("/{user_id}", status_code=204, response_class=Response, responses=errors(404, 409))
-async def delete_user(user_id: str, platform: PlatformDep, admin: AdminDep) -> Response:
+async def delete_user(user_id: UserNumber, platform: PlatformDep, admin: AdminDep) -> Response:
     await platform.accounts.users.delete(admin, user_id)
     return Response(status_code=204)

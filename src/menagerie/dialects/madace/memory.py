@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,6 +10,7 @@ from menagerie.core.clock import iso
 from menagerie.core.memory.models import Memory
 from menagerie.core.memory.service import draft
 from menagerie.dialects.madace.deps import PlatformDep, PrincipalDep
+from menagerie.dialects.madace.schemas import IsoTime
 from menagerie.dialects.madace.schemas.memory import (
     MemoryList,
     MemoryOut,
@@ -117,7 +117,7 @@ async def prune_memory(
     session_id: str,
     platform: PlatformDep,
     principal: PrincipalDep,
-    older_than: Annotated[datetime | None, Query(alias="olderThan")] = None,
+    older_than: Annotated[IsoTime | None, Query(alias="olderThan")] = None,
     importance_less_than: Annotated[
         float | None, Query(alias="importanceLessThan", ge=0, le=1)
     ] = None,

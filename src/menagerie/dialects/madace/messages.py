@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -11,6 +10,7 @@ from menagerie.core.chat.models import HistoryQuery, Message
 from menagerie.core.clock import iso
 from menagerie.core.errors import Invalid
 from menagerie.dialects.madace.deps import PlatformDep, PrincipalDep
+from menagerie.dialects.madace.schemas import IsoTime
 from menagerie.dialects.madace.schemas.messages import (
     ROLES,
     AnswerMetadata,
@@ -78,11 +78,9 @@ async def get_messages(
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-    before: datetime | None = None,
-    after: datetime | None = None,
-    start_date: Annotated[datetime | None, Query(alias="startDate")] = None,
-    end_date: Annotated[datetime | None, Query(alias="endDate")] = None,
-    thread_id: Annotated[str | None, Query(alias="threadId", max_length=64)] = None,
+    before: IsoTime | None = None,
+    after: IsoTime | None = None,
+    thread_id: Annotated[str | None, Query(alias="threadId", min_length=1, max_length=64)] = None,
     order: Literal["asc", "desc"] = "asc",
 ) -> MessagePage:
     page = await platform.chat.history(
@@ -93,8 +91,6 @@ async def get_messages(
             offset=offset,
             before=before,
             after=after,
-            start_date=start_date,
-            end_date=end_date,
             thread_id=thread_id,
             order=order,
         ),

@@ -21,11 +21,11 @@ from menagerie.core.errors import Internal, MenagerieError
 from menagerie.dialects.madace.deps import PlatformDep, PrincipalDep
 from menagerie.dialects.madace.envelope import MadaceEnvelope, wire_words
 from menagerie.dialects.madace.schemas.messages import (
+    STREAM_EVENTS,
     ChunkEvent,
     ErrorEvent,
     MemoryEvent,
     StreamEvent,
-    StreamEventData,
     StreamRequest,
     ToolCallEvent,
     ToolResultEvent,
@@ -38,22 +38,23 @@ router = APIRouter(prefix="/api/v3/chat", tags=["chat"])
 ENVELOPE = MadaceEnvelope()
 
 
-class EventStream(StreamingResponse):
-    """Documents the route's success as `text/event-stream`, each event's schema given."""
-
-    media_type = "text/event-stream"
+# the body is text: `data: <event JSON>` lines, the last one `data: [DONE]`; each event's
+# schema is the item schema (OpenAPI 3.2's way of describing a stream's items)
+EVENTS_DOC = {
+    "description": "Server-Sent Events: `data: <event>` lines, then `data: [DONE]`",
+    "content": {
+        "text/event-stream": {
+            "schema": {"type": "string"},
+            "itemSchema": {"anyOf": [event.model_json_schema() for event in STREAM_EVENTS]},
+        }
+    },
+}
 
 
 @router.post(
     "/stream",
-    response_class=EventStream,
-    responses={
-        200: {
-            "model": StreamEventData,
-            "description": "`data: <event>` lines, the last one `data: [DONE]`",
-        },
-        **errors(404, 413, 503),
-    },
+    response_class=StreamingResponse,  # no media type of its own: errors stay JSON
+    responses={200: EVENTS_DOC, **errors(404, 413, 503)},
 )
 async def stream(
     body: StreamRequest, platform: PlatformDep, principal: PrincipalDep

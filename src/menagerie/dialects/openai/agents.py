@@ -9,16 +9,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Literal
 
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import Response
+from fastapi.responses import StreamingResponse
 
-from menagerie.core.agents.events import AgentEvent, TextChunk, TurnDone, TurnStarted, is_retryable
+from menagerie.core.agents.events import AgentEvent, TextChunk, TurnDone, TurnStarted
 from menagerie.core.agents.runtime import TurnRequest
 from menagerie.core.errors import MenagerieError
 from menagerie.core.identity.models import Principal
 from menagerie.core.ids import new_id
-from menagerie.dialects.openai.schemas import ChatCompletionRequest
+from menagerie.dialects.openai.envelope import ENVELOPE
+from menagerie.dialects.openai.schemas import (
+    AssistantOut,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    Choice,
+    ChunkChoice,
+    CompletionUsage,
+    Delta,
+)
 from menagerie.platform import Platform
 from menagerie.realtime import sse
 
@@ -34,104 +45,71 @@ def agent_models(platform: Platform) -> list[str]:
     return [PREFIX + name for name in platform.agents.catalog.names()]
 
 
+def completion_id() -> str:
+    return new_id("chatcmpl", 24).replace("_", "-")
+
+
+def _usage(done: TurnDone) -> CompletionUsage:
+    return CompletionUsage(
+        prompt_tokens=done.input_tokens,
+        completion_tokens=done.output_tokens,
+        total_tokens=done.input_tokens + done.output_tokens,
+    )
+
+
 async def complete(
-    body: ChatCompletionRequest, platform: Platform, principal: Principal
-) -> JSONResponse | StreamingResponse:
-    session_id = (body.metadata or {}).get("session_id")
-    events = platform.agents.run(
-        principal,
-        TurnRequest(
-            agent=body.model.removeprefix(PREFIX),
-            message=body.last_user_text(),
-            session_id=session_id,
-        ),
+    body: ChatCompletionRequest, platform: Platform, principal: Principal, response: Response
+) -> ChatCompletion | StreamingResponse:
+    turn = TurnRequest(
+        agent=body.model.removeprefix(PREFIX),
+        message=body.last_user_text(),
+        session_id=(body.metadata or {}).get("session_id"),
     )
-    started, rest = await sse.primed(events)
-    assert isinstance(started, TurnStarted)
-    headers = {SESSION_HEADER: started.session_id}
-    completion_id = new_id("chatcmpl", 24).replace("_", "-")
     created = int(time.time())
-    if body.stream:
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        response = sse.response(_chunks(completion_id, created, body.model, rest, include_usage))
-        response.headers.update(headers)
-        return response
-    done = None
-    async for event in rest:
-        if isinstance(event, TurnDone):
-            done = event
-    assert done is not None
-    return JSONResponse(
-        {
-            "id": completion_id,
-            "object": "chat.completion",
-            "created": created,
-            "model": body.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": done.message.content},
-                    "finish_reason": "stop",
-                    "logprobs": None,
-                }
+    if not body.stream:
+        done = await platform.agents.complete(principal, turn)
+        answer = ChatCompletion(
+            id=completion_id(),
+            created=created,
+            model=body.model,
+            choices=[
+                Choice(message=AssistantOut(content=done.message.content), finish_reason="stop")
             ],
-            "usage": _usage(done),
-            "system_fingerprint": None,
-        },
-        headers=headers,
-    )
-
-
-def _usage(done: TurnDone) -> dict[str, int]:
-    return {
-        "prompt_tokens": done.input_tokens,
-        "completion_tokens": done.output_tokens,
-        "total_tokens": done.input_tokens + done.output_tokens,
-    }
+            usage=_usage(done),
+        )
+        response.headers[SESSION_HEADER] = done.message.session_id
+        return answer
+    started, rest = await sse.primed(platform.agents.run(principal, turn))
+    assert isinstance(started, TurnStarted)
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    chunk = ChatCompletionChunk(id=completion_id(), created=created, model=body.model, choices=[])
+    stream = sse.response(_chunks(chunk, rest, include_usage))
+    stream.headers[SESSION_HEADER] = started.session_id
+    return stream
 
 
 async def _chunks(
-    completion_id: str,
-    created: int,
-    model: str,
-    events: AsyncIterator[AgentEvent],
-    include_usage: bool,
+    head: ChatCompletionChunk, events: AsyncIterator[AgentEvent], include_usage: bool
 ) -> AsyncIterator[str]:
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
-        return sse.data(
-            {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [
-                    {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-                ],
-            }
-        )
+    def chunk(delta: Delta, finish: Literal["stop"] | None = None) -> str:
+        choice = ChunkChoice(delta=delta, finish_reason=finish)
+        payload = head.model_copy(update={"choices": [choice]}).model_dump(exclude={"usage"})
+        payload["choices"][0]["delta"] = delta.model_dump(exclude_none=True)
+        return sse.data(payload)
 
-    yield chunk({"role": "assistant", "content": ""})
+    yield chunk(Delta(role="assistant", content=""))
     done: TurnDone | None = None
     try:
         async for event in events:
             if isinstance(event, TextChunk):
-                yield chunk({"content": event.text})
+                yield chunk(Delta(content=event.text))
             elif isinstance(event, TurnDone):
                 done = event
     except MenagerieError as error:
-        kind = "server_error" if is_retryable(error) else "invalid_request_error"
-        yield sse.data({"error": {"message": error.message, "type": kind, "code": error.reason}})
+        yield sse.data(ENVELOPE.payload(error).model_dump())
         return
-    yield chunk({}, "stop")
+    yield chunk(Delta(), "stop")
     if include_usage and done is not None:
-        yield sse.data(
-            {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [],
-                "usage": _usage(done),
-            }
-        )
+        last = head.model_copy(update={"choices": [], "usage": _usage(done)})
+        yield sse.data(last.model_dump())
     yield sse.data("[DONE]")

@@ -1,18 +1,19 @@
-"""`POST /v1/chat/completions`, streaming and not, with tools and usage."""
+"""`POST /v1/chat/completions`, streaming and not, with tools and usage.
+
+A whole answer is gathered by core (`Router.complete`, `AgentRuntime.complete`); a streamed
+one is core's event stream, translated chunk by chunk. This module only translates.
+"""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import APIRouter, Response
+from fastapi.responses import StreamingResponse
 
-from menagerie.core.identity.models import Principal
-from menagerie.core.ids import new_id
-from menagerie.core.llm.errors import ProviderUnavailable
+from menagerie.core.llm.errors import ProviderError
 from menagerie.core.llm.models import (
     Finish,
     StreamError,
@@ -21,107 +22,98 @@ from menagerie.core.llm.models import (
     ToolCallEvent,
     Usage,
 )
-from menagerie.core.llm.router import CallOptions, Routed, RoutedEvent
+from menagerie.core.llm.router import CallOptions, Routed, RoutedCompletion, RoutedEvent
 from menagerie.dialects.openai import agents
-from menagerie.dialects.openai.schemas import ChatCompletionRequest
-from menagerie.http.deps import get_platform, require_principal
-from menagerie.platform import Platform
+from menagerie.dialects.openai.agents import completion_id
+from menagerie.dialects.openai.deps import PlatformDep, PrincipalDep
+from menagerie.dialects.openai.envelope import ENVELOPE
+from menagerie.dialects.openai.schemas import (
+    AssistantOut,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    Choice,
+    CompletionUsage,
+    FunctionCallOut,
+    ToolCallOut,
+    inline_schema,
+)
+from menagerie.http.openapi import errors
+from menagerie.realtime import sse
 
 router = APIRouter(tags=["chat"])
 # `json.dumps` with separators builds a new encoder on every call; one, built once
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _UNFINISHED = ',"finish_reason":null,"logprobs":null}]}\n\n'  # the end of a chunk mid-answer
-PlatformDep = Annotated[Platform, Depends(get_platform)]
-PrincipalDep = Annotated[Principal, Depends(require_principal)]
+STREAMED = {
+    "description": "A completion; with `stream: true`, a stream of chunks ending in [DONE]",
+    "content": {"text/event-stream": {"schema": inline_schema(ChatCompletionChunk)}},
+}
 
 
-def _tool_call(call: ToolCall) -> dict[str, Any]:
-    return {
-        "id": call.id,
-        "type": "function",
-        "function": {"name": call.name, "arguments": call.arguments},
-    }
+def _tool_call(call: ToolCall) -> ToolCallOut:
+    return ToolCallOut(
+        id=call.id, function=FunctionCallOut(name=call.name, arguments=call.arguments)
+    )
 
 
-def _usage(usage: Usage) -> dict[str, int]:
-    return {
-        "prompt_tokens": usage.input_tokens,
-        "completion_tokens": usage.output_tokens,
-        "total_tokens": usage.total_tokens,
-    }
+def usage_of(usage: Usage) -> CompletionUsage:
+    return CompletionUsage(
+        prompt_tokens=usage.input_tokens,
+        completion_tokens=usage.output_tokens,
+        total_tokens=usage.total_tokens,
+    )
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    responses={200: STREAMED, **errors(404, 502, 503, 504)},
+)
 async def chat_completions(
-    body: ChatCompletionRequest, platform: PlatformDep, principal: PrincipalDep
-) -> JSONResponse | StreamingResponse:
+    body: ChatCompletionRequest, platform: PlatformDep, principal: PrincipalDep, response: Response
+) -> ChatCompletion | StreamingResponse:
     if agents.is_agent_model(body.model):
-        return await agents.complete(body, platform, principal)
+        return await agents.complete(body, platform, principal, response)
     options = CallOptions(
         temperature=body.temperature,
         max_tokens=body.max_completion_tokens or body.max_tokens,
         tool_choice=body.core_tool_choice(),
         tools=body.core_tools(),
     )
-    events = aiter(
-        platform.llm.router.stream(
-            body.core_messages(),
-            tenant_id=principal.tenant_id,
-            user_id=principal.user_id,
-            model_id=body.model,
-            options=options,
-        )
-    )
+    call = {
+        "tenant_id": principal.tenant_id,
+        "user_id": principal.user_id,
+        "model_id": body.model,
+        "options": options,
+    }
+    if not body.stream:
+        whole = await platform.llm.router.complete(body.core_messages(), **call)
+        return _completion(whole)
+    events = aiter(platform.llm.router.stream(body.core_messages(), **call))
     # the first event says which model answers; failing before it is a plain HTTP error
     first = await anext(events)
     assert isinstance(first, Routed)
-    completion_id = new_id("chatcmpl", 24).replace("_", "-")
-    created = int(time.time())
-    if body.stream:
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return StreamingResponse(
-            _sse(completion_id, created, first, events, include_usage),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-    return JSONResponse(await _whole(completion_id, created, first, events))
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    return sse.response(_sse(completion_id(), int(time.time()), first, events, include_usage))
 
 
-async def _whole(
-    completion_id: str, created: int, routed: Routed, events: AsyncIterator[RoutedEvent]
-) -> dict[str, Any]:
-    text: list[str] = []
-    calls: list[ToolCall] = []
-    usage = Usage()
-    reason = "stop"
-    async for event in events:
-        if isinstance(event, TextDelta):
-            text.append(event.text)
-        elif isinstance(event, ToolCallEvent):
-            calls.append(event.call)
-        elif isinstance(event, Usage):
-            usage = event
-        elif isinstance(event, Finish):
-            reason = event.reason
-        elif isinstance(event, StreamError):
-            raise ProviderUnavailable(
-                f"the answer from {routed.model_id} broke off: {event.message}",
-                provider=routed.provider,
+def _completion(whole: RoutedCompletion) -> ChatCompletion:
+    calls = [_tool_call(c) for c in whole.tool_calls]
+    # content is null only beside tool calls, as OpenAI answers
+    content = whole.text or (None if calls else "")
+    return ChatCompletion(
+        id=completion_id(),
+        created=int(time.time()),
+        model=whole.model_id,
+        choices=[
+            Choice(
+                message=AssistantOut(content=content, tool_calls=calls or None),
+                finish_reason=whole.finish_reason,
             )
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(text) or None}
-    if calls:
-        message["tool_calls"] = [_tool_call(c) for c in calls]
-    elif message["content"] is None:
-        message["content"] = ""
-    return {
-        "id": completion_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": routed.model_id,
-        "choices": [{"index": 0, "message": message, "finish_reason": reason, "logprobs": None}],
-        "usage": _usage(usage),
-        "system_fingerprint": None,
-    }
+        ],
+        usage=usage_of(whole.usage),
+    )
 
 
 async def _sse(
@@ -131,9 +123,9 @@ async def _sse(
     events: AsyncIterator[RoutedEvent],
     include_usage: bool,
 ) -> AsyncIterator[str]:
-    # Every chunk is `{"id":…,"object":…,"created":…,"model":…,"choices":…}` with the same
-    # first four fields: they are encoded once and only the rest per chunk, into the same
-    # text as `json.dumps` of the whole chunk with compact separators.
+    # Every chunk is `{"id":…,"object":…,"created":…,"model":…,"choices":…}` (a
+    # `ChatCompletionChunk`) with the same first four fields: they are encoded once and only
+    # the rest per chunk, into the same text as `json.dumps` of the whole chunk.
     head = (
         f'data: {{"id":{_encode(completion_id)},"object":"chat.completion.chunk",'
         f'"created":{_encode(created)},"model":{_encode(routed.model_id)},"choices":'
@@ -147,20 +139,25 @@ async def _sse(
             if isinstance(event, TextDelta):
                 yield delta + '{"content":' + _encode(event.text) + "}" + _UNFINISHED
             elif isinstance(event, ToolCallEvent):
-                call = {"tool_calls": [{"index": tool_index, **_tool_call(event.call)}]}
-                yield delta + _encode(call) + _UNFINISHED
+                call = _tool_call(event.call).model_dump()
+                yield delta + _encode({"tool_calls": [{"index": tool_index, **call}]}) + _UNFINISHED
                 tool_index += 1
             elif isinstance(event, Usage):
                 usage = event
             elif isinstance(event, StreamError):
-                error = {"message": event.message, "type": "server_error", "code": event.code}
-                yield f"data: {json.dumps({'error': error})}\n\n"
+                failure = ProviderError(
+                    event.message,
+                    provider=routed.provider,
+                    reason=event.code,
+                    retryable=event.retryable,
+                )
+                yield sse.data(ENVELOPE.payload(failure).model_dump())
                 return
             elif isinstance(event, Finish):
                 reason = _encode(event.reason)
                 yield delta + '{},"finish_reason":' + reason + ',"logprobs":null}]}\n\n'
         if include_usage:
-            yield head + '[],"usage":' + _encode(_usage(usage)) + "}\n\n"
+            yield head + '[],"usage":' + _encode(usage_of(usage).model_dump()) + "}\n\n"
         yield "data: [DONE]\n\n"
     finally:
         await events.aclose()  # type: ignore[attr-defined]

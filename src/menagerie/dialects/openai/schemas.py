@@ -22,20 +22,45 @@ class ToolCallIn(BaseModel):
 
 
 class ContentPart(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """Text only: the models Menagerie routes to are spoken to in text."""
 
-    type: str
-    text: str | None = None
-
-
-class MessageIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    role: Literal["system", "developer", "user", "assistant", "tool"]
+    type: Literal["text"]
+    text: str
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
     content: str | list[ContentPart] | None = None
     name: str | None = Field(None, max_length=128)
     tool_calls: list[ToolCallIn] | None = None
     tool_call_id: str | None = Field(None, max_length=128)
+
+
+class SystemMessage(_Message):
+    role: Literal["system", "developer"]
+
+
+class UserMessage(_Message):
+    role: Literal["user"]
+
+
+class AssistantMessage(_Message):
+    role: Literal["assistant"]
+
+
+class ToolMessage(_Message):
+    """A tool's answer names the call it answers (OpenAI's schema requires it too)."""
+
+    role: Literal["tool"]
+    tool_call_id: str = Field(min_length=1, max_length=128)
+
+
+MessageIn = Annotated[
+    SystemMessage | UserMessage | AssistantMessage | ToolMessage, Field(discriminator="role")
+]
 
 
 class FunctionSpec(BaseModel):
@@ -75,7 +100,7 @@ class ChatCompletionRequest(BaseModel):
         for index in range(len(self.messages) - 1, -1, -1):
             message = self.messages[index]
             if message.role == "user":
-                return _message(index, message).content
+                return _message(message).content
         raise Invalid(
             "an agent model answers the newest user message; there is none",
             field="messages",
@@ -83,7 +108,7 @@ class ChatCompletionRequest(BaseModel):
         )
 
     def core_messages(self) -> list[ChatMessage]:
-        return [_message(index, m) for index, m in enumerate(self.messages)]
+        return [_message(m) for m in self.messages]
 
     def core_tools(self) -> tuple[ToolSpec, ...]:
         return tuple(
@@ -97,30 +122,130 @@ class ChatCompletionRequest(BaseModel):
         return self.tool_choice
 
 
-def _message(index: int, message: MessageIn) -> ChatMessage:
+def _message(message: _Message) -> ChatMessage:
     content = message.content
     if isinstance(content, list):
-        texts = []
-        for part in content:
-            if part.type != "text" or part.text is None:
-                raise Invalid(
-                    f"content parts of type {part.type!r} are not supported; send text",
-                    field=f"messages.{index}.content",
-                    received=part.type,
-                    expected="text",
-                )
-            texts.append(part.text)
-        content = "".join(texts)
-    role = "system" if message.role == "developer" else message.role
-    if role == "tool" and not message.tool_call_id:
-        raise Invalid(
-            "a tool message needs the tool_call_id it answers",
-            field=f"messages.{index}.tool_call_id",
-            received=None,
-            expected="the id of an earlier tool call",
-            missing=True,
-        )
+        content = "".join(part.text for part in content)
+    role = "system" if message.role in ("system", "developer") else message.role
     calls = tuple(
         ToolCall(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or ()
     )
     return ChatMessage(role, content or "", calls, message.tool_call_id, message.name)
+
+
+# -- responses -----------------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str  # invalid_request_error, server_error, insufficient_quota, requests
+    param: str | None = None
+    code: str | None = None  # model_not_found, invalid_api_key, rate_limit_exceeded … or null
+
+
+class ErrorBody(BaseModel):
+    """OpenAI's error answer: `{"error": {"message", "type", "param", "code"}}`."""
+
+    error: ErrorDetail
+
+
+class ModelObject(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelObject]
+
+
+class FunctionCallOut(BaseModel):
+    name: str
+    arguments: str
+
+
+class ToolCallOut(BaseModel):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCallOut
+
+
+class AssistantOut(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str | None  # null when the answer is only tool calls
+    tool_calls: list[ToolCallOut] | None = None
+
+
+FinishReasonOut = Literal["stop", "length", "tool_calls", "content_filter"]
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: AssistantOut
+    finish_reason: FinishReasonOut
+    logprobs: None = None
+
+
+class CompletionUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: CompletionUsage
+    system_fingerprint: None = None
+
+
+class ToolCallDelta(ToolCallOut):
+    index: int
+
+
+class Delta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int = 0
+    delta: Delta
+    finish_reason: FinishReasonOut | None = None
+    logprobs: None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    """One `data:` event of a streamed completion; the stream ends with `data: [DONE]`.
+    A failure mid-stream is one `data:` event holding an `ErrorBody` instead."""
+
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: CompletionUsage | None = None  # only on the last chunk, with include_usage
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """`model`'s JSON schema with its definitions inlined, for a media type FastAPI does
+    not register components for (text/event-stream)."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)

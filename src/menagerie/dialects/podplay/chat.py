@@ -50,7 +50,9 @@ ENVELOPE = PodPlayEnvelope()
 IMPORTANCE = {"critical": 1.0, "high": 0.9, "medium": 0.6, "normal": 0.5, "low": 0.3}
 # no model Menagerie calls reports a confidence: this says "not measured" (docs/contract.md)
 CONFIDENCE_NOT_MEASURED = -1.0
-USER_ID = Query(max_length=128, description="the user whose chats these are (required)")
+USER_ID = Query(
+    min_length=1, max_length=128, description="the user whose chats these are (required)"
+)
 
 STREAM_DOC = {
     200: {
@@ -155,7 +157,7 @@ def _message(pair: Exchange) -> HistoryMessage:
     )
 
 
-@router.get("/history", response_model=History)
+@router.get("/history", response_model=History, responses=errors(404))
 async def history(
     platform: PlatformDep,
     principal: PrincipalDep,

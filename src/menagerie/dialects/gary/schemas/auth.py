@@ -38,7 +38,7 @@ class ChangePasswordBody(BaseModel):
 class AccountUser(BaseModel):
     """The seed's `user` object; ids are Menagerie's opaque strings (`usr_…`)."""
 
-    id: str
+    id: int
     email: str
     name: str
     created_at: str
@@ -67,7 +67,7 @@ class Message(BaseModel):
 
 
 class ValidatedUser(BaseModel):
-    id: str
+    id: int
     email: str
     name: str
     roles: list[str]

@@ -33,7 +33,7 @@ class UserUpdateBody(BaseModel):
 
 
 class UserEntry(BaseModel):
-    id: str
+    id: int
     username: str
     email: str
     created_at: str

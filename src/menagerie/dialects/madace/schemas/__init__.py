@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import re
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, Field
 from pydantic.json_schema import SkipJsonSchema
+
+_ISO_DATE = re.compile(r"^\d{4}-\d\d-\d\d")
+
+
+def _iso_only(value: Any) -> Any:
+    # the seed's times are ISO 8601 strings; pydantic alone would also read 0.5 as 1970
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("an ISO 8601 time such as 2025-10-30T23:28:09Z")
+    return value
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso_only)]
 
 
 class ErrorBody(BaseModel):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from menagerie.dialects.madace.schemas import IsoTime
 
 # "value (any, required) - Memory value (string, number, boolean, object)"
 MemoryValue = str | int | float | bool | dict[str, Any] | list[Any]
@@ -14,12 +15,13 @@ MemoryValue = str | int | float | bool | dict[str, Any] | list[Any]
 class SaveMemory(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    category: str = Field(min_length=1, max_length=64, examples=["user_preferences"])
-    key: str = Field(min_length=1, max_length=200)
+    # the memory store's own limits, so that the document says what is accepted
+    category: str = Field(min_length=1, max_length=64, pattern=r"\S", examples=["user_preferences"])
+    key: str = Field(min_length=1, max_length=128)
     value: MemoryValue
-    context: str | None = None
-    importance: float = Field(0.5, ge=0, le=1)
-    expiresAt: datetime | None = None
+    context: str | None = Field(None, max_length=2000)
+    importance: float = Field(0.5, ge=0, le=1, strict=True)  # `false` is not a score
+    expiresAt: IsoTime | None = None
 
 
 class SavedMemoryOut(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
 
 ROLES = ("user", "agent")
 
@@ -14,7 +14,12 @@ class NewMessage(BaseModel):
 
     # checked by the route, so that another role answers the seed's INVALID_ROLE
     role: str = Field(json_schema_extra={"enum": list(ROLES)}, examples=["user"])
-    content: str = Field(description="at most 10,000 characters (longer: 413 MESSAGE_TOO_LONG)")
+    # no maxLength: a longer message answers the seed's 413 MESSAGE_TOO_LONG, not a 400
+    content: str = Field(
+        min_length=1,
+        pattern=r"\S",
+        description="at most 10,000 characters (longer: 413 MESSAGE_TOO_LONG)",
+    )
     replyToId: str | None = None
 
 
@@ -99,6 +104,4 @@ class ErrorEvent(BaseModel):
 
 StreamEvent = ChunkEvent | MemoryEvent | ToolCallEvent | ToolResultEvent | ErrorEvent
 
-
-class StreamEventData(RootModel[StreamEvent]):
-    """What one `data:` line of the stream holds (the last one is `[DONE]`)."""
+STREAM_EVENTS = (ChunkEvent, MemoryEvent, ToolCallEvent, ToolResultEvent, ErrorEvent)

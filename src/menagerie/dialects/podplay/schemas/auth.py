@@ -13,7 +13,8 @@ class LoginIn(BaseModel):
 
 
 class TokenCreateIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    # core's rule (core/identity/tokens.py): no control characters, not blank
+    name: str = Field(max_length=200, pattern=r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$")
 
 
 class User(BaseModel):

@@ -6,13 +6,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# core's rule for a session id (core/chat/records.py), spelled out for clients and fuzzers
+SESSION_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+
 
 class ChatIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     message: str = Field(min_length=1)
     user_id: str | None = Field(None, max_length=128)
-    session_id: str | None = Field(None, max_length=64)
+    session_id: str | None = Field(None, pattern=SESSION_ID)
     context: dict[str, Any] = Field(default_factory=dict)
     stream: bool = False
     model_preference: str | None = Field(None, max_length=200)
