@@ -41,6 +41,7 @@ class RemoteBackend:
     token: str
     agent: str
     session_id: str | None = None
+    user_id: str | None = None
     client: httpx.AsyncClient = field(init=False)
 
     def __post_init__(self) -> None:
@@ -79,7 +80,15 @@ class RemoteBackend:
                         yield text
 
     async def memories(self) -> list[tuple[str, str]]:
-        response = await self.client.get("/podplay/api/chat/memories", params={"limit": 50})
+        # PodPlay's memories name their user (required); the token's own is asked once
+        if self.user_id is None:
+            me = await self.client.get("/podplay/api/auth/me")
+            if me.status_code != 200:
+                raise RuntimeError(_error_text(me))
+            self.user_id = me.json()["user"]["user_id"]
+        response = await self.client.get(
+            "/podplay/api/chat/memories", params={"limit": 50, "user_id": self.user_id}
+        )
         if response.status_code != 200:
             raise RuntimeError(_error_text(response))
         return [(m["category"], m["content"]) for m in response.json()["memories"]]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from menagerie.core.errors import Invalid
 
 MAX_PAGE = 200
+# far past any real list, and far inside the 64-bit integers every database takes
+MAX_OFFSET = 1_000_000_000
 
 
 def check_page(limit: int, offset: int = 0, maximum: int = MAX_PAGE) -> None:
@@ -15,5 +17,10 @@ def check_page(limit: int, offset: int = 0, maximum: int = MAX_PAGE) -> None:
             received=limit,
             expected=f"1-{maximum}",
         )
-    if offset < 0:
-        raise Invalid("offset must not be negative", field="offset", received=offset)
+    if not 0 <= offset <= MAX_OFFSET:
+        raise Invalid(
+            f"offset must be between 0 and {MAX_OFFSET}",
+            field="offset",
+            received=offset,
+            expected=f"0-{MAX_OFFSET}",
+        )

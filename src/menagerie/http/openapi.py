@@ -102,3 +102,46 @@ def drop_unanswered_validation_errors(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _inlined(schema: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inlined(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inlined(v, defs) for k, v in schema.items() if k != "$defs"}
+    if isinstance(schema, list):
+        return [_inlined(item, defs) for item in schema]
+    return schema
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """`model`'s JSON schema with its definitions inlined, for a media type FastAPI does
+    not register components for (text/event-stream)."""
+    schema = model.model_json_schema()
+    return _inlined(schema, schema.get("$defs", {}))
+
+
+def sse_event_schema(*payloads: type[BaseModel]) -> dict[str, Any]:
+    """One server-sent event whose `data:` holds JSON: one of `payloads` (or a closing
+    `[DONE]`). Before OpenAPI 3.2's `itemSchema`, an event stream's `schema` is each event."""
+    return {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "event": {"type": "string"},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {"anyOf": [inline_schema(payload) for payload in payloads]},
+            },
+        },
+    }
+
+
+def sse_response(description: str, *payloads: type[BaseModel]) -> dict[str, Any]:
+    """`responses=` entry for a route that answers server-sent events of `payloads`."""
+    return {
+        "description": description,
+        "content": {"text/event-stream": {"schema": sse_event_schema(*payloads)}},
+    }

@@ -10,7 +10,7 @@ import pytest
 from menagerie.core.chat.models import HistoryQuery
 from menagerie.core.chat.service import ChatService
 from menagerie.core.clock import utcnow
-from menagerie.core.errors import Invalid, NotFound, TooLarge
+from menagerie.core.errors import Conflict, Invalid, NotFound, TooLarge
 from menagerie.core.identity.models import Principal
 from menagerie.platform import Platform
 from tests.utils.principals import admin, other_tenant
@@ -190,3 +190,16 @@ async def test_recent_reads_a_window_of_a_long_session(started: Platform) -> Non
         await chat.add_message(me, session.id, "user", f"m{i}")
     window = await chat.recent(me, session.id, 5)
     assert [m.position for m in window] == [56, 57, 58, 59, 60]
+
+
+async def test_a_session_id_taken_elsewhere_is_a_conflict_that_names_no_owner(
+    started: Platform,
+) -> None:
+    chat = started.chat
+    mine = await chat.create_session(admin(started), "a", session_id="shared-id")
+    with pytest.raises(Conflict) as taken:
+        await chat.create_session(await other_tenant(started), "a", session_id="shared-id")
+    assert taken.value.reason == "SESSION_ID_TAKEN"
+    assert taken.value.details == {"session_id": "shared-id"}
+    assert mine.id not in taken.value.message
+    assert admin(started).tenant_id not in taken.value.message

@@ -25,7 +25,7 @@ from menagerie.core.chat.models import (
 )
 from menagerie.core.chat.tables import ChatMessageRow, ChatSessionRow
 from menagerie.core.clock import as_utc, utcnow
-from menagerie.core.errors import Invalid, NotFound, TooLarge
+from menagerie.core.errors import Conflict, Invalid, NotFound, TooLarge
 from menagerie.core.identity.models import Principal
 from menagerie.core.ids import new_id
 from menagerie.core.paging import check_page
@@ -67,10 +67,11 @@ class ChatService:
                 session.add(row)
         except IntegrityError:
             # ids are global keys: one taken anywhere (another tenant, or a user this caller
-            # cannot see) is refused without saying whose it is. Invalid rather than Conflict:
-            # to the caller it is simply an id they cannot use (dialects answer 422).
-            raise Invalid(
-                "a session with this id already exists", field="session_id", received=session_id
+            # cannot see) is refused without saying whose it is
+            raise Conflict(
+                "a session with this id already exists; choose another id",
+                reason="SESSION_ID_TAKEN",
+                details={"session_id": session_id},
             ) from None
         return records.to_session(row)
 

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from menagerie.core.clock import iso
+from menagerie.core.paging import MAX_OFFSET
 from menagerie.core.runs.tasks import Task
 from menagerie.dialects.gary.deps import PlatformDep, PrincipalDep
 from menagerie.dialects.gary.schemas.tasks import ChatAnswer, ChatBody, TaskDetail, TaskEntry
@@ -51,7 +52,7 @@ async def list_tasks(
     principal: PrincipalDep,
     status: StatusFilter = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[TaskEntry]:
     tasks, _ = await platform.tasks.list(principal, status=status, limit=limit, offset=offset)
     return [TaskEntry.model_validate(_entry(task)) for task in tasks]

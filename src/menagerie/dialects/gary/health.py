@@ -38,16 +38,21 @@ async def health(platform: PlatformDep) -> JSONResponse:
     return _answer(body, http_status(report))
 
 
-@router.get("/health/ready", response_model=Readiness, responses={503: {"model": Readiness}})
+@router.get(
+    "/health/ready",
+    response_model=Readiness,
+    response_model_exclude_none=True,
+    responses={503: {"model": Readiness}},
+)
 async def ready(platform: PlatformDep) -> JSONResponse:
     """Ready when every required setting is present and the database answers."""
     missing = platform.settings.missing_env()
     database, _ = await platform.health.check_database()
     failed = [] if database.healthy else ["database"]
     if missing or failed:
-        body = Readiness(status="not ready", missing_env_vars=missing, failed_checks=failed)
-        return _answer(body, 503)
-    return _answer(Readiness(status="ready"), 200)
+        body = Readiness(status="not ready", missing_env_vars=missing, failed_checks=failed or None)
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
+    return JSONResponse(Readiness(status="ready").model_dump(exclude_none=True))
 
 
 @router.get("/health/live", response_model=Liveness)

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Path, Query, Response
 from menagerie.core.clock import iso
 from menagerie.core.identity.accounts import Account
 from menagerie.core.identity.numbers import BITS
+from menagerie.core.paging import MAX_OFFSET
 from menagerie.dialects.gary.deps import AdminDep, PlatformDep, PrincipalDep
 from menagerie.dialects.gary.schemas.users import UserCreateBody, UserEntry, UserUpdateBody
 from menagerie.http.openapi import errors
@@ -49,7 +50,7 @@ async def list_users(
     platform: PlatformDep,
     admin: AdminDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[UserEntry]:
     accounts = await platform.accounts.users.list(admin, limit=limit, offset=offset)
     return [user_entry(account) for account in accounts]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from menagerie.core.chat.models import HistoryQuery, Message
 from menagerie.core.clock import iso
 from menagerie.core.errors import Invalid
+from menagerie.core.paging import MAX_OFFSET
 from menagerie.dialects.madace.deps import PlatformDep, PrincipalDep
 from menagerie.dialects.madace.schemas import IsoTime
 from menagerie.dialects.madace.schemas.messages import (
@@ -77,7 +78,7 @@ async def get_messages(
     platform: PlatformDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     before: IsoTime | None = None,
     after: IsoTime | None = None,
     thread_id: Annotated[str | None, Query(alias="threadId", min_length=1, max_length=64)] = None,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from menagerie.core.chat.models import ChatSession
 from menagerie.core.clock import iso
 from menagerie.core.errors import NotFound
+from menagerie.core.paging import MAX_OFFSET
 from menagerie.dialects.madace.deps import PlatformDep, PrincipalDep
 from menagerie.dialects.madace.schemas.sessions import (
     CreatedSession,
@@ -65,7 +66,7 @@ async def list_sessions(
     agent_id: Annotated[str | None, Query(alias="agentId", max_length=128)] = None,
     active: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> SessionList:
     sessions, total = await platform.chat.list_sessions(
         principal, user_id=user_id, agent_id=agent_id, active=active, limit=limit, offset=offset

@@ -30,7 +30,7 @@ from menagerie.dialects.madace.schemas.messages import (
     ToolCallEvent,
     ToolResultEvent,
 )
-from menagerie.http.openapi import errors
+from menagerie.http.openapi import errors, sse_response
 from menagerie.realtime import sse
 
 log = logging.getLogger(__name__)
@@ -38,17 +38,9 @@ router = APIRouter(prefix="/api/v3/chat", tags=["chat"])
 ENVELOPE = MadaceEnvelope()
 
 
-# the body is text: `data: <event JSON>` lines, the last one `data: [DONE]`; each event's
-# schema is the item schema (OpenAPI 3.2's way of describing a stream's items)
-EVENTS_DOC = {
-    "description": "Server-Sent Events: `data: <event>` lines, then `data: [DONE]`",
-    "content": {
-        "text/event-stream": {
-            "schema": {"type": "string"},
-            "itemSchema": {"anyOf": [event.model_json_schema() for event in STREAM_EVENTS]},
-        }
-    },
-}
+EVENTS_DOC = sse_response(
+    "Server-Sent Events: `data: <event>` lines, then `data: [DONE]`", *STREAM_EVENTS
+)
 
 
 @router.post(

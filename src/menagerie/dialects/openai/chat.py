@@ -36,19 +36,17 @@ from menagerie.dialects.openai.schemas import (
     CompletionUsage,
     FunctionCallOut,
     ToolCallOut,
-    inline_schema,
 )
-from menagerie.http.openapi import errors
+from menagerie.http.openapi import errors, sse_response
 from menagerie.realtime import sse
 
 router = APIRouter(tags=["chat"])
 # `json.dumps` with separators builds a new encoder on every call; one, built once
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _UNFINISHED = ',"finish_reason":null,"logprobs":null}]}\n\n'  # the end of a chunk mid-answer
-STREAMED = {
-    "description": "A completion; with `stream: true`, a stream of chunks ending in [DONE]",
-    "content": {"text/event-stream": {"schema": inline_schema(ChatCompletionChunk)}},
-}
+STREAMED = sse_response(
+    "A completion; with `stream: true`, a stream of chunks ending in [DONE]", ChatCompletionChunk
+)
 
 
 def _tool_call(call: ToolCall) -> ToolCallOut:

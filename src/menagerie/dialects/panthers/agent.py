@@ -16,6 +16,7 @@ from menagerie.core.agents.events import AgentEvent, TurnDone, is_retryable
 from menagerie.core.chat.models import Message
 from menagerie.core.clock import iso
 from menagerie.core.errors import Internal, MenagerieError
+from menagerie.core.paging import MAX_OFFSET
 from menagerie.dialects.panthers import streaming
 from menagerie.dialects.panthers.deps import AgentPrincipalDep, NftAgentsDep, NftDep, PlatformDep
 from menagerie.dialects.panthers.envelope import PanthersEnvelope
@@ -30,10 +31,9 @@ from menagerie.dialects.panthers.schemas import (
     ClearResponse,
     HistoryMessage,
     HistoryResponse,
-    sse_schema,
 )
 from menagerie.http.health import http_status
-from menagerie.http.openapi import errors
+from menagerie.http.openapi import errors, sse_response
 from menagerie.realtime import sse
 
 router = APIRouter(prefix="/agents/{nft_token_id}", tags=["agent"])
@@ -85,10 +85,11 @@ async def agent_info(
     "/chat",
     response_model=ChatResponse,
     responses={
-        200: {
-            "description": "the answer; with `stream: true`, `chat_chunk` events over SSE",
-            "content": {"text/event-stream": {"schema": sse_schema(ChatChunk, ChatStreamError)}},
-        },
+        200: sse_response(
+            "the answer; with `stream: true`, `chat_chunk` events over SSE",
+            ChatChunk,
+            ChatStreamError,
+        ),
         **errors(400, 403, 404, 502, 503, 504),
     },
 )
@@ -142,7 +143,7 @@ async def history(
     agents: NftAgentsDep,
     conversation_id: ConversationQuery,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> HistoryResponse:
     session, page = await agents.history(
         principal, nft_token_id, conversation_id, limit=limit, offset=offset

@@ -38,10 +38,12 @@ def nft_in_path(
 
 
 async def require_agent_principal(
-    request: Request, nft_token_id: Annotated[str, Depends(nft_in_path)]
+    request: Request,
+    # first: a caller without credentials is told so (401) before anything of the path
+    principal: Annotated[Principal, Depends(require_principal)],
+    nft_token_id: Annotated[str, Depends(nft_in_path)],
 ) -> Principal:
     """An agent route's caller: signed in for this NFT (or an admin), else 401/403."""
-    principal = await require_principal(request)
     await get_platform(request).wallets.authorize_agent(principal, nft_token_id)
     return principal
 

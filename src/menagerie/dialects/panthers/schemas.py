@@ -16,7 +16,6 @@ from pydantic import (
     Field,
     StrictBool,
     StrictStr,
-    TypeAdapter,
     WithJsonSchema,
 )
 
@@ -219,34 +218,6 @@ class ChatStreamError(BaseModel):
     type: Literal["error"] = "error"
     error: ErrorInfo
     retryable: bool
-
-
-def _inlined(schema: Any, defs: dict[str, Any]) -> Any:
-    if isinstance(schema, dict):
-        ref = schema.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            return _inlined(defs[ref.removeprefix("#/$defs/")], defs)
-        return {k: _inlined(v, defs) for k, v in schema.items() if k != "$defs"}
-    if isinstance(schema, list):
-        return [_inlined(item, defs) for item in schema]
-    return schema
-
-
-def sse_schema(*events: type[BaseModel]) -> dict[str, Any]:
-    """An SSE event (`data:` holding JSON) whose payload is one of `events`, self-contained."""
-    options = [TypeAdapter(event).json_schema() for event in events]
-    payload = {"anyOf": [_inlined(option, option.get("$defs", {})) for option in options]}
-    return {
-        "type": "object",
-        "required": ["data"],
-        "properties": {
-            "data": {
-                "type": "string",
-                "contentMediaType": "application/json",
-                "contentSchema": payload,
-            }
-        },
-    }
 
 
 class HistoryMessage(BaseModel):

@@ -21,6 +21,7 @@ from menagerie.core.clock import iso, utcnow
 from menagerie.core.errors import Internal, MenagerieError
 from menagerie.core.memory.models import ScoredMemory
 from menagerie.core.memory.service import draft
+from menagerie.core.paging import MAX_OFFSET
 from menagerie.dialects.podplay.deps import PlatformDep, PrincipalDep
 from menagerie.dialects.podplay.envelope import PodPlayEnvelope
 from menagerie.dialects.podplay.schemas.chat import (
@@ -39,7 +40,7 @@ from menagerie.dialects.podplay.schemas.chat import (
     StreamComplete,
     StreamError,
 )
-from menagerie.http.openapi import errors
+from menagerie.http.openapi import errors, sse_response
 from menagerie.realtime import sse
 
 log = logging.getLogger(__name__)
@@ -55,19 +56,13 @@ USER_ID = Query(
 )
 
 STREAM_DOC = {
-    200: {
-        "description": "The answer; with `stream: true`, server-sent events: `chunk`s, then "
-        "`complete` (the answer's fields) or `error`, then `[DONE]`",
-        "content": {
-            "text/event-stream": {
-                "schema": {
-                    "type": "string",
-                    "description": "`data: <JSON>` lines, each a StreamChunk, StreamComplete "
-                    "or StreamError, and a last `data: [DONE]`",
-                }
-            }
-        },
-    },
+    200: sse_response(
+        "The answer; with `stream: true`, server-sent events: `chunk`s, then `complete` (the "
+        "answer's fields) or `error`, then `data: [DONE]`",
+        StreamChunk,
+        StreamComplete,
+        StreamError,
+    ),
     **errors(404, 502, 503),
 }
 
@@ -164,7 +159,7 @@ async def history(
     user_id: Annotated[str, USER_ID],
     session_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     start_date: datetime | None = None,
     end_date: datetime | None = None,
 ) -> History:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
+
+from menagerie.core.identity.fields import EMAIL_PATTERN, MAX_EMAIL
+
+# core's rule for an address, published so that what a client's schema accepts core accepts;
+# the pattern's lookahead needs Python's engine (`regex_engine="python-re"` on the model)
+Email = Annotated[str, Field(max_length=MAX_EMAIL, pattern=EMAIL_PATTERN)]
 
 
 class ErrorBody(BaseModel):

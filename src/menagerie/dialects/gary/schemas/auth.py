@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from menagerie.dialects.gary.schemas import Email
+
 
 class RegisterBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")  # `role`, `is_admin` … are not the caller's to set
+    # `role`, `is_admin` … are not the caller's to set
+    model_config = ConfigDict(extra="ignore", regex_engine="python-re")
 
-    email: str = Field(max_length=320)
+    email: Email
     password: str = Field(max_length=4096)
     fullName: str | None = Field(None, max_length=200)  # the seed's spelling
     name: str | None = Field(None, max_length=200, description="accepted for fullName")

@@ -16,9 +16,11 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
+    """`{"status": "ready"}`, or `not ready` with what is missing (absent fields are left out)."""
+
     status: str  # "ready" | "not ready"
-    missing_env_vars: list[str] = Field(default_factory=list)
-    failed_checks: list[str] = Field(default_factory=list)  # e.g. ["database"]
+    missing_env_vars: list[str] | None = None
+    failed_checks: list[str] | None = None  # e.g. ["database"], only when a check failed
 
 
 class Liveness(BaseModel):

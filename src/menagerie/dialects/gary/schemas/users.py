@@ -4,32 +4,34 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from menagerie.dialects.gary.schemas import Email
 
 Role = Annotated[str, Field(max_length=32)]
 
 
 class UserCreateBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", regex_engine="python-re")
 
     username: str = Field(max_length=200)
-    email: str = Field(max_length=320)
+    email: Email
     password: str | None = Field(None, max_length=4096)
     roles: list[Role] | None = Field(None, max_length=16)
     role: str | None = Field(None, max_length=32)
-    is_active: bool = True
+    is_active: StrictBool = True
 
 
 class UserUpdateBody(BaseModel):
     # fields outside the caller's allow-list (core decides) are ignored, not refused
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", regex_engine="python-re")
 
     username: str | None = Field(None, max_length=200)
-    email: str | None = Field(None, max_length=320)
+    email: Email | None = None
     password: str | None = Field(None, max_length=4096)
     roles: list[Role] | None = Field(None, max_length=16)
     role: str | None = Field(None, max_length=32)
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class UserEntry(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 # core's rule for a session id (core/chat/records.py), spelled out for clients and fuzzers
 SESSION_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
@@ -17,7 +17,7 @@ class ChatIn(BaseModel):
     user_id: str | None = Field(None, max_length=128)
     session_id: str | None = Field(None, pattern=SESSION_ID)
     context: dict[str, Any] = Field(default_factory=dict)
-    stream: bool = False
+    stream: StrictBool = False
     model_preference: str | None = Field(None, max_length=200)
 
 

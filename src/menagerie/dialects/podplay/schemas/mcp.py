@@ -44,14 +44,16 @@ class InstallBody(BaseModel):
 
     server_name: ServerName
     configuration: Configuration = Field(default_factory=dict)
-    auto_start: bool = True
+    auto_start: bool = Field(True, strict=True)  # `0` is not a yes or no
 
 
 class ConfigureBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     configuration: Configuration
-    restart: bool = Field(False, description="restart a running server with it right away")
+    restart: bool = Field(
+        False, strict=True, description="restart a running server with it right away"
+    )
 
 
 class ExecuteBody(BaseModel):
@@ -70,7 +72,7 @@ class ImportBody(BaseModel):
     configuration: FreeObject = Field(
         description="a Claude Desktop or VS Code MCP configuration, as its JSON file holds it"
     )
-    auto_start: bool = True
+    auto_start: bool = Field(True, strict=True)
 
 
 # ---- the catalogue -------------------------------------------------------------------------
