@@ -163,7 +163,8 @@ async def test_bad_input_and_other_tenants(env: tuple[httpx.AsyncClient, Platfor
     taken = await client.post(
         "/api/chat/mama-bear", json={"message": "hi", "session_id": "conv-1"}, headers=acme
     )
-    assert taken.status_code == 422
+    body = assert_error(taken, 409, "INVALID_INPUT", dialect="podplay")
+    assert body["details"]["reason"] == "SESSION_ID_TAKEN"
 
 
 @pytest.mark.parametrize("path", ["/api/chat/history", "/api/chat/memories"])

@@ -100,7 +100,7 @@ class ChatService:
                 user_id=user_id,
                 session_id=session_id,
             )
-        except Invalid as taken:
+        except Conflict as taken:
             # a racing request of ours made it; or someone else holds the id, and keeps it
             try:
                 return await self.get_session(principal, session_id)

@@ -41,7 +41,6 @@ async def health(platform: PlatformDep) -> JSONResponse:
 @router.get(
     "/health/ready",
     response_model=Readiness,
-    response_model_exclude_none=True,
     responses={503: {"model": Readiness}},
 )
 async def ready(platform: PlatformDep) -> JSONResponse:
@@ -50,9 +49,10 @@ async def ready(platform: PlatformDep) -> JSONResponse:
     database, _ = await platform.health.check_database()
     failed = [] if database.healthy else ["database"]
     if missing or failed:
-        body = Readiness(status="not ready", missing_env_vars=missing, failed_checks=failed or None)
-        return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
-    return JSONResponse(Readiness(status="ready").model_dump(exclude_none=True))
+        body = Readiness(status="not ready", missing_env_vars=missing, failed_checks=failed)
+        shown = body.model_dump(exclude=None if failed else {"failed_checks"})
+        return JSONResponse(shown, status_code=503)
+    return JSONResponse(Readiness(status="ready").model_dump(include={"status"}))
 
 
 @router.get("/health/live", response_model=Liveness)

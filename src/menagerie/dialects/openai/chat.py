@@ -66,7 +66,7 @@ def usage_of(usage: Usage) -> CompletionUsage:
 @router.post(
     "/chat/completions",
     response_model=ChatCompletion,
-    responses={200: STREAMED, **errors(404, 502, 503, 504)},
+    responses={200: STREAMED, **errors(404, 409, 502, 503, 504)},  # 409: session id taken
 )
 async def chat_completions(
     body: ChatCompletionRequest, platform: PlatformDep, principal: PrincipalDep, response: Response

@@ -90,7 +90,7 @@ async def agent_info(
             ChatChunk,
             ChatStreamError,
         ),
-        **errors(400, 403, 404, 502, 503, 504),
+        **errors(400, 403, 404, 409, 502, 503, 504),
     },
 )
 async def chat(

@@ -63,7 +63,8 @@ STREAM_DOC = {
         StreamComplete,
         StreamError,
     ),
-    **errors(404, 502, 503),
+    # 409: the session id is taken (by a chat the caller cannot see)
+    **errors(404, 409, 502, 503),
 }
 
 

@@ -16,11 +16,12 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    """`{"status": "ready"}`, or `not ready` with what is missing (absent fields are left out)."""
+    """`{"status": "ready"}`, or `not ready` with the settings missing and, when a check
+    failed, which (`failed_checks`, left out otherwise)."""
 
     status: str  # "ready" | "not ready"
-    missing_env_vars: list[str] | None = None
-    failed_checks: list[str] | None = None  # e.g. ["database"], only when a check failed
+    missing_env_vars: list[str] = Field(default_factory=list)
+    failed_checks: list[str] = Field(default_factory=list)  # e.g. ["database"]
 
 
 class Liveness(BaseModel):
