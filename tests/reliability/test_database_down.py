@@ -244,7 +244,7 @@ async def test_every_dialect_reports_a_database_outage_and_recovers(
         assert validate.status_code == 503, validate.text
         body = validate.json()
         assert body["code"] == "ENDPOINT_UNAVAILABLE"  # Crazy Gary's "wait" code
-        assert body["details"] == {"service": "database"}
+        assert body["details"] == {"service": "database", "reason": "SERVICE_UNAVAILABLE"}
         assert {"error", "code", "details", "timestamp", "request_id"} <= set(body)
         assert body["request_id"] == validate.headers["x-request-id"]
         _no_internals(validate)
