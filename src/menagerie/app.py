@@ -11,13 +11,15 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from menagerie import __version__
-from menagerie.dialects.podplay import socket as podplay_socket
+from menagerie.dialects.gary.socket import GarySurface
+from menagerie.dialects.podplay.socket import PodPlaySurface
 from menagerie.dialects.registry import DIALECTS
 from menagerie.http.dialect import DialectSpec, build_dialect_app
 from menagerie.http.errors import ErrorEnvelope, install_error_handling
 from menagerie.http.middleware import ApiVersionMiddleware, RequestContextMiddleware
 from menagerie.logs import configure_logging
 from menagerie.platform import Platform
+from menagerie.realtime.hub import Hub, Surface
 from menagerie.realtime.socketio import asgi_app as socketio_app
 from menagerie.realtime.socketio import build_server
 from menagerie.settings import Settings
@@ -86,13 +88,25 @@ def create_app(
 
     install_docs(app, [(s.title, f"{s.mount_path}/openapi.json") for s in specs])
 
+    # socket.io first, so that `<prefix>/socket.io` is not taken for a dialect's route
+    podplay = PodPlaySurface(platform)
+    available: dict[str, Surface] = {"podplay": podplay, "gary": GarySurface(platform)}
+    surfaces = {s.name: available[s.name] for s in specs if s.name in available}
+    root_surface = settings.root_dialect if settings.root_dialect in surfaces else "podplay"
+    hub = Hub(
+        build_server(settings.redis_url),
+        surfaces,
+        prefixes={s.mount_path: s.name for s in specs if s.name in surfaces},
+        root=root_surface if root_surface in surfaces else next(iter(surfaces), "podplay"),
+    )
+    relay = podplay.relay(hub)
+    sockets = socketio_app(hub.server)
+    for path in hub.paths():
+        app.mount(path, sockets, name=f"socket.io{path}")
+
     dialect_apps = {spec.name: build_dialect_app(spec, platform) for spec in specs}
     for spec in specs:
         app.mount(spec.mount_path, dialect_apps[spec.name], name=spec.name)
-    # socket.io clients connect to the server's root (`io("http://host:port")`)
-    sio = build_server(settings.redis_url)
-    relay = podplay_socket.register(sio, platform)
-    app.mount("/socket.io", socketio_app(sio), name="socket.io")
     if settings.root_dialect:
         # last, so the prefixed mounts and the server's own routes win
         app.mount("/", dialect_apps[settings.root_dialect], name=f"{settings.root_dialect}-root")

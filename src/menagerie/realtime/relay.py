@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
-
-import socketio
 
 from menagerie.core.events.bus import Event, EventBus
 
@@ -24,20 +22,25 @@ def tenant_room(tenant_id: str) -> str:
     return f"tenant:{tenant_id}"
 
 
+# (tenant id, event name, payload): hands one event to the tenant's clients of one surface
+Deliver = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+
+
 class BusRelay:
     def __init__(
         self,
         events: EventBus,
-        sio: socketio.AsyncServer,
+        deliver: Deliver,
         routes: dict[str, str],
         *,
         shape: Callable[[Event], dict[str, Any] | None] | None = None,
     ) -> None:
         """`routes` maps a bus topic to the socket.io event name it is emitted as; `shape`
         turns a bus event (core's typed payload) into the surface's own payload, or None to
-        drop it. Without it the payload goes out as it is, less its `tenant_id`."""
+        drop it. Without it the payload goes out as it is, less its `tenant_id`. `deliver`
+        reaches only this replica's clients: every replica relays every bus event."""
         self._events = events
-        self._sio = sio
+        self._deliver = deliver
         self._routes = routes
         self._shape = shape
         self._task: asyncio.Task[None] | None = None
@@ -68,7 +71,7 @@ class BusRelay:
             if payload is None:
                 continue
             try:
-                await self._sio.emit(name, payload, room=tenant_room(tenant), ignore_queue=True)
+                await self._deliver(tenant, name, payload)
             except Exception:
                 log.exception("relaying %s to socket.io failed", event.topic)
 

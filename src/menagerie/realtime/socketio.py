@@ -1,7 +1,8 @@
 """The socket.io server (python-socketio, ASGI).
 
 With Redis configured its manager is Redis's, so that an emit reaches clients connected to
-any replica. Dialects register their events on it; the app mounts it at `/socket.io`.
+any replica. The hub (hub.py) routes its namespaces to the dialects' surfaces; the app mounts
+it at `/socket.io` and at each such dialect's `<prefix>/socket.io`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ def build_server(redis_url: str | None) -> socketio.AsyncServer:
         client_manager=manager,
         # browsers reach it from the console's own origin; API clients send no Origin at all
         cors_allowed_origins=[],
+        # every namespace reaches the hub, which serves or refuses it with a reason
+        namespaces="*",
         logger=False,
         engineio_logger=False,
     )

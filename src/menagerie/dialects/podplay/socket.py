@@ -1,24 +1,22 @@
 """PodPlay's socket.io events (seed 000 "WebSocket Events"): connect with `auth: {token}` or
 `?token=`, `mama_bear_message` answered by `mama_bear_response`, `typing_indicator` relayed
-to the other clients in the same chat session."""
+to the other clients in the same chat session. Served by the hub (realtime/hub.py) at the
+server's root, on the `/podplay` namespace and at `/podplay/socket.io`."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import parse_qs
-
-import socketio
 
 from menagerie.core.agents.runtime import TurnRequest
 from menagerie.core.clock import iso, utcnow
 from menagerie.core.errors import CredentialsMissing, Invalid, MenagerieError
-from menagerie.core.identity.models import Principal
 from menagerie.core.tools.service import PROGRESS_TOPIC, STATUS_TOPIC
 from menagerie.dialects.podplay.chat import AGENT
 from menagerie.dialects.podplay.envelope import PodPlayEnvelope
 from menagerie.platform import Platform
 from menagerie.realtime import podplay_mcp
+from menagerie.realtime.hub import Connection, Handler, Hub, Refused, token_of
 from menagerie.realtime.relay import BusRelay, tenant_room
 
 log = logging.getLogger(__name__)
@@ -29,13 +27,6 @@ SERVICES = {
     "real_time_chat": True,
     "terminal_sessions": False,
 }
-
-
-def _token(environ: dict[str, Any], auth: Any) -> str | None:
-    if isinstance(auth, dict) and isinstance(auth.get("token"), str):
-        return auth["token"]
-    query = parse_qs(environ.get("QUERY_STRING", ""))
-    return (query.get("token") or [None])[0]
 
 
 def _failure(error: MenagerieError) -> dict[str, Any]:
@@ -49,63 +40,67 @@ def _failure(error: MenagerieError) -> dict[str, Any]:
     }
 
 
-def register(sio: socketio.AsyncServer, platform: Platform) -> BusRelay:
-    """Register the events; the relay returned (started by the app) carries MCP events."""
+class PodPlaySurface:
+    """Seed 000's events, on whichever namespace and path the client came through."""
 
-    async def principal_of(sid: str) -> Principal:
-        session = await sio.get_session(sid)
-        principal: Principal = session["principal"]
-        return principal
+    name = "podplay"
 
-    @sio.event
-    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        token = _token(environ, auth)
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+        self.handlers: dict[str, Handler] = {
+            "mama_bear_message": self._mama_bear_message,
+            "typing_indicator": self._typing_indicator,
+        }
+
+    async def connect(self, connection: Connection, auth: Any) -> None:
+        identity = self._platform.identity
+        token = token_of(connection.environ, auth)
         try:
             if token:
-                principal = await platform.identity.authenticate_bearer(token)
-            elif platform.identity.dev_mode:
-                principal = platform.identity.dev_principal()
+                principal = await identity.authenticate_bearer(token)
+            elif identity.dev_mode:
+                principal = identity.dev_principal()
             else:
-                raise CredentialsMissing("authentication required")
+                raise CredentialsMissing(
+                    "authentication required: connect with auth: {token} or ?token="
+                )
         except MenagerieError as error:
-            raise ConnectionRefusedError(_failure(error)) from None
-        await sio.save_session(sid, {"principal": principal})
-        await sio.enter_room(sid, tenant_room(principal.tenant_id))
-        await sio.emit(
+            raise Refused(error.message, _failure(error)) from None
+        connection.principal = principal
+        await connection.join(tenant_room(principal.tenant_id))
+        await connection.emit(
             "connected",
             {
                 "status": "success",
                 "message": "Connected to Podplay Sanctuary",
-                "client_id": sid,
+                "client_id": connection.sid,
                 "timestamp": iso(utcnow()),
                 "services": SERVICES,
             },
-            to=sid,
         )
 
-    @sio.on("mama_bear_message")
-    async def mama_bear_message(sid: str, data: Any) -> None:
+    async def _mama_bear_message(self, connection: Connection, data: Any) -> None:
         if not isinstance(data, dict) or not isinstance(data.get("message"), str):
             invalid = Invalid("message is required", field="message", expected="a string")
-            await sio.emit("mama_bear_response", {"success": False, **_failure(invalid)}, to=sid)
+            await connection.emit("mama_bear_response", {"success": False, **_failure(invalid)})
             return
-        caller = (await principal_of(sid)).acting_for(data.get("user_id"))
+        caller = connection.user.acting_for(data.get("user_id"))
         context = data.get("context") if isinstance(data.get("context"), dict) else {}
         session_id = data.get("session_id") if isinstance(data.get("session_id"), str) else None
         if session_id:
-            await sio.enter_room(sid, f"session:{caller.tenant_id}:{session_id}")
+            await connection.join(f"session:{caller.tenant_id}:{session_id}")
         try:
-            done = await platform.agents.complete(
+            done = await self._platform.agents.complete(
                 caller,
                 TurnRequest(
                     agent=AGENT, message=data["message"], session_id=session_id, context=context
                 ),
             )
         except MenagerieError as error:
-            await sio.emit("mama_bear_response", {"success": False, **_failure(error)}, to=sid)
+            await connection.emit("mama_bear_response", {"success": False, **_failure(error)})
             return
-        agent = platform.agents.catalog.get(AGENT)
-        await sio.emit(
+        agent = self._platform.agents.catalog.get(AGENT)
+        await connection.emit(
             "mama_bear_response",
             {
                 "success": True,
@@ -116,30 +111,33 @@ def register(sio: socketio.AsyncServer, platform: Platform) -> BusRelay:
                 "timestamp": iso(done.message.created_at),
                 "suggestions": agent.suggestions,
             },
-            to=sid,
         )
 
-    @sio.on("typing_indicator")
-    async def typing_indicator(sid: str, data: Any) -> None:
+    async def _typing_indicator(self, connection: Connection, data: Any) -> None:
         if not isinstance(data, dict) or not isinstance(data.get("session_id"), str):
             return
-        principal = await principal_of(sid)
+        principal = connection.user
         room = f"session:{principal.tenant_id}:{data['session_id']}"
-        await sio.enter_room(sid, room)
-        await sio.emit(
+        await connection.join(room)
+        await connection.emit_room(
+            room,
             "typing_indicator",
             {
                 "user_id": data.get("user_id") or principal.user_id,
                 "session_id": data["session_id"],
                 "typing": bool(data.get("typing")),
             },
-            room=room,
-            skip_sid=sid,
         )
 
-    return BusRelay(
-        platform.events,
-        sio,
-        {STATUS_TOPIC: "mcp_server_status", PROGRESS_TOPIC: "mcp_installation_progress"},
-        shape=podplay_mcp.shape,
-    )
+    def relay(self, hub: Hub) -> BusRelay:
+        """MCP status and installation progress, to the tenant's PodPlay clients."""
+
+        async def deliver(tenant_id: str, event: str, payload: dict[str, Any]) -> None:
+            await hub.emit_local(self.name, tenant_room(tenant_id), event, payload)
+
+        return BusRelay(
+            self._platform.events,
+            deliver,
+            {STATUS_TOPIC: "mcp_server_status", PROGRESS_TOPIC: "mcp_installation_progress"},
+            shape=podplay_mcp.shape,
+        )
