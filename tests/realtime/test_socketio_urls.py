@@ -8,8 +8,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
+import jwt
 import pytest
 import socketio
+from pydantic import SecretStr
 
 from menagerie.app import create_app
 from menagerie.platform import Platform
@@ -209,3 +212,40 @@ async def test_a_root_dialect_owns_the_root_namespace(gary_root_url: str) -> Non
     finally:
         await gary.close()
         await podplay.close()
+
+
+SECRET = "socket-test-jwt-secret-0123456789abcdef"
+
+
+@pytest.fixture
+async def signed_url(settings: Settings) -> AsyncIterator[str]:
+    async for base in _serve(settings, jwt_secret=SecretStr(SECRET)):
+        yield base
+
+
+async def test_gary_signs_in_and_connects_with_its_jwt(signed_url: str) -> None:
+    """The seed's flow: register, take the JWT, `<base>/socket.io/?token=<jwt>`."""
+    async with httpx.AsyncClient(base_url=f"{signed_url}/gary") as gary:
+        registered = await gary.post(
+            "/api/auth/register",
+            json={"email": "ws@example.com", "password": "Sockets-4-all", "fullName": "W S"},
+        )
+        assert registered.status_code == 201, registered.text
+        token = registered.json()["token"]
+    client = await Client("/").connect(f"{signed_url}?token={token}", path="gary/socket.io")
+    try:
+        assert client.sio.connected
+    finally:
+        await client.close()
+
+    expired = jwt.encode(
+        {"sub": "usr_x", "iss": "menagerie", "iat": 1, "nbf": 1, "exp": 2, "typ": "access"},
+        SECRET,
+        algorithm="HS256",
+    )
+    refused = Client("/gary")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await refused.connect(signed_url, auth={"token": expired})
+    [refusal] = refused.refusals
+    assert "expired" in refusal["message"], refusal
+    assert refusal["data"]["code"] == "TOKEN_EXPIRED"
