@@ -15,6 +15,8 @@ import socketio
 from pydantic import SecretStr
 
 from menagerie.app import create_app
+from menagerie.core.clock import utcnow
+from menagerie.core.tools.events import STATUS_TOPIC, ServerStatusChanged
 from menagerie.platform import Platform
 from menagerie.settings import Settings
 from tests.utils.server import serve
@@ -249,3 +251,40 @@ async def test_gary_signs_in_and_connects_with_its_jwt(signed_url: str) -> None:
     [refusal] = refused.refusals
     assert "expired" in refusal["message"], refusal
     assert refusal["data"]["code"] == "TOKEN_EXPIRED"
+
+
+@pytest.fixture
+async def served(settings: Settings) -> AsyncIterator[tuple[str, Platform]]:
+    platform = Platform.build(settings.model_copy(update={"offline_token_delay_ms": 0}))
+    async with serve(create_app(platform=platform)) as base:
+        yield base, platform
+
+
+async def test_bus_events_reach_only_their_dialects_clients(
+    served: tuple[str, Platform],
+) -> None:
+    """An MCP status change is PodPlay's event: its clients on the root, the namespace and the
+    path hear it once; a Crazy Gary client in the same default namespace does not."""
+    url, platform = served
+    podplay = [
+        await Client("/").connect(url, auth={"token": TOKEN}),
+        await Client("/podplay").connect(url, auth={"token": TOKEN}),
+        await Client("/").connect(url, path="podplay/socket.io", auth={"token": TOKEN}),
+    ]
+    gary = await Client("/").connect(url, path="gary/socket.io", auth={"token": TOKEN})
+    try:
+        for client in podplay:
+            await client.next("connected")
+        await asyncio.sleep(0.2)  # the relay subscribes when the server starts
+        tenant = platform.settings.default_tenant
+        change = ServerStatusChanged(tenant, "inst_1", "mcp-server-fetch", "running", utcnow())
+        await platform.events.publish(STATUS_TOPIC, change.to_payload())
+        for client in podplay:
+            status = await client.next("mcp_server_status")
+            [server] = status["servers"]
+            assert (server["name"], server["status"]) == ("mcp-server-fetch", "online")
+            assert await client.silent("mcp_server_status", within=0.3)  # once, not per path
+        assert await gary.silent("mcp_server_status", within=0.3)
+    finally:
+        for client in (*podplay, gary):
+            await client.close()

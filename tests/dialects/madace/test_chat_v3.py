@@ -238,6 +238,24 @@ async def test_memory_save_list_and_prune(env: tuple[httpx.AsyncClient, Platform
     assert "importance" in bad.json()["details"]
 
 
+async def test_prune_reads_an_offset_whose_plus_arrived_as_a_space(
+    env: tuple[httpx.AsyncClient, Platform],
+) -> None:
+    """The seed's cron example sends `olderThan=$(date -Iseconds)` unencoded: `+00:00` is
+    read from the query as ` 00:00`, which is still the offset the caller meant."""
+    client, _ = env
+    session = await new_session(client)
+    url = f"{BASE}/sessions/{session['id']}/memory"
+    await client.post(url, json={"category": "facts", "key": "old", "value": 1})
+    raw = f"{url}?olderThan=2000-01-01T00:00:00+00:00"  # httpx sends the `+` as it is
+    kept = await client.delete(raw)
+    assert (kept.status_code, kept.json()["deletedCount"]) == (200, 0), kept.text
+    gone = await client.delete(f"{url}?olderThan=2999-01-01T00:00:00+05:30")
+    assert (gone.status_code, gone.json()["deletedCount"]) == (200, 1), gone.text
+    refused = await client.delete(f"{url}?olderThan=2999-01-01T00:00:00+5")
+    assert refused.status_code == 400
+
+
 async def test_a_second_tenant_gets_404(env: tuple[httpx.AsyncClient, Platform]) -> None:
     client, platform = env
     session = await new_session(client)
