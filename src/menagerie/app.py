@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 
 from menagerie import __version__
@@ -88,6 +88,12 @@ def create_app(
 
     install_docs(app, [(s.title, f"{s.mount_path}/openapi.json") for s in specs])
 
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus text format, or OpenMetrics when the scraper asks for it."""
+        body, content_type = platform.metrics.exposition(request.headers.get("accept"))
+        return Response(body, media_type=content_type)
+
     # socket.io first, so that `<prefix>/socket.io` is not taken for a dialect's route
     podplay = PodPlaySurface(platform)
     available: dict[str, Surface] = {"podplay": podplay, "gary": GarySurface(platform)}
@@ -113,5 +119,10 @@ def create_app(
 
     install_error_handling(app, RootEnvelope())
     app.add_middleware(ApiVersionMiddleware, version=__version__)
-    app.add_middleware(RequestContextMiddleware, stats=platform.request_stats)
+    app.add_middleware(
+        RequestContextMiddleware,
+        stats=platform.request_stats,
+        metrics=platform.metrics,
+        prefixes={s.mount_path: s.name for s in specs},
+    )
     return app

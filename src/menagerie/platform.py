@@ -28,6 +28,7 @@ from menagerie.core.llm.endpoints import EndpointManager
 from menagerie.core.llm.service import LlmService
 from menagerie.core.memory.service import MemoryService
 from menagerie.core.ops.health import HealthService
+from menagerie.core.ops.metrics import Metrics
 from menagerie.core.ops.ratelimit import RateLimiter
 from menagerie.core.ops.stats import RequestStats
 from menagerie.core.redact import Redactor
@@ -71,6 +72,7 @@ class Platform:
     # request counters per route category and caller; in Redis when configured, so that
     # replicas share them
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
+    metrics: Metrics = field(default_factory=Metrics)  # Prometheus, per platform
     version: str = __version__
     bootstrap_result: BootstrapResult | None = field(default=None, init=False)
 
@@ -126,6 +128,8 @@ class Platform:
         # a chat routed to a sleeping endpoint wakes it through the router
         llm = LlmService(settings, database, events, endpoints=endpoints)
         health.watch_models(llm.router, llm.ledger)  # provider health now, not at boot
+        metrics = Metrics()
+        llm.ledger.on_record(metrics.model_call)
         secret_box = SecretBox(encryption_key)
         chat = ChatService(database)
         memory = MemoryService(database, quota_per_tenant=settings.memory_quota_per_tenant)
@@ -192,6 +196,7 @@ class Platform:
                 enabled=settings.rate_limits_enabled,
                 overrides=settings.rate_limits,
             ),
+            metrics=metrics,
         )
 
     @property

@@ -219,7 +219,8 @@ def success_schema(op: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     for status, response in sorted(op.get("responses", {}).items()):
         if status.startswith("2"):
             content = response.get("content", {})
-            for media in ("application/json", "text/event-stream"):
+            # JSON and event streams first; a text format (Prometheus metrics) counts too
+            for media in ("application/json", "text/event-stream", *content):
                 if media in content and content[media].get("schema"):
                     return status, content[media]["schema"]
     return None

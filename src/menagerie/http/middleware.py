@@ -10,6 +10,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from menagerie.core.ids import request_id as new_request_id
+from menagerie.core.ops.metrics import UNMATCHED, Metrics
 from menagerie.core.ops.stats import RequestStats
 from menagerie.logs import request_id_var
 
@@ -23,10 +24,28 @@ def request_id_of(scope: Scope) -> str:
     return state.get("request_id") or "-"
 
 
+def _labels(scope: Scope, prefixes: dict[str, str]) -> tuple[str, str]:
+    """(dialect, route template) of an answered request: the route the innermost router
+    matched (Starlette leaves it in the scope), under the dialect whose mount it came through."""
+    route = getattr(scope.get("route"), "path", None) or UNMATCHED
+    path = scope.get("path", "")
+    head = "/" + path.split("/", 2)[1] if path.count("/") >= 1 else "/"
+    return prefixes.get(head, "root"), route
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, stats: RequestStats | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        stats: RequestStats | None = None,
+        metrics: Metrics | None = None,
+        prefixes: dict[str, str] | None = None,
+    ) -> None:
+        """`prefixes` maps each dialect's mount path (`/podplay`) to its name, for labels."""
         self.app = app
         self.stats = stats
+        self.metrics = metrics
+        self.prefixes = dict(prefixes or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -50,13 +69,29 @@ class RequestContextMiddleware:
             await send(message)
 
         started = time.perf_counter()
-        if self.stats is not None and scope["type"] == "http":
-            self.stats.started()
+        http = scope["type"] == "http"
+        if http:
+            if self.stats is not None:
+                self.stats.started()
+            if self.metrics is not None:
+                self.metrics.request_started()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if self.stats is not None and scope["type"] == "http":
-                self.stats.finished(time.perf_counter() - started, status_holder["status"])
+            if http:
+                seconds = time.perf_counter() - started
+                status = status_holder["status"]
+                if self.stats is not None:
+                    self.stats.finished(seconds, status)
+                if self.metrics is not None:
+                    dialect, route = _labels(scope, self.prefixes)
+                    self.metrics.request_finished(
+                        dialect=dialect,
+                        route=route,
+                        method=scope.get("method", "GET"),
+                        status=status,
+                        seconds=seconds,
+                    )
             request_id_var.reset(token)
 
 

@@ -22,7 +22,6 @@ CONTRACT = Contract(
         "GET /deployments": "issue 13",
         "GET /deployments/{}": "issue 13",
         "DELETE /deployments/{}": "issue 13",
-        "GET /metrics": "issue 14",
     },
     codes=seeds.error_codes("002", "Error Codes"),
     route_of=route_of,

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import websockets
 from eth_account.signers.local import LocalAccount
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.contract import seeds
 from tests.contract.specs.panthers import CONTRACT
@@ -180,6 +181,14 @@ async def test_every_served_example_is_answered_as_documented(
             assert isinstance(chunk["done"], bool)
             if chunk["done"]:
                 break
+
+    # -- "Monitoring Endpoints": Prometheus text, read by prometheus-client's own parser
+    scraped = await client.get("/panthers/metrics")
+    assert scraped.status_code == 200
+    assert scraped.headers["content-type"].startswith("text/plain")
+    families = {f.name for f in text_string_to_metric_families(scraped.text)}
+    assert "menagerie_http_requests" in families
+    done("GET /metrics")
 
     # -- last: logout ends the session
     check(

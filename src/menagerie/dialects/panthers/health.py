@@ -1,9 +1,9 @@
-"""Panthers orchestrator `GET /health` (seed 002 "Monitoring Endpoints")."""
+"""Panthers orchestrator `GET /health` and `GET /metrics` (seed 002 "Monitoring Endpoints")."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
 
 from menagerie.dialects.panthers.deps import PlatformDep
 from menagerie.dialects.panthers.schemas import HealthResponse
@@ -32,3 +32,23 @@ async def health(platform: PlatformDep) -> JSONResponse:
         checks={name: c.status for name, c in report.components.items()},
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=http_status(report))
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus-formatted metrics (OpenMetrics when the Accept header asks)",
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "application/openmetrics-text": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def metrics(request: Request, platform: PlatformDep) -> Response:
+    """The server's metrics, the same as its root `/metrics` (public, like `/health`: the
+    labels name dialects, routes, providers and models, never a tenant, user or path id)."""
+    body, content_type = platform.metrics.exposition(request.headers.get("accept"))
+    return Response(body, media_type=content_type)
