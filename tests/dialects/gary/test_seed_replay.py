@@ -74,8 +74,6 @@ def fits(key: str, actual: Any, shown: Any, where: str = "") -> list[str]:
     expected, got = _type(shown), _type(actual)
     if expected == got or (expected == "number" and got == "integer"):
         return []
-    if expected == "integer" and where.endswith("id") and got == "str":
-        return []  # user ids are opaque strings (docs/contract.md, "Crazy Gary")
     return [f"{where}: {got} where the seed shows {expected}"]
 
 
@@ -257,3 +255,48 @@ async def test_endpoint_management(gary: tuple[httpx.AsyncClient, Platform]) -> 
         response = await client.post(f"/api/endpoints/{operation}", headers=admin)
         key = f"POST /api/endpoints/{operation}"
         assert check(key, response, 200) == example(key)
+
+
+async def test_monitoring(gary: tuple[httpx.AsyncClient, Platform]) -> None:
+    client, platform = gary
+    admin = admin_headers(platform)
+    answered = await client.post("/api/chat", json={"message": "count me"}, headers=admin)
+    assert answered.status_code in (200, 201), answered.text
+    metrics = check(
+        "GET /api/monitoring/metrics",
+        await client.get("/api/monitoring/metrics", headers=admin),
+        200,
+    )
+    assert metrics["requests"]["total"] >= 1
+    assert (
+        metrics["requests"]["successful"] + metrics["requests"]["failed"]
+        == (metrics["requests"]["total"])
+    )
+    assert 0 < metrics["memory"]["used"] <= metrics["memory"]["total"]
+    assert 0 < metrics["disk"]["used"] <= metrics["disk"]["total"]
+    assert len(metrics["cpu"]["load_average"]) == 3
+
+    detailed = await client.get("/api/monitoring/health/detailed", headers=admin)
+    assert detailed.status_code == 200, detailed.text
+    body = detailed.json()
+    shown = example("GET /api/monitoring/health/detailed")
+    assert not fits("GET /api/monitoring/health/detailed", body["overall"], shown["overall"])
+    components = body["components"]
+    # database and redis by the seed's names; each model provider as the seed's
+    # `huggingface_api` entry is shown (this server's providers have their own names)
+    for name in ("database", "redis"):
+        assert not fits("detailed", components[name], shown["components"][name]), components
+    assert components["database"]["status"] == "healthy"
+    assert components["database"]["response_time"] >= 0
+    assert components["redis"] == {
+        "status": "not_configured",
+        "last_check": components["redis"]["last_check"],
+        "response_time": -1.0,
+    }
+    providers = {k: v for k, v in components.items() if k not in ("database", "redis")}
+    assert providers, components
+    for provider in providers.values():
+        assert not fits("detailed", provider, shown["components"]["huggingface_api"]), provider
+    # the provider that answered the chat above: measured, and healthy
+    [answered_by] = [p for p in providers.values() if p["response_time"] >= 0]
+    assert (answered_by["status"], answered_by["error_rate"]) == ("healthy", 0.0), providers

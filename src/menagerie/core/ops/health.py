@@ -10,8 +10,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import psutil
-
 from menagerie.core.clock import utcnow
 from menagerie.core.errors import Unavailable
 from menagerie.core.events import EventBus
@@ -25,6 +23,7 @@ from menagerie.core.ops.model_health import (
     router_health,
 )
 from menagerie.core.ops.stats import RequestStats, RequestStatsSnapshot
+from menagerie.core.ops.system import SystemUsage, prime_cpu, system_usage
 from menagerie.core.runs.worker import InProcessWorker
 from menagerie.storage.database import Database, DatabaseStatus
 
@@ -136,6 +135,7 @@ class HealthService:
         self.started_at = utcnow()
         self._router: RouterView | None = None
         self.model_calls = ModelCallStats()
+        prime_cpu()  # so that the first report's CPU figure is a measurement, not 0.0
 
     def watch_models(self, router: RouterView, ledger: Any) -> None:
         """Read provider and router state live from `router`, and count every model call the
@@ -212,12 +212,15 @@ class HealthService:
         return ComponentHealth("filesystem", True, elapsed, {"path": str(self._data_dir)})
 
     def resources(self) -> ResourceUsage:
-        disk_root = self._data_dir if self._data_dir.exists() else Path("/")
+        usage = self.system()
         return ResourceUsage(
-            cpu_percent=psutil.cpu_percent(interval=None),
-            memory_percent=psutil.virtual_memory().percent,
-            disk_percent=psutil.disk_usage(str(disk_root)).percent,
+            cpu_percent=usage.cpu_percent,
+            memory_percent=usage.memory_percent,
+            disk_percent=usage.disk_percent,
         )
+
+    def system(self) -> SystemUsage:
+        return system_usage(self._data_dir)
 
     async def report(self) -> HealthReport:
         (database, db_status), event_bus, filesystem = await asyncio.gather(

@@ -80,6 +80,8 @@ class ModelCallStats:
         self._calls: deque[tuple[float, float, bool]] = deque(maxlen=CALL_WINDOW)
         self._minute: deque[float] = deque(maxlen=10_000)
         self._last: dict[str, tuple[float, bool]] = {}
+        self._by_provider: dict[str, deque[tuple[float, float, bool]]] = {}
+        self._last_at: dict[str, datetime] = {}
         self.last_call_at: datetime | None = None
 
     def record(self, entry: _Record) -> None:
@@ -88,18 +90,24 @@ class ModelCallStats:
         self._calls.append((now, entry.latency_ms, ok))
         self._minute.append(now)
         self._last[entry.provider] = (now, ok)
-        self.last_call_at = entry.created_at or utcnow()
+        window = self._by_provider.get(entry.provider)
+        if window is None:
+            window = self._by_provider[entry.provider] = deque(maxlen=CALL_WINDOW)
+        window.append((now, entry.latency_ms, ok))
+        self.last_call_at = self._last_at[entry.provider] = entry.created_at or utcnow()
 
-    def performance(self) -> CallPerformance:
-        calls = list(self._calls)
+    def performance(self, provider: str | None = None) -> CallPerformance:
+        """The window's calls: every provider's, or one provider's."""
+        calls = list(self._calls if provider is None else self._by_provider.get(provider, ()))
         cutoff = time.monotonic() - 60
         errors = sum(1 for _, _, ok in calls if not ok)
+        recent = self._minute if provider is None else (c[0] for c in calls)
         return CallPerformance(
             calls=len(calls),
             avg_latency_ms=(round(sum(c[1] for c in calls) / len(calls), 2) if calls else None),
-            calls_per_minute=sum(1 for moment in self._minute if moment >= cutoff),
+            calls_per_minute=sum(1 for moment in recent if moment >= cutoff),
             error_rate=round(errors / len(calls), 4) if calls else 0.0,
-            last_call_at=self.last_call_at,
+            last_call_at=self.last_call_at if provider is None else self._last_at.get(provider),
         )
 
     def last_outcome(self, provider: str) -> bool | None:

@@ -1,6 +1,6 @@
 """Crazy Gary (seed 004), served under `/gary`."""
 
-from menagerie.dialects.gary import auth, chat, endpoints, health, mcp, users
+from menagerie.dialects.gary import auth, chat, endpoints, health, mcp, monitoring, users
 from menagerie.dialects.gary.envelope import GaryEnvelope
 from menagerie.dialects.gary.schemas import ErrorBody
 from menagerie.http.dialect import DialectSpec
@@ -14,6 +14,7 @@ SPEC = DialectSpec(
     envelope=GaryEnvelope(),
     routers=(
         health.router,
+        monitoring.router,
         auth.router,
         users.router,
         endpoints.router,

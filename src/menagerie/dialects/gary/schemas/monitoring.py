@@ -1,0 +1,63 @@
+"""Seed 004 "Monitoring Endpoints": `/api/monitoring/health/detailed` and `/metrics`."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class Overall(BaseModel):
+    status: str  # healthy | degraded | unhealthy
+    service: str
+    timestamp: str
+
+
+class Component(BaseModel):
+    # healthy | degraded | unhealthy | not_configured
+    status: str
+    last_check: str
+    response_time: float  # milliseconds; -1 where nothing was measured (docs/contract.md)
+
+
+class ProviderComponent(Component):
+    """A model provider: `configured` while it made no call in the window; its calls'
+    average time and the share that failed (0 with no call)."""
+
+    error_rate: float
+
+
+class DetailedHealth(BaseModel):
+    overall: Overall
+    components: dict[str, ProviderComponent | Component]
+
+
+class Cpu(BaseModel):
+    usage: float
+    load_average: list[float]
+
+
+class Usage(BaseModel):
+    used: int  # megabytes
+    total: int
+    usage_percent: float
+
+
+class Network(BaseModel):
+    bytes_sent: int
+    bytes_received: int
+    packets_sent: int
+    packets_received: int
+
+
+class Requests(BaseModel):
+    total: int
+    successful: int
+    failed: int  # answered with a server error (5xx)
+    average_response_time: float  # milliseconds, over the latest requests
+
+
+class SystemMetrics(BaseModel):
+    cpu: Cpu
+    memory: Usage
+    disk: Usage
+    network: Network
+    requests: Requests
