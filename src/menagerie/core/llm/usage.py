@@ -7,24 +7,18 @@ everything queued; readers flush first, so a caller always sees its own calls.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import case, func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from menagerie.core.clock import utcnow
 from menagerie.core.ids import new_id
 from menagerie.core.llm.tables import UsageRow
+from menagerie.storage.batches import BatchWriter
 from menagerie.storage.database import Database
-
-log = logging.getLogger(__name__)
 
 Period = Literal["day", "week", "month"]
 PERIODS: dict[str, timedelta] = {
@@ -93,11 +87,14 @@ class UsageSummary:
 class UsageLedger:
     def __init__(self, database: Database) -> None:
         self.database = database
-        self._queue: list[dict[str, object]] = []
-        self._wake = asyncio.Event()
-        self._writer: asyncio.Task[None] | None = None
-        self._stopping = False
-        self._lock = asyncio.Lock()
+        self._rows = BatchWriter(
+            database,
+            UsageRow,
+            name="usage-ledger",
+            interval_s=FLUSH_INTERVAL_S,
+            batch=FLUSH_BATCH,
+            max_queued=MAX_QUEUED,
+        )
         self._listeners: list[Callback] = []
 
     def on_record(self, listener: Callback) -> None:
@@ -105,7 +102,7 @@ class UsageLedger:
         self._listeners.append(listener)
 
     def record(self, entry: UsageRecord) -> None:
-        self._queue.append(
+        self._rows.add(
             {
                 "id": new_id("use"),
                 "tenant_id": entry.tenant_id,
@@ -121,61 +118,17 @@ class UsageLedger:
                 "created_at": entry.created_at or utcnow(),
             }
         )
-        if len(self._queue) > MAX_QUEUED:
-            del self._queue[: len(self._queue) - MAX_QUEUED]
-            log.error("usage ledger backlog over %d entries; oldest dropped", MAX_QUEUED)
         for listener in self._listeners:
             listener(entry)
-        if len(self._queue) >= FLUSH_BATCH:
-            self._wake.set()
 
     async def start(self) -> None:
-        if self._writer is None:
-            self._stopping = False
-            self._writer = asyncio.create_task(self._write_loop(), name="usage-ledger")
+        await self._rows.start()
 
     async def stop(self) -> None:
-        if self._writer is not None:
-            # never cancel the writer: a write cancelled inside SQLite's worker thread can keep
-            # its write lock, and the final flush below would then wait out the busy timeout
-            self._stopping = True
-            self._wake.set()
-            await self._writer
-            self._writer = None
-        await self.flush()
+        await self._rows.stop()
 
     async def flush(self) -> None:
-        async with self._lock:
-            while self._queue:
-                batch, self._queue = self._queue[:FLUSH_BATCH], self._queue[FLUSH_BATCH:]
-                try:
-                    async with self.database.session() as session:
-                        await session.execute(self._insert(), batch)
-                except BaseException:
-                    # keep the entries for the next flush rather than lose them; a batch that
-                    # was committed just before a cancellation is written again harmlessly
-                    self._queue[:0] = batch
-                    raise
-
-    def _insert(self) -> Any:
-        """An insert that skips rows already written (their ids are unique)."""
-        if self.database.is_sqlite:
-            return sqlite_insert(UsageRow).on_conflict_do_nothing(index_elements=["id"])
-        return postgresql_insert(UsageRow).on_conflict_do_nothing(index_elements=["id"])
-
-    async def _write_loop(self) -> None:
-        while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), FLUSH_INTERVAL_S)
-            self._wake.clear()
-            if self._stopping:
-                return
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("usage ledger flush failed; will retry")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), 1.0)
+        await self._rows.flush()
 
     async def summary(
         self, tenant_id: str, period: Period = "day", model: str | None = None
