@@ -124,5 +124,6 @@ def create_app(
         stats=platform.request_stats,
         metrics=platform.metrics,
         prefixes={s.mount_path: s.name for s in specs},
+        logbook=platform.logbook,
     )
     return app

@@ -28,6 +28,7 @@ from menagerie.core.llm.endpoints import EndpointManager
 from menagerie.core.llm.service import LlmService
 from menagerie.core.memory.service import MemoryService
 from menagerie.core.ops.health import HealthService
+from menagerie.core.ops.logbook import Logbook
 from menagerie.core.ops.metrics import Metrics
 from menagerie.core.ops.ratelimit import RateLimiter
 from menagerie.core.ops.stats import RequestStats
@@ -39,6 +40,7 @@ from menagerie.core.tools.agent_tools import McpTools
 from menagerie.core.tools.catalog import Catalog
 from menagerie.core.tools.models import McpSettings
 from menagerie.core.tools.service import ToolService
+from menagerie.logs import RequestIdFilter
 from menagerie.settings import Settings
 from menagerie.storage import migrate
 from menagerie.storage.database import Database
@@ -73,6 +75,7 @@ class Platform:
     # replicas share them
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     metrics: Metrics = field(default_factory=Metrics)  # Prometheus, per platform
+    logbook: Logbook | None = None  # answered requests, warnings and errors
     version: str = __version__
     bootstrap_result: BootstrapResult | None = field(default=None, init=False)
 
@@ -130,6 +133,14 @@ class Platform:
         health.watch_models(llm.router, llm.ledger)  # provider health now, not at boot
         metrics = Metrics()
         llm.ledger.on_record(metrics.model_call)
+        logbook = Logbook(
+            database,
+            redactor,
+            operator_tenant=settings.default_tenant,
+            retention_days=settings.ops_log_retention_days,
+            max_rows=settings.ops_log_max_rows,
+        )
+        logbook.handler.addFilter(RequestIdFilter())
         secret_box = SecretBox(encryption_key)
         chat = ChatService(database)
         memory = MemoryService(database, quota_per_tenant=settings.memory_quota_per_tenant)
@@ -197,6 +208,7 @@ class Platform:
                 overrides=settings.rate_limits,
             ),
             metrics=metrics,
+            logbook=logbook,
         )
 
     @property
@@ -230,8 +242,12 @@ class Platform:
         await self.llm.start()
         await self.endpoints.start()
         await self.mcp.start()
+        if self.logbook is not None:
+            await self.logbook.start()
 
     async def stop(self) -> None:
+        if self.logbook is not None:
+            await self.logbook.stop()
         await self.mcp.stop()  # its servers are child processes: take them down first
         await self.endpoints.stop()  # first: it takes down the model servers it started
         await self.llm.stop()

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     )
     environment: str = "development"
     log_level: str = "INFO"
+    # the operations logbook (answered requests, warnings and errors): kept this long, or
+    # this many rows of each, whichever is fewer
+    ops_log_retention_days: int = Field(7, ge=1, le=3650)
+    ops_log_max_rows: int = Field(100_000, ge=100)
 
     # storage
     data_dir: Path = Path("data")

@@ -10,6 +10,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from menagerie.core.ids import request_id as new_request_id
+from menagerie.core.ops.logbook import Logbook
 from menagerie.core.ops.metrics import UNMATCHED, Metrics
 from menagerie.core.ops.stats import RequestStats
 from menagerie.logs import request_id_var
@@ -40,12 +41,14 @@ class RequestContextMiddleware:
         stats: RequestStats | None = None,
         metrics: Metrics | None = None,
         prefixes: dict[str, str] | None = None,
+        logbook: Logbook | None = None,
     ) -> None:
         """`prefixes` maps each dialect's mount path (`/podplay`) to its name, for labels."""
         self.app = app
         self.stats = stats
         self.metrics = metrics
         self.prefixes = dict(prefixes or {})
+        self.logbook = logbook
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -92,7 +95,30 @@ class RequestContextMiddleware:
                         status=status,
                         seconds=seconds,
                     )
+                if self.logbook is not None:
+                    self._log(scope, rid, status, seconds)
             request_id_var.reset(token)
+
+    def _log(self, scope: Scope, rid: str, status: int, seconds: float) -> None:
+        assert self.logbook is not None
+        # the principal a dependency resolved for this request, if any (request.state)
+        principal = (scope.get("state") or {}).get("principal")
+        agent = None
+        for name, value in scope.get("headers", ()):
+            if name == b"user-agent":
+                agent = value.decode("latin-1")
+                break
+        client = scope.get("client")
+        self.logbook.request(
+            tenant_id=getattr(principal, "tenant_id", None),
+            method=scope.get("method", "GET"),
+            path=scope.get("path", ""),
+            status=status,
+            response_ms=seconds * 1000,
+            user_agent=agent,
+            client_address=client[0] if client else None,
+            request_id=rid,
+        )
 
 
 class ApiVersionMiddleware:

@@ -17,8 +17,6 @@ CONTRACT = Contract(
         "GET /api/heavy/progress": "issue 12",
         "GET /api/heavy/tools": "issue 12",
         "POST /api/heavy/tools/execute": "issue 12",
-        "GET /api/monitoring/logs/requests": "issue 14",
-        "GET /api/monitoring/logs/errors": "issue 14",
         "GET /api/monitoring/alerts": "issue 14",
         "GET /api/monitoring/health/dashboard": "issue 14",
         "GET /api/monitoring/incidents": "issue 14",

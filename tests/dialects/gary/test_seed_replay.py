@@ -7,6 +7,7 @@ where the seed shows a value unless the contract documents why (tests/contract/s
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -300,3 +301,30 @@ async def test_monitoring(gary: tuple[httpx.AsyncClient, Platform]) -> None:
     # the provider that answered the chat above: measured, and healthy
     [answered_by] = [p for p in providers.values() if p["response_time"] >= 0]
     assert (answered_by["status"], answered_by["error_rate"]) == ("healthy", 0.0), providers
+
+
+async def test_monitoring_logs(gary: tuple[httpx.AsyncClient, Platform]) -> None:
+    client, platform = gary
+    admin = admin_headers(platform)
+    await client.get("/api/users", headers=admin, params={"token": "never-stored-0123"})
+    listed = await client.get("/api/monitoring/logs/requests", headers=admin, params={"limit": 5})
+    logs = check("GET /api/monitoring/logs/requests", listed, 200)
+    assert 1 <= len(logs) <= 5
+    users = next(row for row in logs if row["path"] == "/gary/api/users")
+    assert (users["method"], users["status_code"], users["ip_address"]) == (
+        "GET",
+        200,
+        "127.0.0.1",
+    )
+    assert users["user_agent"].startswith("python-httpx")
+    assert "never-stored" not in listed.text  # the query string is not kept
+
+    logging.getLogger("menagerie.http").error("a replayed error", exc_info=ValueError("why"))
+    errors = check(
+        "GET /api/monitoring/logs/errors",
+        await client.get("/api/monitoring/logs/errors", headers=admin, params={"level": "error"}),
+        200,
+    )
+    replayed = next(row for row in errors if row["message"] == "a replayed error")
+    assert (replayed["level"], replayed["component"]) == ("error", "http")
+    assert "ValueError: why" in replayed["stack_trace"]

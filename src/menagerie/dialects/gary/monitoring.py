@@ -1,14 +1,17 @@
-"""Crazy Gary `/api/monitoring/health/detailed` and `/api/monitoring/metrics` (seed 004).
+"""Crazy Gary `/api/monitoring/health/detailed`, `/metrics` and `/logs/*` (seed 004).
 
-Both are operator data (the machine, every provider's health), so both need an admin of the
-tenant. Every figure is read when asked: the database's and the event bus's round trip, each
-model provider's state and its calls of the rolling window, psutil's CPU, memory, disk and
-network counters, and the server's request counters.
+All are operator data (the machine, every provider's health, the logs), so all need an admin
+of the tenant; which log rows an admin reads is core's (core/ops/logbook.py). Every figure is
+read when asked: the database's and the event bus's round trip, each model provider's state
+and its calls of the rolling window, psutil's CPU, memory, disk and network counters, and the
+server's request counters.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
 
 from menagerie.core.clock import iso
 from menagerie.core.ops.health import HealthReport
@@ -17,14 +20,17 @@ from menagerie.dialects.gary.schemas.monitoring import (
     Component,
     Cpu,
     DetailedHealth,
+    ErrorLogOut,
     Network,
     Overall,
     ProviderComponent,
+    RequestLogOut,
     Requests,
     SystemMetrics,
     Usage,
 )
 from menagerie.http.health import http_status
+from menagerie.http.wire import IsoTime
 from menagerie.platform import Platform
 
 router = APIRouter(prefix="/api/monitoring", tags=["monitoring"])
@@ -117,3 +123,52 @@ async def metrics(platform: PlatformDep, admin: AdminDep) -> SystemMetrics:
             average_response_time=requests.avg_response_ms,
         ),
     )
+
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="rows to return, newest first")]
+
+
+@router.get("/logs/requests", response_model=list[RequestLogOut])
+async def request_logs(
+    platform: PlatformDep,
+    admin: AdminDep,
+    limit: Limit = 100,
+    start_time: Annotated[IsoTime | None, Query(description="ISO 8601: from then on")] = None,
+) -> list[RequestLogOut]:
+    assert platform.logbook is not None
+    rows = await platform.logbook.requests(admin, limit=limit, since=start_time)
+    return [
+        RequestLogOut(
+            timestamp=iso(row.timestamp) or "",
+            method=row.method,
+            path=row.path,
+            status_code=row.status,
+            response_time=row.response_ms,
+            user_agent=row.user_agent or "",
+            ip_address=row.client_address or "",
+        )
+        for row in rows
+    ]
+
+
+@router.get("/logs/errors", response_model=list[ErrorLogOut])
+async def error_logs(
+    platform: PlatformDep,
+    admin: AdminDep,
+    level: Literal["critical", "error", "warning", "info"] | None = None,
+    limit: Limit = 100,
+) -> list[ErrorLogOut]:
+    """Warnings and worse are kept: `info` is accepted as the seed lists it, and finds none."""
+    assert platform.logbook is not None
+    rows = await platform.logbook.errors(admin, level=level, limit=limit)
+    return [
+        ErrorLogOut(
+            timestamp=iso(row.timestamp) or "",
+            level=row.level,
+            message=row.message,
+            stack_trace=row.stack_trace or "",
+            component=row.component,
+            request_id=row.request_id or "",
+        )
+        for row in rows
+    ]

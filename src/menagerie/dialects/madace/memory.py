@@ -10,7 +10,6 @@ from menagerie.core.clock import iso
 from menagerie.core.memory.models import Memory
 from menagerie.core.memory.service import draft
 from menagerie.dialects.madace.deps import PlatformDep, PrincipalDep
-from menagerie.dialects.madace.schemas import IsoTime
 from menagerie.dialects.madace.schemas.memory import (
     MemoryList,
     MemoryOut,
@@ -21,6 +20,7 @@ from menagerie.dialects.madace.schemas.memory import (
     SaveMemory,
 )
 from menagerie.http.openapi import errors
+from menagerie.http.wire import IsoTime
 
 router = APIRouter(prefix="/api/v3/chat", tags=["memory"])
 

@@ -11,7 +11,6 @@ from menagerie.core.clock import iso
 from menagerie.core.errors import Invalid
 from menagerie.core.paging import MAX_OFFSET
 from menagerie.dialects.madace.deps import PlatformDep, PrincipalDep
-from menagerie.dialects.madace.schemas import IsoTime
 from menagerie.dialects.madace.schemas.messages import (
     ROLES,
     AnswerMetadata,
@@ -21,6 +20,7 @@ from menagerie.dialects.madace.schemas.messages import (
     NewMessage,
 )
 from menagerie.http.openapi import errors
+from menagerie.http.wire import IsoTime
 
 router = APIRouter(prefix="/api/v3/chat", tags=["chat"])
 

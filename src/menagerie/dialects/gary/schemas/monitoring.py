@@ -61,3 +61,22 @@ class SystemMetrics(BaseModel):
     disk: Usage
     network: Network
     requests: Requests
+
+
+class RequestLogOut(BaseModel):
+    timestamp: str
+    method: str
+    path: str  # without the query string
+    status_code: int
+    response_time: float  # milliseconds
+    user_agent: str  # "" when the client sent none
+    ip_address: str  # "" when the server does not know it
+
+
+class ErrorLogOut(BaseModel):
+    timestamp: str
+    level: str  # warning | error | critical
+    message: str
+    stack_trace: str  # "" for a record without an exception
+    component: str
+    request_id: str  # "" for a record logged outside a request

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from menagerie.dialects.madace.schemas import IsoTime
+from menagerie.http.wire import IsoTime
 
 # "value (any, required) - Memory value (string, number, boolean, object)"
 MemoryValue = str | int | float | bool | dict[str, Any] | list[Any]
