@@ -28,6 +28,7 @@ from menagerie.core.llm.endpoints import EndpointManager
 from menagerie.core.llm.service import LlmService
 from menagerie.core.memory.service import MemoryService
 from menagerie.core.ops.health import HealthService
+from menagerie.core.ops.incidents import IncidentService
 from menagerie.core.ops.logbook import Logbook
 from menagerie.core.ops.metrics import Metrics
 from menagerie.core.ops.ratelimit import RateLimiter
@@ -210,6 +211,11 @@ class Platform:
             metrics=metrics,
             logbook=logbook,
         )
+
+    @property
+    def incidents(self) -> IncidentService:
+        """Incidents operators open (Crazy Gary's `/api/monitoring/incidents`)."""
+        return IncidentService(self.database)
 
     @property
     def chat_tasks(self) -> ChatTasks:

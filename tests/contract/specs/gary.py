@@ -19,8 +19,6 @@ CONTRACT = Contract(
         "POST /api/heavy/tools/execute": "issue 12",
         "GET /api/monitoring/alerts": "issue 14",
         "GET /api/monitoring/health/dashboard": "issue 14",
-        "GET /api/monitoring/incidents": "issue 14",
-        "POST /api/monitoring/incidents": "issue 14",
         "GET /api/observability/metrics": "issue 14",
         "GET /api/observability/traces/active": "issue 14",
         "GET /api/observability/events/stream": "issue 14",

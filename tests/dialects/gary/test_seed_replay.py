@@ -328,3 +328,28 @@ async def test_monitoring_logs(gary: tuple[httpx.AsyncClient, Platform]) -> None
     replayed = next(row for row in errors if row["message"] == "a replayed error")
     assert (replayed["level"], replayed["component"]) == ("error", "http")
     assert "ValueError: why" in replayed["stack_trace"]
+
+
+async def test_incidents(gary: tuple[httpx.AsyncClient, Platform]) -> None:
+    client, platform = gary
+    admin = admin_headers(platform)
+    body = example("POST /api/monitoring/incidents", "request")
+    opened = check(
+        "POST /api/monitoring/incidents",
+        await client.post("/api/monitoring/incidents", json=body, headers=admin),
+        201,
+    )
+    assert opened["status"] == "open"
+    listed = check(
+        "GET /api/monitoring/incidents",
+        await client.get("/api/monitoring/incidents", headers=admin, params={"severity": "high"}),
+        200,
+    )
+    [incident] = listed
+    assert (incident["id"], incident["title"], incident["assignee"]) == (
+        opened["id"],
+        body["title"],
+        "",
+    )
+    wrong = await client.get("/api/monitoring/incidents", headers=admin, params={"status": "x"})
+    assert wrong.status_code == 400

@@ -1,10 +1,10 @@
-"""The operations logs: answered requests and logged errors, kept for a while (logbook.py)."""
+"""Operations: the logs of answered requests and logged errors (logbook.py), incidents."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, Index, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from menagerie.storage.base import Base, UTCDateTime
@@ -44,3 +44,21 @@ class ErrorLogRow(Base):
     stack_trace: Mapped[str | None] = mapped_column(Text)
     component: Mapped[str] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(128))
+
+
+class IncidentRow(Base):
+    """An incident an operator opened: what, how bad, who is on it, where it stands."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_tenant_created", "tenant_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # open | investigating | resolved
+    severity: Mapped[str] = mapped_column(String(16))  # low | medium | high | critical
+    assignee: Mapped[str | None] = mapped_column(String(320))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,4 +1,4 @@
-"""Crazy Gary `/api/monitoring/health/detailed`, `/metrics` and `/logs/*` (seed 004).
+"""Crazy Gary `/api/monitoring/health/detailed`, `/metrics`, `/logs/*`, `/incidents` (seed 004).
 
 All are operator data (the machine, every provider's health, the logs), so all need an admin
 of the tenant; which log rows an admin reads is core's (core/ops/logbook.py). Every figure is
@@ -21,6 +21,9 @@ from menagerie.dialects.gary.schemas.monitoring import (
     Cpu,
     DetailedHealth,
     ErrorLogOut,
+    IncidentIn,
+    IncidentOpened,
+    IncidentOut,
     Network,
     Overall,
     ProviderComponent,
@@ -172,3 +175,39 @@ async def error_logs(
         )
         for row in rows
     ]
+
+
+@router.get("/incidents", response_model=list[IncidentOut])
+async def incidents(
+    platform: PlatformDep,
+    admin: AdminDep,
+    status: Literal["open", "investigating", "resolved"] | None = None,
+    severity: Literal["low", "medium", "high", "critical"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> list[IncidentOut]:
+    found = await platform.incidents.list(admin, status=status, severity=severity, limit=limit)
+    return [
+        IncidentOut(
+            id=incident.id,
+            title=incident.title,
+            status=incident.status,
+            severity=incident.severity,
+            created_at=iso(incident.created_at) or "",
+            updated_at=iso(incident.updated_at) or "",
+            description=incident.description,
+            assignee=incident.assignee or "",
+        )
+        for incident in found
+    ]
+
+
+@router.post("/incidents", status_code=201, response_model=IncidentOpened)
+async def open_incident(body: IncidentIn, platform: PlatformDep, admin: AdminDep) -> IncidentOpened:
+    incident = await platform.incidents.open(
+        admin,
+        title=body.title,
+        description=body.description,
+        severity=body.severity,
+        assignee=body.assignee,
+    )
+    return IncidentOpened(id=incident.id, status=incident.status)

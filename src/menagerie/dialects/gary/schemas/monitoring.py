@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Overall(BaseModel):
@@ -80,3 +82,33 @@ class ErrorLogOut(BaseModel):
     stack_trace: str  # "" for a record without an exception
     component: str
     request_id: str  # "" for a record logged outside a request
+
+
+# at least one character that is neither whitespace nor a control character (core strips
+# both); spelled so that every regex engine (Python's, Rust's, JavaScript's) agrees
+VISIBLE = r"[^\s\x00-\x1f\x7f]"
+
+
+class IncidentIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    title: str = Field(min_length=1, max_length=200, pattern=VISIBLE)
+    description: str = Field("", max_length=10_000)
+    severity: Literal["low", "medium", "high", "critical"] = "medium"
+    assignee: str | None = Field(None, min_length=1, max_length=320, pattern=VISIBLE)
+
+
+class IncidentOpened(BaseModel):
+    id: str
+    status: str
+
+
+class IncidentOut(BaseModel):
+    id: str
+    title: str
+    status: str  # open | investigating | resolved
+    severity: str  # low | medium | high | critical
+    created_at: str
+    updated_at: str
+    description: str
+    assignee: str  # "" while nobody is assigned
