@@ -63,11 +63,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await platform.start()
-        await relay.start()
+        for relay in relays:
+            await relay.start()
         try:
             yield
         finally:
-            await relay.stop()
+            for relay in relays:
+                await relay.stop()
             await platform.stop()
 
     app = FastAPI(
@@ -95,8 +97,8 @@ def create_app(
         return Response(body, media_type=content_type)
 
     # socket.io first, so that `<prefix>/socket.io` is not taken for a dialect's route
-    podplay = PodPlaySurface(platform)
-    available: dict[str, Surface] = {"podplay": podplay, "gary": GarySurface(platform)}
+    podplay, gary = PodPlaySurface(platform), GarySurface(platform)
+    available: dict[str, Surface] = {"podplay": podplay, "gary": gary}
     surfaces = {s.name: available[s.name] for s in specs if s.name in available}
     root_surface = settings.root_dialect if settings.root_dialect in surfaces else "podplay"
     hub = Hub(
@@ -105,7 +107,7 @@ def create_app(
         prefixes={s.mount_path: s.name for s in specs if s.name in surfaces},
         root=root_surface if root_surface in surfaces else next(iter(surfaces), "podplay"),
     )
-    relay = podplay.relay(hub)
+    relays = [podplay.relay(hub), gary.relay(hub)]
     sockets = socketio_app(hub.server)
     for path in hub.paths():
         app.mount(path, sockets, name=f"socket.io{path}")

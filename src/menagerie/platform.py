@@ -27,6 +27,7 @@ from menagerie.core.identity.wallet.service import WalletService
 from menagerie.core.llm.endpoints import EndpointManager
 from menagerie.core.llm.service import LlmService
 from menagerie.core.memory.service import MemoryService
+from menagerie.core.ops.alerts import AlertMonitor, Thresholds
 from menagerie.core.ops.health import HealthService
 from menagerie.core.ops.incidents import IncidentService
 from menagerie.core.ops.logbook import Logbook
@@ -77,6 +78,7 @@ class Platform:
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
     metrics: Metrics = field(default_factory=Metrics)  # Prometheus, per platform
     logbook: Logbook | None = None  # answered requests, warnings and errors
+    alerts: AlertMonitor | None = None  # conditions checked on a schedule
     version: str = __version__
     bootstrap_result: BootstrapResult | None = field(default=None, init=False)
 
@@ -142,6 +144,19 @@ class Platform:
             max_rows=settings.ops_log_max_rows,
         )
         logbook.handler.addFilter(RequestIdFilter())
+        alerts = AlertMonitor(
+            health,
+            stats,
+            events,
+            operator_tenant=settings.default_tenant,
+            thresholds=Thresholds(
+                cpu_percent=settings.alert_cpu_percent,
+                memory_percent=settings.alert_memory_percent,
+                disk_percent=settings.alert_disk_percent,
+                error_rate=settings.alert_error_rate,
+            ),
+            interval_s=settings.alert_interval_s,
+        )
         secret_box = SecretBox(encryption_key)
         chat = ChatService(database)
         memory = MemoryService(database, quota_per_tenant=settings.memory_quota_per_tenant)
@@ -210,6 +225,7 @@ class Platform:
             ),
             metrics=metrics,
             logbook=logbook,
+            alerts=alerts,
         )
 
     @property
@@ -250,8 +266,12 @@ class Platform:
         await self.mcp.start()
         if self.logbook is not None:
             await self.logbook.start()
+        if self.alerts is not None:
+            await self.alerts.start()
 
     async def stop(self) -> None:
+        if self.alerts is not None:
+            await self.alerts.stop()
         if self.logbook is not None:
             await self.logbook.stop()
         await self.mcp.stop()  # its servers are child processes: take them down first

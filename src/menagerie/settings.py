@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     # this many rows of each, whichever is fewer
     ops_log_retention_days: int = Field(7, ge=1, le=3650)
     ops_log_max_rows: int = Field(100_000, ge=100)
+    # alerts: checked this often; raised past these thresholds (percent, and a share of 5xx)
+    alert_interval_s: float = Field(30.0, gt=0)
+    alert_cpu_percent: float = Field(90.0, ge=0, le=100)
+    alert_memory_percent: float = Field(90.0, ge=0, le=100)
+    alert_disk_percent: float = Field(90.0, ge=0, le=100)
+    alert_error_rate: float = Field(0.05, ge=0, le=1)
 
     # storage
     data_dir: Path = Path("data")

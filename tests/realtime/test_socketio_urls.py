@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from menagerie.app import create_app
 from menagerie.core.clock import utcnow
+from menagerie.core.ops.alerts import Thresholds
 from menagerie.core.tools.events import STATUS_TOPIC, ServerStatusChanged
 from menagerie.platform import Platform
 from menagerie.settings import Settings
@@ -288,3 +289,50 @@ async def test_bus_events_reach_only_their_dialects_clients(
     finally:
         for client in (*podplay, gary):
             await client.close()
+
+
+@pytest.fixture
+async def alerting(settings: Settings) -> AsyncIterator[tuple[str, Platform]]:
+    changes = {"offline_token_delay_ms": 0, "alert_interval_s": 0.2}
+    platform = Platform.build(settings.model_copy(update=changes))
+    async with serve(create_app(platform=platform)) as base:
+        yield base, platform
+
+
+async def test_system_alert_reaches_the_operators_clients(
+    alerting: tuple[str, Platform],
+) -> None:
+    """An alert raised while clients are connected goes out as `system_alert` to PodPlay's
+    and Crazy Gary's clients, each in its seed's shape; `/gary/api/monitoring/alerts` lists
+    it. The condition is real: the disk is always fuller than a 0% threshold."""
+    url, platform = alerting
+    assert platform.alerts is not None
+    podplay = await Client("/podplay").connect(url, auth={"token": TOKEN})
+    gary = await Client("/").connect(url, path="gary/socket.io", auth={"token": TOKEN})
+    try:
+        await podplay.next("connected")
+        await asyncio.sleep(0.3)  # the relays subscribe as the server starts
+        platform.alerts.thresholds = Thresholds(100, 100, disk_percent=0.0, error_rate=1)
+        shown = await podplay.next("system_alert")
+        heard = await gary.next("system_alert")
+        assert shown["alert_type"] in ("warning", "critical")
+        assert shown["message"].startswith("High disk usage detected")
+        assert shown["details"]["component"] == "system"
+        assert shown["details"]["alert_id"] == heard["id"]
+        assert set(heard) == {
+            "id",
+            "type",
+            "severity",
+            "message",
+            "timestamp",
+            "component",
+            "acknowledged",
+        }
+        async with httpx.AsyncClient(base_url=f"{url}/gary") as http:
+            listed = await http.get(
+                "/api/monitoring/alerts", headers={"Authorization": f"Bearer {TOKEN}"}
+            )
+        assert [alert["id"] for alert in listed.json()] == [heard["id"]]
+    finally:
+        await podplay.close()
+        await gary.close()

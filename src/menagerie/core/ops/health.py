@@ -249,6 +249,10 @@ class HealthService:
             model_calls=self.model_calls.performance() if self._router is not None else None,
         )
 
+    def provider_state_now(self) -> dict[str, ProviderState]:
+        """Each model provider's state now (breaker, latest call), without a full report."""
+        return self._provider_states()
+
     def _provider_states(self) -> dict[str, ProviderState]:
         if self._router is not None:
             return provider_states(self._router, self.model_calls, list(self._providers))

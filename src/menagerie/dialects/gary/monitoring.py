@@ -1,4 +1,4 @@
-"""Crazy Gary `/api/monitoring/health/detailed`, `/metrics`, `/logs/*`, `/incidents` (seed 004).
+"""Crazy Gary's monitoring routes (seed 004): detailed health, metrics, logs, alerts, incidents.
 
 All are operator data (the machine, every provider's health, the logs), so all need an admin
 of the tenant; which log rows an admin reads is core's (core/ops/logbook.py). Every figure is
@@ -17,6 +17,7 @@ from menagerie.core.clock import iso
 from menagerie.core.ops.health import HealthReport
 from menagerie.dialects.gary.deps import AdminDep, PlatformDep
 from menagerie.dialects.gary.schemas.monitoring import (
+    AlertOut,
     Component,
     Cpu,
     DetailedHealth,
@@ -211,3 +212,21 @@ async def open_incident(body: IncidentIn, platform: PlatformDep, admin: AdminDep
         assignee=body.assignee,
     )
     return IncidentOpened(id=incident.id, status=incident.status)
+
+
+@router.get("/alerts", response_model=list[AlertOut])
+async def alerts(platform: PlatformDep, admin: AdminDep) -> list[AlertOut]:
+    """The alerts active now (the server operator's; another tenant's admin sees none)."""
+    assert platform.alerts is not None
+    return [
+        AlertOut(
+            id=alert.id,
+            type=alert.type,
+            severity=alert.severity,
+            message=alert.message,
+            timestamp=iso(alert.timestamp) or "",
+            component=alert.component,
+            acknowledged=alert.acknowledged,
+        )
+        for alert in platform.alerts.active(admin)
+    ]

@@ -3,8 +3,9 @@
 The seed documents `<base>/socket.io/?token=<jwt>` and `io(base, {auth: {token}})`; both are
 served by the hub (realtime/hub.py) at `/gary/socket.io`, on the `/gary` namespace and, with
 `--dialect gary`, at the server's root. A connection joins its tenant's room, where Gary's
-events (`task_update`, `orchestration_update`, `system_alert`, `health_status`) are delivered
-as the capabilities that emit them land; the seed defines no event a client sends.
+events are delivered: `system_alert` now (to the operator's tenant), `task_update`,
+`orchestration_update` and `health_status` as the capabilities that emit them land; the seed
+defines no event a client sends.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from typing import Any
 
 from menagerie.core.clock import iso, utcnow
 from menagerie.core.errors import CredentialsMissing, MenagerieError
+from menagerie.core.ops.alerts import ALERT_TOPIC
 from menagerie.dialects.gary.envelope import GaryEnvelope
 from menagerie.platform import Platform
-from menagerie.realtime.hub import Connection, Handler, Refused, token_of
-from menagerie.realtime.relay import tenant_room
+from menagerie.realtime import system_alerts
+from menagerie.realtime.hub import Connection, Handler, Hub, Refused, token_of
+from menagerie.realtime.relay import BusRelay, tenant_room
 
 ENVELOPE = GaryEnvelope()
 
@@ -51,3 +54,16 @@ class GarySurface:
             raise Refused(error.message, body) from None
         connection.principal = principal
         await connection.join(tenant_room(principal.tenant_id))
+
+    def relay(self, hub: Hub) -> BusRelay:
+        """System alerts (the operator's) to the tenant's Crazy Gary clients."""
+
+        async def deliver(tenant_id: str, event: str, payload: dict[str, Any]) -> None:
+            await hub.emit_local(self.name, tenant_room(tenant_id), event, payload)
+
+        return BusRelay(
+            self._platform.events,
+            deliver,
+            {ALERT_TOPIC: "system_alert"},
+            shape=system_alerts.gary,
+        )

@@ -11,11 +11,13 @@ from typing import Any
 from menagerie.core.agents.runtime import TurnRequest
 from menagerie.core.clock import iso, utcnow
 from menagerie.core.errors import CredentialsMissing, Invalid, MenagerieError
+from menagerie.core.events.bus import Event
+from menagerie.core.ops.alerts import ALERT_TOPIC
 from menagerie.core.tools.service import PROGRESS_TOPIC, STATUS_TOPIC
 from menagerie.dialects.podplay.chat import AGENT
 from menagerie.dialects.podplay.envelope import PodPlayEnvelope
 from menagerie.platform import Platform
-from menagerie.realtime import podplay_mcp
+from menagerie.realtime import podplay_mcp, system_alerts
 from menagerie.realtime.hub import Connection, Handler, Hub, Refused, token_of
 from menagerie.realtime.relay import BusRelay, tenant_room
 
@@ -130,14 +132,24 @@ class PodPlaySurface:
         )
 
     def relay(self, hub: Hub) -> BusRelay:
-        """MCP status and installation progress, to the tenant's PodPlay clients."""
+        """MCP status and installation progress, and system alerts (the operator's), to the
+        tenant's PodPlay clients."""
 
         async def deliver(tenant_id: str, event: str, payload: dict[str, Any]) -> None:
             await hub.emit_local(self.name, tenant_room(tenant_id), event, payload)
 
+        def shape(event: Event) -> dict[str, Any] | None:
+            if event.topic == ALERT_TOPIC:
+                return system_alerts.podplay(event)
+            return podplay_mcp.shape(event)
+
         return BusRelay(
             self._platform.events,
             deliver,
-            {STATUS_TOPIC: "mcp_server_status", PROGRESS_TOPIC: "mcp_installation_progress"},
-            shape=podplay_mcp.shape,
+            {
+                STATUS_TOPIC: "mcp_server_status",
+                PROGRESS_TOPIC: "mcp_installation_progress",
+                ALERT_TOPIC: "system_alert",
+            },
+            shape=shape,
         )

@@ -112,3 +112,13 @@ class IncidentOut(BaseModel):
     updated_at: str
     description: str
     assignee: str  # "" while nobody is assigned
+
+
+class AlertOut(BaseModel):
+    id: str
+    type: str  # performance | resource | errors | provider
+    severity: str  # low | medium | high | critical
+    message: str
+    timestamp: str
+    component: str
+    acknowledged: bool
