@@ -17,7 +17,6 @@ CONTRACT = Contract(
         "GET /api/heavy/progress": "issue 12",
         "GET /api/heavy/tools": "issue 12",
         "POST /api/heavy/tools/execute": "issue 12",
-        "GET /api/monitoring/health/dashboard": "issue 14",
         "GET /api/observability/metrics": "issue 14",
         "GET /api/observability/traces/active": "issue 14",
         "GET /api/observability/events/stream": "issue 14",

@@ -353,3 +353,25 @@ async def test_incidents(gary: tuple[httpx.AsyncClient, Platform]) -> None:
     )
     wrong = await client.get("/api/monitoring/incidents", headers=admin, params={"status": "x"})
     assert wrong.status_code == 400
+
+
+async def test_health_dashboard(gary: tuple[httpx.AsyncClient, Platform]) -> None:
+    client, platform = gary
+    admin = admin_headers(platform)
+    opened = (
+        await client.post(
+            "/api/monitoring/incidents", json={"title": "Slow answers"}, headers=admin
+        )
+    ).json()
+    board = check(
+        "GET /api/monitoring/health/dashboard",
+        await client.get("/api/monitoring/health/dashboard", headers=admin),
+        200,
+    )
+    assert board["health"]["status"] == "healthy"
+    assert board["metrics"]["requests"]["total"] >= 1
+    assert [i["id"] for i in board["incidents"]] == [opened["id"]]
+    assert board["alerts"] == [
+        {k: a[k] for k in ("id", "severity", "message", "timestamp")}
+        for a in (await client.get("/api/monitoring/alerts", headers=admin)).json()
+    ]

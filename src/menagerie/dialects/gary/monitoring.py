@@ -15,11 +15,18 @@ from fastapi import APIRouter, Query, Response
 
 from menagerie.core.clock import iso
 from menagerie.core.ops.health import HealthReport
+from menagerie.core.ops.incidents import Incident
 from menagerie.dialects.gary.deps import AdminDep, PlatformDep
 from menagerie.dialects.gary.schemas.monitoring import (
     AlertOut,
     Component,
     Cpu,
+    Dashboard,
+    DashboardAlert,
+    DashboardCpu,
+    DashboardMemory,
+    DashboardMetrics,
+    DashboardRequests,
     DetailedHealth,
     ErrorLogOut,
     IncidentIn,
@@ -187,19 +194,20 @@ async def incidents(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[IncidentOut]:
     found = await platform.incidents.list(admin, status=status, severity=severity, limit=limit)
-    return [
-        IncidentOut(
-            id=incident.id,
-            title=incident.title,
-            status=incident.status,
-            severity=incident.severity,
-            created_at=iso(incident.created_at) or "",
-            updated_at=iso(incident.updated_at) or "",
-            description=incident.description,
-            assignee=incident.assignee or "",
-        )
-        for incident in found
-    ]
+    return [_incident(incident) for incident in found]
+
+
+def _incident(incident: Incident) -> IncidentOut:
+    return IncidentOut(
+        id=incident.id,
+        title=incident.title,
+        status=incident.status,
+        severity=incident.severity,
+        created_at=iso(incident.created_at) or "",
+        updated_at=iso(incident.updated_at) or "",
+        description=incident.description,
+        assignee=incident.assignee or "",
+    )
 
 
 @router.post("/incidents", status_code=201, response_model=IncidentOpened)
@@ -230,3 +238,40 @@ async def alerts(platform: PlatformDep, admin: AdminDep) -> list[AlertOut]:
         )
         for alert in platform.alerts.active(admin)
     ]
+
+
+@router.get(
+    "/health/dashboard",
+    response_model=Dashboard,
+    responses={503: {"model": Dashboard, "description": "the server is unhealthy"}},
+)
+async def dashboard(platform: PlatformDep, admin: AdminDep, response: Response) -> Dashboard:
+    """Health, the headline figures, the active alerts and the unresolved incidents."""
+    assert platform.alerts is not None
+    report = await platform.health.report()
+    response.status_code = http_status(report)
+    unresolved = [
+        incident
+        for incident in await platform.incidents.list(admin, limit=100)
+        if incident.status != "resolved"
+    ]
+    return Dashboard(
+        health=Overall(
+            status=report.status, service="crazy-gary", timestamp=iso(report.checked_at) or ""
+        ),
+        metrics=DashboardMetrics(
+            cpu=DashboardCpu(usage=report.resources.cpu_percent),
+            memory=DashboardMemory(usage_percent=report.resources.memory_percent),
+            requests=DashboardRequests(total=report.requests.total_requests),
+        ),
+        alerts=[
+            DashboardAlert(
+                id=alert.id,
+                severity=alert.severity,
+                message=alert.message,
+                timestamp=iso(alert.timestamp) or "",
+            )
+            for alert in platform.alerts.active(admin)
+        ],
+        incidents=[_incident(incident) for incident in unresolved],
+    )

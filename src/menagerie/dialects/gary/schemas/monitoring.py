@@ -122,3 +122,35 @@ class AlertOut(BaseModel):
     timestamp: str
     component: str
     acknowledged: bool
+
+
+class DashboardCpu(BaseModel):
+    usage: float
+
+
+class DashboardMemory(BaseModel):
+    usage_percent: float
+
+
+class DashboardRequests(BaseModel):
+    total: int
+
+
+class DashboardMetrics(BaseModel):
+    cpu: DashboardCpu
+    memory: DashboardMemory
+    requests: DashboardRequests
+
+
+class DashboardAlert(BaseModel):
+    id: str
+    severity: str
+    message: str
+    timestamp: str
+
+
+class Dashboard(BaseModel):
+    health: Overall
+    metrics: DashboardMetrics
+    alerts: list[DashboardAlert]
+    incidents: list[IncidentOut]  # the open and investigated ones, newest first
