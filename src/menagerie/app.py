@@ -127,5 +127,6 @@ def create_app(
         metrics=platform.metrics,
         prefixes={s.mount_path: s.name for s in specs},
         logbook=platform.logbook,
+        tracer=platform.tracing.tracer,
     )
     return app

@@ -15,6 +15,7 @@ from menagerie.core.chat.service import ChatService
 from menagerie.core.crypto import SecretBox, load_or_create_key
 from menagerie.core.errors import Unavailable
 from menagerie.core.events import EventBus, create_event_bus
+from menagerie.core.events.counter import EventCounter
 from menagerie.core.identity.accounts import AccountService
 from menagerie.core.identity.jwt import JwtCodec, load_or_create_secret
 from menagerie.core.identity.models import BootstrapResult
@@ -34,6 +35,7 @@ from menagerie.core.ops.logbook import Logbook
 from menagerie.core.ops.metrics import Metrics
 from menagerie.core.ops.ratelimit import RateLimiter
 from menagerie.core.ops.stats import RequestStats
+from menagerie.core.ops.tracing import Tracing
 from menagerie.core.redact import Redactor
 from menagerie.core.runs.chat_turns import ChatTasks
 from menagerie.core.runs.tasks import TaskService
@@ -79,6 +81,8 @@ class Platform:
     metrics: Metrics = field(default_factory=Metrics)  # Prometheus, per platform
     logbook: Logbook | None = None  # answered requests, warnings and errors
     alerts: AlertMonitor | None = None  # conditions checked on a schedule
+    tracing: Tracing = field(default_factory=Tracing)  # OpenTelemetry, spans kept in process
+    event_counter: EventCounter | None = None  # the bus's events this process saw
     version: str = __version__
     bootstrap_result: BootstrapResult | None = field(default=None, init=False)
 
@@ -136,6 +140,8 @@ class Platform:
         health.watch_models(llm.router, llm.ledger)  # provider health now, not at boot
         metrics = Metrics()
         llm.ledger.on_record(metrics.model_call)
+        tracing = Tracing()
+        llm.ledger.on_record(tracing.model_call)
         logbook = Logbook(
             database,
             redactor,
@@ -226,6 +232,8 @@ class Platform:
             metrics=metrics,
             logbook=logbook,
             alerts=alerts,
+            tracing=tracing,
+            event_counter=EventCounter(events),
         )
 
     @property
@@ -260,6 +268,8 @@ class Platform:
         if self.bootstrap_result.admin_token is not None:
             announce_admin_token(self.bootstrap_result)
         await self.events.start()
+        if self.event_counter is not None:
+            await self.event_counter.start()
         await self.worker.start()
         await self.llm.start()
         await self.endpoints.start()
@@ -278,7 +288,10 @@ class Platform:
         await self.endpoints.stop()  # first: it takes down the model servers it started
         await self.llm.stop()
         await self.worker.stop()
+        if self.event_counter is not None:
+            await self.event_counter.stop()
         await self.events.stop()
+        self.tracing.shutdown()
         await self.rate_limiter.close()
         await self.database.dispose()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from opentelemetry import trace
 
 from menagerie.core.errors import CredentialsMissing, Unauthorized
 from menagerie.core.identity.models import Principal
@@ -51,6 +52,8 @@ async def optional_principal(request: Request) -> Principal | None:
     elif platform.identity.dev_mode:
         principal = platform.identity.dev_principal()
     request.state.principal = principal
+    if principal is not None:  # the request's span says whose it is while still in flight
+        trace.get_current_span().set_attribute("menagerie.tenant_id", principal.tenant_id)
     return principal
 
 

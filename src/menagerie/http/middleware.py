@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import time
 
+from opentelemetry import context as otel_context
+from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer, set_span_in_context
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -42,6 +44,7 @@ class RequestContextMiddleware:
         metrics: Metrics | None = None,
         prefixes: dict[str, str] | None = None,
         logbook: Logbook | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         """`prefixes` maps each dialect's mount path (`/podplay`) to its name, for labels."""
         self.app = app
@@ -49,6 +52,7 @@ class RequestContextMiddleware:
         self.metrics = metrics
         self.prefixes = dict(prefixes or {})
         self.logbook = logbook
+        self.tracer = tracer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -78,9 +82,22 @@ class RequestContextMiddleware:
                 self.stats.started()
             if self.metrics is not None:
                 self.metrics.request_started()
+        span = None
+        if http and self.tracer is not None:
+            # named by its path while in flight, by its route template once answered
+            span = self.tracer.start_span(
+                f"{scope.get('method', 'GET')} {scope.get('path', '')}",
+                kind=SpanKind.SERVER,
+                attributes={"http.request.method": scope.get("method", "GET")},
+            )
+        context = otel_context.attach(set_span_in_context(span)) if span is not None else None
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            if span is not None:
+                assert context is not None
+                otel_context.detach(context)
+                self._end_span(span, scope, status_holder["status"])
             if http:
                 seconds = time.perf_counter() - started
                 status = status_holder["status"]
@@ -98,6 +115,19 @@ class RequestContextMiddleware:
                 if self.logbook is not None:
                     self._log(scope, rid, status, seconds)
             request_id_var.reset(token)
+
+    def _end_span(self, span: Span, scope: Scope, status: int) -> None:
+        dialect, route = _labels(scope, self.prefixes)
+        span.update_name(f"{scope.get('method', 'GET')} {route}")
+        span.set_attribute("http.route", route)
+        span.set_attribute("http.response.status_code", status)
+        span.set_attribute("menagerie.dialect", dialect)
+        principal = (scope.get("state") or {}).get("principal")
+        if principal is not None:
+            span.set_attribute("menagerie.tenant_id", principal.tenant_id)
+        if status >= 500:
+            span.set_status(StatusCode.ERROR)
+        span.end()
 
     def _log(self, scope: Scope, rid: str, status: int, seconds: float) -> None:
         assert self.logbook is not None

@@ -1,6 +1,15 @@
 """Crazy Gary (seed 004), served under `/gary`."""
 
-from menagerie.dialects.gary import auth, chat, endpoints, health, mcp, monitoring, users
+from menagerie.dialects.gary import (
+    auth,
+    chat,
+    endpoints,
+    health,
+    mcp,
+    monitoring,
+    observability,
+    users,
+)
 from menagerie.dialects.gary.envelope import GaryEnvelope
 from menagerie.dialects.gary.schemas import ErrorBody
 from menagerie.http.dialect import DialectSpec
@@ -15,6 +24,7 @@ SPEC = DialectSpec(
     routers=(
         health.router,
         monitoring.router,
+        observability.router,
         auth.router,
         users.router,
         endpoints.router,
