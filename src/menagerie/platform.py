@@ -15,7 +15,7 @@ from menagerie.core.chat.service import ChatService
 from menagerie.core.crypto import SecretBox, load_or_create_key
 from menagerie.core.errors import Unavailable
 from menagerie.core.events import EventBus, create_event_bus
-from menagerie.core.events.counter import EventCounter
+from menagerie.core.events.journal import EventJournal
 from menagerie.core.identity.accounts import AccountService
 from menagerie.core.identity.jwt import JwtCodec, load_or_create_secret
 from menagerie.core.identity.models import BootstrapResult
@@ -82,7 +82,7 @@ class Platform:
     logbook: Logbook | None = None  # answered requests, warnings and errors
     alerts: AlertMonitor | None = None  # conditions checked on a schedule
     tracing: Tracing = field(default_factory=Tracing)  # OpenTelemetry, spans kept in process
-    event_counter: EventCounter | None = None  # the bus's events this process saw
+    journal: EventJournal | None = None  # the bus's events this process saw, the latest kept
     version: str = __version__
     bootstrap_result: BootstrapResult | None = field(default=None, init=False)
 
@@ -233,7 +233,7 @@ class Platform:
             logbook=logbook,
             alerts=alerts,
             tracing=tracing,
-            event_counter=EventCounter(events),
+            journal=EventJournal(events),
         )
 
     @property
@@ -268,8 +268,8 @@ class Platform:
         if self.bootstrap_result.admin_token is not None:
             announce_admin_token(self.bootstrap_result)
         await self.events.start()
-        if self.event_counter is not None:
-            await self.event_counter.start()
+        if self.journal is not None:
+            await self.journal.start()
         await self.worker.start()
         await self.llm.start()
         await self.endpoints.start()
@@ -288,8 +288,8 @@ class Platform:
         await self.endpoints.stop()  # first: it takes down the model servers it started
         await self.llm.stop()
         await self.worker.stop()
-        if self.event_counter is not None:
-            await self.event_counter.stop()
+        if self.journal is not None:
+            await self.journal.stop()
         await self.events.stop()
         self.tracing.shutdown()
         await self.rate_limiter.close()

@@ -17,7 +17,6 @@ CONTRACT = Contract(
         "GET /api/heavy/progress": "issue 12",
         "GET /api/heavy/tools": "issue 12",
         "POST /api/heavy/tools/execute": "issue 12",
-        "GET /api/observability/events/stream": "issue 14",
     },
     codes=seeds.error_codes("004", "Common Error Codes"),
     nullable={

@@ -7,6 +7,7 @@ where the seed shows a value unless the contract documents why (tests/contract/s
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -401,3 +402,49 @@ async def test_observability(gary: tuple[httpx.AsyncClient, Platform]) -> None:
     assert len(mine) == 1
     assert mine[0]["tags"]["http.request.method"] == "GET"
     assert len(mine[0]["trace_id"]) == 32
+
+
+async def _next_events(lines: Any, count: int) -> list[tuple[int, dict[str, Any]]]:
+    """The next `count` events of an SSE stream: (id, decoded data), heartbeats skipped."""
+    found: list[tuple[int, dict[str, Any]]] = []
+    number = None
+    async with asyncio.timeout(10):
+        async for line in lines:
+            if line.startswith("id: "):
+                number = int(line.removeprefix("id: "))
+            elif line.startswith("data: "):
+                assert number is not None, "every event carries its id"
+                found.append((number, json.loads(line.removeprefix("data: "))))
+                if len(found) == count:
+                    return found
+    raise AssertionError(f"the stream ended after {found}")
+
+
+async def test_event_stream_is_the_tenants_and_resumes(
+    gary: tuple[httpx.AsyncClient, Platform],
+) -> None:
+    client, platform = gary
+    admin = admin_headers(platform)
+    tenant = platform.settings.default_tenant
+
+    async def publish(topic: str, tenant_id: str, **data: Any) -> None:
+        await platform.events.publish(topic, {"tenant_id": tenant_id, **data})
+
+    async with client.stream("GET", "/api/observability/events/stream", headers=admin) as live:
+        assert live.status_code == 200
+        assert live.headers["content-type"].startswith("text/event-stream")
+        lines = live.aiter_lines()
+        await asyncio.sleep(0.2)  # the stream is following before the events are published
+        await publish("task.created", "acme", task_id="task_theirs")
+        await publish("task.created", tenant, task_id="task_123", user_id="1")
+        await publish("task.completed", tenant, task_id="task_123", duration=145.2)
+        (first, created), (second, completed) = await _next_events(lines, 2)
+    assert created == {"event": "task_created", "data": {"task_id": "task_123", "user_id": "1"}}
+    assert completed["event"] == "task_completed"
+    assert second > first
+
+    # a client that lost the connection resumes after the last id it saw
+    resume = {**admin, "Last-Event-ID": str(first)}
+    async with client.stream("GET", "/api/observability/events/stream", headers=resume) as again:
+        [(number, replayed)] = await _next_events(again.aiter_lines(), 1)
+    assert (number, replayed["event"]) == (second, "task_completed")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
 
@@ -36,3 +38,10 @@ class ActiveSpan(BaseModel):
     start_time: str
     duration: float  # milliseconds so far
     tags: dict[str, str]
+
+
+class StreamedEvent(BaseModel):
+    """One event of `/api/observability/events/stream`: `{"event": name, "data": {...}}`."""
+
+    event: str
+    data: dict[str, Any]
