@@ -82,3 +82,25 @@ async def test_madace_chat_stream(live: Live) -> None:
     assert unknown["status"] == 404
     assert unknown["content_type"].startswith("application/json")
     assert json.loads(unknown["error_body"])["error"] == "SESSION_NOT_FOUND"
+
+
+async def test_gary_event_stream_resumes_from_the_start(live: Live) -> None:
+    """Crazy Gary's endless event stream, read by `fetch` with `Last-Event-ID: 0`: the kept
+    events of the tenant, numbered, in the seed's `{"event", "data"}` shape."""
+    tenant = live.platform.settings.default_tenant
+    for task in ("js_task_1", "js_task_2"):
+        await live.platform.events.publish(
+            "task.created", {"tenant_id": tenant, "task_id": task, "user_id": "1"}
+        )
+    await live.platform.events.publish("task.created", {"tenant_id": "acme", "task_id": "x"})
+    seen = (await flow(live, "gary"))["stream"]
+    assert seen["status"] == 200, seen
+    assert seen["content_type"].split(";")[0] == "text/event-stream"
+    ours = [e for e in seen["events"] if e["json"] and "js_task" in json.dumps(e["json"])]
+    assert [e["json"] for e in ours] == [
+        {"event": "task_created", "data": {"task_id": t, "user_id": "1"}}
+        for t in ("js_task_1", "js_task_2")
+    ]
+    ids = [int(e["id"]) for e in ours]
+    assert ids == sorted(ids)
+    assert all(e["json"]["data"].get("task_id") != "x" for e in seen["events"] if e["json"])

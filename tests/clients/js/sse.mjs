@@ -1,6 +1,6 @@
 // Server-Sent Events read the way a browser reads them: `fetch`, the body's stream reader, a
 // TextDecoder, events split on blank lines (the seeds' own JavaScript client examples).
-// usage: node sse.mjs <podplay|madace>   (MENAGERIE_URL, MENAGERIE_TOKEN in the environment)
+// usage: node sse.mjs <podplay|madace|gary>   (MENAGERIE_URL, MENAGERIE_TOKEN in the environment)
 // Prints one JSON object of what the client saw; the Python test asserts on it.
 
 const base = process.env.MENAGERIE_URL;
@@ -95,7 +95,49 @@ async function stream(path, body) {
   return seen;
 }
 
+// Crazy Gary's event stream (GET, endless): read until an event carries `until` in its data
+async function follow(path, until, lastEventId) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 15_000);
+  const response = await fetch(`${base}${path}`, {
+    headers: { Authorization: `Bearer ${token}`, Accept: "text/event-stream", "Last-Event-ID": lastEventId },
+    signal: controller.signal,
+  });
+  const seen = {
+    status: response.status,
+    content_type: response.headers.get("content-type"),
+    events: [],
+  };
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  try {
+    reading: while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, "\n");
+      let end;
+      while ((end = buffer.indexOf("\n\n")) !== -1) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (!block.trim()) continue;
+        const event = parseBlock(block);
+        seen.events.push(event);
+        if (JSON.stringify(event.json ?? {}).includes(until)) break reading;
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+  return seen;
+}
+
 const flows = {
+  async gary() {
+    return { stream: await follow("/gary/api/observability/events/stream", "js_task_2", "0") };
+  },
+
   async podplay() {
     const user = "js_sanctuary_user";
     const streamed = await stream("/podplay/api/chat/mama-bear", {
