@@ -26,6 +26,7 @@ from urllib.parse import parse_qs
 import socketio
 from socketio.exceptions import ConnectionRefusedError as Refused
 
+from menagerie.core.errors import CredentialsMissing
 from menagerie.core.identity.models import Principal
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,19 @@ def token_of(environ: Mapping[str, Any], auth: Any) -> str | None:
         return auth["token"]
     query = parse_qs(str(environ.get("QUERY_STRING", "")))
     return (query.get("token") or [None])[0]
+
+
+async def principal_for(identity: Any, environ: Mapping[str, Any], auth: Any) -> Principal:
+    """Who connects: the token's principal, dev mode's without one, else CredentialsMissing.
+    `identity` is the platform's IdentityService."""
+    token = token_of(environ, auth)
+    if token:
+        principal: Principal = await identity.authenticate_bearer(token)
+        return principal
+    if identity.dev_mode:
+        dev: Principal = identity.dev_principal()
+        return dev
+    raise CredentialsMissing("authentication required: connect with auth: {token} or ?token=")
 
 
 class Hub:

@@ -62,11 +62,18 @@ def _target(url: str) -> tuple[str, int | None]:
     return host, port
 
 
-async def _addresses(host: str, port: int | None, url: str) -> list[_Address]:
+def _literal(host: str) -> _Address | None:
+    """The address a host names literally (`10.0.0.1`, `::1`), or None for a name."""
     try:
-        return [ipaddress.ip_address(host.split("%")[0])]
+        return ipaddress.ip_address(host.split("%")[0])
     except ValueError:
-        pass  # a name, not a literal address
+        return None
+
+
+async def _addresses(host: str, port: int | None, url: str) -> list[_Address]:
+    literal = _literal(host)
+    if literal is not None:
+        return [literal]
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from menagerie.core.clock import iso, utcnow
-from menagerie.core.errors import CredentialsMissing, MenagerieError
+from menagerie.core.errors import MenagerieError
 from menagerie.core.ops.alerts import ALERT_TOPIC
 from menagerie.dialects.gary.envelope import GaryEnvelope
 from menagerie.platform import Platform
 from menagerie.realtime import system_alerts
-from menagerie.realtime.hub import Connection, Handler, Hub, Refused, token_of
+from menagerie.realtime.hub import Connection, Handler, Hub, Refused, principal_for
 from menagerie.realtime.relay import BusRelay, tenant_room
 
 ENVELOPE = GaryEnvelope()
@@ -33,15 +33,8 @@ class GarySurface:
         self._platform = platform
 
     async def connect(self, connection: Connection, auth: Any) -> None:
-        identity = self._platform.identity
-        token = token_of(connection.environ, auth)
         try:
-            if token:
-                principal = await identity.authenticate_bearer(token)
-            elif identity.dev_mode:
-                principal = identity.dev_principal()
-            else:
-                raise CredentialsMissing("authentication required: connect with ?token=<jwt>")
+            principal = await principal_for(self._platform.identity, connection.environ, auth)
         except MenagerieError as error:
             code = ENVELOPE.code_for(error)
             reason = ENVELOPE.reason_of(error, code)

@@ -10,7 +10,7 @@ from typing import Any
 
 from menagerie.core.agents.runtime import TurnRequest
 from menagerie.core.clock import iso, utcnow
-from menagerie.core.errors import CredentialsMissing, Invalid, MenagerieError
+from menagerie.core.errors import Invalid, MenagerieError
 from menagerie.core.events.bus import Event
 from menagerie.core.ops.alerts import ALERT_TOPIC
 from menagerie.core.tools.service import PROGRESS_TOPIC, STATUS_TOPIC
@@ -18,7 +18,7 @@ from menagerie.dialects.podplay.chat import AGENT
 from menagerie.dialects.podplay.envelope import PodPlayEnvelope
 from menagerie.platform import Platform
 from menagerie.realtime import podplay_mcp, system_alerts
-from menagerie.realtime.hub import Connection, Handler, Hub, Refused, token_of
+from menagerie.realtime.hub import Connection, Handler, Hub, Refused, principal_for
 from menagerie.realtime.relay import BusRelay, tenant_room
 
 log = logging.getLogger(__name__)
@@ -55,17 +55,8 @@ class PodPlaySurface:
         }
 
     async def connect(self, connection: Connection, auth: Any) -> None:
-        identity = self._platform.identity
-        token = token_of(connection.environ, auth)
         try:
-            if token:
-                principal = await identity.authenticate_bearer(token)
-            elif identity.dev_mode:
-                principal = identity.dev_principal()
-            else:
-                raise CredentialsMissing(
-                    "authentication required: connect with auth: {token} or ?token="
-                )
+            principal = await principal_for(self._platform.identity, connection.environ, auth)
         except MenagerieError as error:
             raise Refused(error.message, _failure(error)) from None
         connection.principal = principal
