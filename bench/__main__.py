@@ -11,7 +11,7 @@ from types import FrameType, ModuleType
 from rich.console import Console
 from rich.table import Table
 
-from bench import chat, gateway, mcp_calls, memory, middleware
+from bench import chat, gateway, mcp_calls, memory, middleware, sandbox
 
 BENCHMARKS: dict[str, ModuleType] = {
     "middleware": middleware,
@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "memory": memory,
     "chat": chat,
     "mcp": mcp_calls,
+    "sandbox": sandbox,
 }
 
 
