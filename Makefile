@@ -11,6 +11,10 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# sandboxes run under bubblewrap where it exists: install it when we may, never fail on it
+	@command -v bwrap >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) \
+		>/dev/null 2>&1 || echo "bubblewrap not installed: sandboxes fall back to the process backend"
 	@touch $(STAMP)
 
 serve: $(STAMP)

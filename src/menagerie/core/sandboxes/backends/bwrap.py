@@ -1,0 +1,182 @@
+"""The bubblewrap backend: fresh namespaces, a read-only system, only the workspace writable.
+
+The sandbox sees /usr read-only, the few /etc files that programs need to load libraries,
+find alternatives and check certificates (never shadow, passwd or private keys), its own
+/proc, /dev and /tmp, and the workspace at its mount point. The network is a namespace of its
+own (loopback only) unless the sandbox allows it. Containers and AppArmor can break bwrap in
+ways only a real run shows, so availability is the outcome of a self-test, failing closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+from menagerie.core.sandboxes.backends.base import (
+    BackendStatus,
+    ExecOutcome,
+    ExecRequest,
+    Limits,
+)
+from menagerie.core.sandboxes.backends.cgroups import Cgroup
+from menagerie.core.sandboxes.backends.launcher import MIB, Launcher
+
+NOT_INSTALLED = "bubblewrap is not installed (apt-get install bubblewrap)"
+ETC = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "alternatives",
+    "ssl/certs",
+    "ssl/openssl.cnf",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "nsswitch.conf",
+    "hosts",
+    "host.conf",
+    "gai.conf",
+    "protocols",
+    "services",
+    "mime.types",
+    "localtime",
+    "timezone",
+    "perl",
+    "python3",
+)
+SHM_BYTES = 64 * MIB
+SELF_TEST_TIMEOUT_S = 10.0
+SELF_TEST_SCRIPT = (
+    "echo ok; readlink /proc/self/ns/net;"
+    " (cat /etc/shadow) >/dev/null 2>&1 && echo shadow-readable;"
+    " (: > /usr/.menagerie-probe) 2>/dev/null && echo usr-writable;"
+    " exit 0"
+)
+
+
+def _root_entries() -> list[str]:
+    """/bin, /lib … as on the host: symlinks into /usr on merged-/usr systems, else binds."""
+    argv: list[str] = []
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = Path("/") / name
+        if path.is_symlink():
+            argv += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            argv += ["--ro-bind", str(path), str(path)]
+    return argv
+
+
+class BwrapBackend:
+    name = "bwrap"
+
+    def __init__(self, launcher: Launcher | None = None, bwrap: str | None = None) -> None:
+        self.launcher = launcher if launcher is not None else Launcher()
+        self.bwrap = bwrap if bwrap is not None else shutil.which("bwrap", path="/usr/bin:/bin")
+        self._tested: BackendStatus | None = None
+
+    def status(self) -> BackendStatus:
+        if self.bwrap is None or not os.access(self.bwrap, os.X_OK):
+            return self._report(NOT_INSTALLED)
+        if self.launcher.missing:
+            return self._report(f"missing tools: {', '.join(self.launcher.missing)}")
+        return self._tested or self._report("not self-tested yet")
+
+    def _report(self, reason: str | None) -> BackendStatus:
+        limits: dict[str, str | None] = {
+            **self.launcher.holds(),
+            "network": "namespace",
+            "filesystem": "namespace",
+        }
+        return BackendStatus(self.name, reason is None, "isolated", reason, limits)
+
+    async def self_test(self) -> BackendStatus:
+        return await asyncio.to_thread(self.check)
+
+    def check(self) -> BackendStatus:
+        """Run a real command the way run() would; any surprise makes the backend unavailable.
+
+        Synchronous, for choosing a backend at startup before an event loop runs.
+        """
+        if self.bwrap is None or not os.access(self.bwrap, os.X_OK) or self.launcher.missing:
+            return self.status()
+        with tempfile.TemporaryDirectory(prefix="menagerie-selftest-") as workspace:
+            request = ExecRequest(
+                argv=["/bin/sh", "-c", SELF_TEST_SCRIPT],
+                workspace=Path(workspace),
+                mount_point="/workspace",
+                cwd="/workspace",
+                timeout_s=SELF_TEST_TIMEOUT_S,
+                limits=Limits(memory_mb=256, max_processes=16),
+                group=f"menagerie-selftest-{uuid.uuid4().hex[:12]}",
+            )
+            self._tested = self._report(self._problem(request))
+        return self._tested
+
+    def _problem(self, request: ExecRequest) -> str | None:
+        cgroups = self.launcher.cgroups
+        cgroup = None
+        try:
+            cgroup = self.launcher.leaf(request)
+            done = subprocess.run(  # noqa: S603 - a fixed command line of ours
+                self._command(request, cgroup),
+                capture_output=True,
+                timeout=request.timeout_s,
+                env={"PATH": "/usr/bin:/bin"},
+                cwd="/",
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError) as error:
+            return f"bubblewrap self-test failed: {error}"
+        finally:
+            if cgroup is not None:
+                cgroups.remove_blocking(cgroup)
+            cgroups.remove_blocking(Cgroup(tuple(cgroups.paths(request.group))))
+        output = done.stdout.decode(errors="replace").split()
+        if done.returncode != 0 or output[:1] != ["ok"]:
+            detail = done.stderr.decode(errors="replace").strip()[:300]
+            return f"bubblewrap self-test failed (exit {done.returncode}): {detail}"
+        if output[1:2] == [os.readlink("/proc/self/ns/net")]:
+            return "bubblewrap self-test: the sandbox shares the host network"
+        if "shadow-readable" in output or "usr-writable" in output:
+            return f"bubblewrap self-test: the sandbox reached host files ({output[2:]})"
+        return None
+
+    def argv(self, request: ExecRequest) -> list[str]:
+        return self._command(request, self.launcher.leaf(request))
+
+    async def run(self, request: ExecRequest) -> ExecOutcome:
+        return await self.launcher.run(request, self._command)
+
+    async def release(self, group: str) -> None:
+        await self.launcher.release(group)
+
+    def _command(self, request: ExecRequest, cgroup: Cgroup | None) -> list[str]:
+        if self.bwrap is None:
+            raise RuntimeError(NOT_INSTALLED)
+        if not request.mount_point.startswith("/") or request.mount_point.rstrip("/") == "":
+            raise ValueError(f"invalid mount point {request.mount_point!r}")
+        # caps are left to bwrap: as uid 0 without them it could not map root into its userns
+        prefix = self.launcher.prefix(request, cgroup, drop_caps=False)
+        tmp_bytes = str(request.limits.memory_mb * MIB)
+        argv = [self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns"]
+        if request.network:
+            argv.append("--share-net")
+        argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+        argv += ["--ro-bind", "/usr", "/usr", *_root_entries()]
+        etc = [*ETC, "resolv.conf"] if request.network else ETC
+        for entry in etc:
+            argv += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
+        argv += ["--proc", "/proc", "--dev", "/dev"]
+        # fresh, size-bounded tmpfs inside the sandbox, not the host's shared directories
+        argv += ["--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]  # noqa: S108
+        argv += ["--size", tmp_bytes, "--tmpfs", "/tmp"]  # noqa: S108
+        argv += ["--bind", str(request.workspace), request.mount_point]
+        # the root bwrap built (/etc, the mount point's parents) is read-only once built
+        argv += ["--remount-ro", "/"]
+        argv += ["--chdir", request.cwd, "--"]
+        environ = self.launcher.environ(request, home=request.mount_point)
+        return [*prefix, *argv, *environ, *request.argv]

@@ -1,0 +1,235 @@
+"""Starting a sandboxed command: the prefix every backend shares, and one run to its end.
+
+The prefix joins the command's cgroup leaf, switches user and sets rlimits before the user's
+program starts by exec-ing through small tools, since `preexec_fn` is unsafe in a threaded
+server. The user's environment is applied by the last step only (`env -i`, inside the
+sandbox for bwrap): given earlier, LD_PRELOAD and the like would reach tools that still run
+as the server's user, and values in a long-lived process's argv are readable by every host
+user in /proc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+
+from menagerie.core.sandboxes.backends.base import ExecOutcome, ExecRequest
+from menagerie.core.sandboxes.backends.cgroups import Cgroup, Cgroups
+
+TOOLS = ("env", "setpriv", "prlimit")
+MIB = 1024 * 1024
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+TOOL_ENV = {"PATH": "/usr/bin:/bin"}
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# writes its own pid into each cgroup.procs given before `--`, then becomes the rest
+JOIN = (
+    'for p; do case $p in --) break;; esac; echo "$$" > "$p" || exit 125; shift; done;'
+    ' shift; exec "$@"'
+)
+# pipes may outlive the command in a process that left its group (no cgroup to find it)
+DRAIN_AFTER_EXIT_S = 1.0
+
+# a backend's command line for a request, joining the given cgroup leaf
+Build = Callable[[ExecRequest, Cgroup | None], list[str]]
+
+
+def tool_paths() -> dict[str, str | None]:
+    return {name: shutil.which(name, path="/usr/bin:/bin") for name in TOOLS}
+
+
+class Launcher:
+    def __init__(
+        self, cgroups: Cgroups | None = None, tools: dict[str, str | None] | None = None
+    ) -> None:
+        self.cgroups = cgroups if cgroups is not None else Cgroups()
+        self.tools = tools if tools is not None else tool_paths()
+        self.root = os.geteuid() == 0
+
+    @property
+    def missing(self) -> list[str]:
+        return [name for name, path in self.tools.items() if path is None]
+
+    def holds(self) -> dict[str, str | None]:
+        """How each limit of `Limits` holds on this machine, whatever the backend."""
+        controllers = self.cgroups.controllers
+        return {
+            "memory": "cgroup" if "memory" in controllers else "rlimit",
+            # RLIMIT_NPROC counts per real uid and spares uid 0: only a uid of its own holds it
+            "processes": "cgroup" if "pids" in controllers else "rlimit" if self.root else None,
+            "cpu_time": "rlimit",
+            "file_size": "rlimit",
+            "open_files": "rlimit",
+            "vcpus": "cgroup" if "cpu" in controllers else None,
+            "user": "uid" if self.root else None,
+        }
+
+    def leaf(self, request: ExecRequest) -> Cgroup | None:
+        return self.cgroups.leaf(request.group, request.limits)
+
+    def prefix(self, request: ExecRequest, cgroup: Cgroup | None, drop_caps: bool) -> list[str]:
+        """cgroup join, user switch and rlimits, ending in `--`: the program follows."""
+        setpriv, prlimit = str(self.tools["setpriv"]), str(self.tools["prlimit"])
+        argv: list[str] = []
+        if cgroup is not None:
+            argv += ["/bin/sh", "-c", JOIN, "sh", *cgroup.procs_files, "--"]
+        argv += [setpriv, "--no-new-privs"]
+        separate_uid = self.root and request.uid is not None and request.uid != 0
+        if separate_uid:
+            argv += [f"--reuid={request.uid}", f"--regid={request.uid}", "--clear-groups"]
+        elif self.root and drop_caps:
+            # uid 0 without capabilities still owns every root file: weaker, but not root
+            argv += ["--inh-caps=-all", "--bounding-set=-all"]
+        limits = request.limits
+        argv += [
+            prlimit,
+            f"--nofile={limits.open_files}",
+            f"--fsize={limits.file_size_mb * MIB}",
+            "--core=0",
+        ]
+        if "memory" not in self.cgroups.controllers:
+            # address space, not resident memory: a cgroup, where there is one, is exact and
+            # leaves runtimes that reserve large mappings (V8, the JVM) alone
+            argv.append(f"--as={limits.memory_mb * MIB}")
+        if limits.cpu_seconds is not None:
+            argv.append(f"--cpu={limits.cpu_seconds}")
+        if separate_uid:
+            argv.append(f"--nproc={limits.max_processes}")
+        return [*argv, "--"]
+
+    @staticmethod
+    def environ(request: ExecRequest, home: str, cwd: str | None = None) -> list[str]:
+        """The `env -i NAME=value …` that sets exactly the sandbox's environment (and cwd).
+
+        `cwd` is a host directory: then the command runs on the host, where the sandbox's
+        HOME (a path inside it) would not exist, so `home` replaces it.
+        """
+        env = {"PATH": DEFAULT_PATH, "HOME": home, **request.env}
+        if cwd is not None:
+            env["HOME"] = home
+        for name in env:
+            if not ENV_NAME.fullmatch(name):
+                raise ValueError(f"invalid environment variable name: {name!r}")
+        argv = ["/usr/bin/env", "-i"]
+        if cwd is not None:
+            argv.append(f"--chdir={cwd}")
+        argv += [f"{name}={value}" for name, value in env.items()]
+        if not request.argv:
+            raise ValueError("empty command")
+        if "=" in request.argv[0]:  # env would take it for one more variable
+            argv += ["/bin/sh", "-c", 'exec "$@"', "sh"]
+        return argv
+
+    async def run(self, request: ExecRequest, build: Build) -> ExecOutcome:
+        """Run `build`'s command line to the end or the timeout in a fresh leaf of the
+        sandbox's cgroup; nothing of it is left running on return."""
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        watch = Watch(loop, request.limits.output_bytes)
+        cgroup = self.leaf(request)
+        try:
+            command = build(request, cgroup)
+            transport, _ = await loop.subprocess_exec(
+                lambda: watch,
+                *command,
+                stdin=subprocess.DEVNULL if request.stdin is None else subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd="/",
+                env=TOOL_ENV,
+                start_new_session=True,
+            )
+        except BaseException:
+            if cgroup is not None:
+                await self.cgroups.remove(cgroup)
+            raise
+        timed_out = False
+        try:
+            stdin = transport.get_pipe_transport(0)
+            if request.stdin is not None and isinstance(stdin, asyncio.WriteTransport):
+                stdin.write(request.stdin)  # buffered by the loop; EPIPE ends it quietly
+                stdin.close()
+            try:
+                await asyncio.wait_for(asyncio.shield(watch.exited), request.timeout_s)
+            except TimeoutError:
+                timed_out = True
+            finally:
+                # the command's children may outlive it: the group and the leaf go either way
+                await asyncio.shield(self._stop(transport.get_pid(), watch, cgroup))
+            # the pipes close once every process holding them is gone
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(watch.closed), DRAIN_AFTER_EXIT_S)
+        finally:
+            transport.close()
+        code = transport.get_returncode()
+        return ExecOutcome(
+            stdout=watch.stdout.text(),
+            stderr=watch.stderr.text(),
+            exit_code=124 if timed_out or code is None else code,
+            duration_ms=(time.monotonic() - started) * 1000,
+            timed_out=timed_out,
+            truncated=watch.stdout.truncated or watch.stderr.truncated,
+        )
+
+    async def _stop(self, pid: int, watch: Watch, cgroup: Cgroup | None) -> None:
+        # the group id is the leader's pid (start_new_session); gone already is fine
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        if cgroup is not None:
+            await self.cgroups.remove(cgroup)
+        await watch.exited
+
+    async def release(self, group: str) -> None:
+        await self.cgroups.release(group)
+
+
+class Capture:
+    """Up to `cap` bytes of one stream, and whether more came."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.kept = bytearray()
+        self.truncated = False
+
+    def add(self, chunk: bytes) -> None:
+        room = self.cap - len(self.kept)
+        if room > 0:
+            self.kept += chunk[:room]
+        self.truncated = self.truncated or len(chunk) > room
+
+    def text(self) -> str:
+        return self.kept.decode("utf-8", errors="replace")
+
+
+class Watch(asyncio.SubprocessProtocol):
+    """One command's output and ends.
+
+    A protocol rather than `asyncio.subprocess.Process`, whose wait() also waits for the
+    pipes: a child that left the process group and holds them would hold us too. Output is
+    taken as it comes (past the cap, dropped), so the writer never blocks on a full pipe.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, cap: int) -> None:
+        self.stdout = Capture(cap)
+        self.stderr = Capture(cap)
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        chunk = data.encode() if isinstance(data, str) else data
+        (self.stdout if fd == 1 else self.stderr).add(chunk)
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # called once the process has exited and every pipe is closed
+        if not self.closed.done():
+            self.closed.set_result(None)
