@@ -40,6 +40,12 @@ from menagerie.core.redact import Redactor
 from menagerie.core.runs.chat_turns import ChatTasks
 from menagerie.core.runs.tasks import TaskService
 from menagerie.core.runs.worker import InProcessWorker
+from menagerie.core.sandboxes.agent import SandboxAgents, SandboxTools
+from menagerie.core.sandboxes.backends import select_backend
+from menagerie.core.sandboxes.models import TierLimits
+from menagerie.core.sandboxes.service import SandboxService
+from menagerie.core.sandboxes.settings import DEFAULT_TIERS, SandboxSettings
+from menagerie.core.sandboxes.terminals import Terminals
 from menagerie.core.tools.agent_tools import McpTools
 from menagerie.core.tools.catalog import Catalog
 from menagerie.core.tools.models import McpSettings
@@ -75,6 +81,8 @@ class Platform:
     agents: AgentRuntime  # the agent loop; its `catalog` holds the agent definitions
     tasks: TaskService
     mcp: ToolService  # MCP: the marketplace catalogue, installations, sessions, tool calls
+    sandboxes: SandboxService  # workspaces, their backend, commands, files, tier limits
+    terminals: Terminals  # shells inside running sandboxes (PodPlay's terminal sessions)
     # request counters per route category and caller; in Redis when configured, so that
     # replicas share them
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
@@ -184,12 +192,21 @@ class Platform:
                 pip_index_url=settings.mcp_pip_index_url,
             ),
         )
+        sandboxes = SandboxService(
+            database,
+            secret_box,
+            events,
+            worker,
+            select_backend(settings.sandbox_backend),
+            sandbox_settings(settings),
+        )
+        health.watch_sandboxes(lambda: sandboxes.status)
         agents = AgentRuntime(
             AgentCatalog(data_dir / "agents", documents_root=data_dir),
             chat,
             memory,
             llm.router,
-            Toolbox([BuiltinTools(memory), McpTools(mcp)]),
+            Toolbox([BuiltinTools(memory), McpTools(mcp), SandboxTools(sandboxes)]),
         )
         return cls(
             settings,
@@ -224,6 +241,8 @@ class Platform:
             agents=agents,
             tasks=TaskService(database),
             mcp=mcp,
+            sandboxes=sandboxes,
+            terminals=Terminals(sandboxes, events),
             rate_limiter=RateLimiter(
                 settings.redis_url,
                 enabled=settings.rate_limits_enabled,
@@ -240,6 +259,11 @@ class Platform:
     def incidents(self) -> IncidentService:
         """Incidents operators open (Crazy Gary's `/api/monitoring/incidents`)."""
         return IncidentService(self.database)
+
+    @property
+    def sandbox_agents(self) -> SandboxAgents:
+        """The agent attached to a sandbox (Metamorph's `agent/attach` and `agent/chat`)."""
+        return SandboxAgents(self.sandboxes, self.agents)
 
     @property
     def chat_tasks(self) -> ChatTasks:
@@ -274,6 +298,7 @@ class Platform:
         await self.llm.start()
         await self.endpoints.start()
         await self.mcp.start()
+        await self.sandboxes.start()
         if self.logbook is not None:
             await self.logbook.start()
         if self.alerts is not None:
@@ -284,6 +309,8 @@ class Platform:
             await self.alerts.stop()
         if self.logbook is not None:
             await self.logbook.stop()
+        await self.terminals.stop()  # their shells run in sandboxes: before those stop
+        await self.sandboxes.stop()
         await self.mcp.stop()  # its servers are child processes: take them down first
         await self.endpoints.stop()  # first: it takes down the model servers it started
         await self.llm.stop()
@@ -294,6 +321,35 @@ class Platform:
         self.tracing.shutdown()
         await self.rate_limiter.close()
         await self.database.dispose()
+
+
+def sandbox_settings(settings: Settings) -> SandboxSettings:
+    tiers = dict(DEFAULT_TIERS)
+    for name, tier in settings.sandbox_tiers.items():
+        tiers[name] = TierLimits(
+            tier.maxSandboxes,
+            tier.maxRuntimeHours,
+            tier.maxVcpus,
+            tier.maxMemoryMb,
+            tier.maxTimeoutMinutes,
+        )
+    if settings.sandbox_tier not in tiers:
+        raise ValueError(
+            f"MENAGERIE_SANDBOX_TIER {settings.sandbox_tier!r} is not a tier: {', '.join(tiers)}"
+        )
+    return SandboxSettings(
+        root=settings.resolved_data_dir / "sandboxes",
+        backend=settings.sandbox_backend,
+        tier=settings.sandbox_tier,
+        tiers=tiers,
+        operator_tenant=settings.default_tenant,
+        allow_weak=settings.sandbox_allow_weak,
+        idle_check_s=settings.sandbox_idle_check_s,
+        retention_days=settings.sandbox_retention_days,
+        output_bytes=settings.sandbox_output_bytes,
+        max_file_bytes=settings.sandbox_max_file_bytes,
+        max_processes=settings.sandbox_max_processes,
+    )
 
 
 def announce_admin_token(result: BootstrapResult) -> None:

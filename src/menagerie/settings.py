@@ -62,6 +62,16 @@ class EndpointSettings(BaseModel):
     wake_timeout_s: float = Field(300.0, gt=0, description="how long a caller waits for a wake")
 
 
+class SandboxTier(BaseModel):
+    """A sandbox tier's limits, spelled as Metamorph's usage report shows them."""
+
+    maxSandboxes: int = Field(ge=0)
+    maxRuntimeHours: float = Field(ge=0)
+    maxVcpus: int = Field(ge=1)
+    maxMemoryMb: int = Field(ge=64)
+    maxTimeoutMinutes: int = Field(ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MENAGERIE_",
@@ -171,6 +181,25 @@ class Settings(BaseSettings):
     mcp_health_interval_s: float = Field(30.0, gt=0)
     mcp_max_installations: int = Field(50, ge=1)
     mcp_pip_index_url: str | None = None
+
+    # sandboxes: where commands run, and the limits of the tier every tenant is on
+    sandbox_backend: Literal["auto", "bwrap", "process"] = Field(
+        "auto", description="auto: bubblewrap when its self-test passes, else process (weaker)"
+    )
+    sandbox_allow_weak: bool = Field(
+        False, description="let the process backend (rlimits only) serve tenants beside the default"
+    )
+    sandbox_tier: str = Field("pro", description="the tier every tenant is on: free, pro, team")
+    sandbox_tiers: dict[str, SandboxTier] = Field(
+        default_factory=dict, description="more tiers, or other limits for the built-in ones"
+    )
+    sandbox_idle_check_s: float = Field(30.0, gt=0)
+    sandbox_retention_days: float = Field(
+        7.0, ge=0, description="a stopped sandbox's files are kept this long, then it terminates"
+    )
+    sandbox_output_bytes: int = Field(1_000_000, ge=1024, description="per stream, per command")
+    sandbox_max_file_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    sandbox_max_processes: int = Field(256, ge=8)
 
     # HTTP limits
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)

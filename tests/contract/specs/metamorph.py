@@ -21,24 +21,15 @@ def _example_codes(number: str) -> frozenset[str]:
 STATUS = "GET /api/vercel/auth/status"
 CALLBACK = "GET /api/vercel/auth/callback"
 NO_TEAM = "a personal Vercel account has no team"
+LIST = "GET /api/sandboxes"
+DETAIL = "GET /api/sandboxes/{}"
+NEVER_STARTED = "a sandbox that was never started"
 NO_USER = "an OAuth server whose token answer names no user leaves it unknown"
 
 CONTRACT = Contract(
     seed="003",
     dialect="metamorph",
-    pending={
-        "POST /api/sandboxes": "issue 11",
-        "GET /api/sandboxes": "issue 11",
-        "GET /api/sandboxes/{}": "issue 11",
-        "DELETE /api/sandboxes/{}": "issue 11",
-        "POST /api/sandboxes/{}/start": "issue 11",
-        "POST /api/sandboxes/{}/stop": "issue 11",
-        "POST /api/sandboxes/{}/execute": "issue 11",
-        "POST /api/sandboxes/{}/files": "issue 11",
-        "POST /api/sandboxes/{}/agent/attach": "issue 11",
-        "POST /api/sandboxes/{}/agent/chat": "issue 11",
-        "GET /api/sandboxes/usage": "issue 11",
-    },
+    pending={},
     codes=seeds.error_codes("003", "Common Error Codes") | _example_codes("003"),
     # "MISSING_*", "INVALID_*", "*_LIMIT_REACHED", "*_NOT_CONFIGURED" in its table
     code_pattern=r"(MISSING|INVALID)_[A-Z0-9_]+|[A-Z0-9_]+_(LIMIT_REACHED|NOT_CONFIGURED)",
@@ -49,5 +40,10 @@ CONTRACT = Contract(
         (STATUS, "activeConnection.vercelUserId"): NO_USER,
         (STATUS, "activeConnection.teamId"): NO_TEAM,
         (STATUS, "activeConnection.tokenExpiresAt"): "a token issued without an expiry",
+        (LIST, "sandboxes[].startedAt"): NEVER_STARTED,
+        (LIST, "sandboxes[].lastActivityAt"): NEVER_STARTED,
+        (DETAIL, "startedAt"): NEVER_STARTED,
+        (DETAIL, "lastActivityAt"): NEVER_STARTED,
+        (DETAIL, "agent"): "no agent is attached yet",
     },
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -134,6 +135,7 @@ class HealthService:
         self._started = time.monotonic()
         self.started_at = utcnow()
         self._router: RouterView | None = None
+        self._sandbox_status: Callable[[], Any] | None = None
         self.model_calls = ModelCallStats()
         prime_cpu()  # so that the first report's CPU figure is a measurement, not 0.0
 
@@ -142,6 +144,26 @@ class HealthService:
         usage `ledger` records (its `on_record` hook)."""
         self._router = router
         ledger.on_record(self.model_calls.record)
+
+    def watch_sandboxes(self, status: Callable[[], Any]) -> None:
+        """Report the sandbox backend: which runs, whether it works, how each limit holds."""
+        self._sandbox_status = status
+
+    def check_sandboxes(self) -> ComponentHealth | None:
+        if self._sandbox_status is None:
+            return None
+        status = self._sandbox_status()
+        return ComponentHealth(
+            "sandboxes",
+            status.available,
+            details={
+                "backend": status.name,
+                "strength": status.strength,
+                "limits": dict(status.limits),
+                **({"note": status.reason} if status.reason and status.available else {}),
+            },
+            error=None if status.available else status.reason,
+        )
 
     @property
     def uptime_s(self) -> float:
@@ -232,6 +254,9 @@ class HealthService:
             "worker": self.check_worker(),
             "filesystem": filesystem,
         }
+        sandboxes = self.check_sandboxes()
+        if sandboxes is not None:
+            components["sandboxes"] = sandboxes
         failing = {name for name, component in components.items() if not component.healthy}
         status: Status = "unhealthy" if failing & CRITICAL else "degraded" if failing else "healthy"
         return HealthReport(

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any, ClassVar, Literal, Self
+from typing import ClassVar, Literal
 
-from menagerie.core.clock import iso
+from menagerie.core.events.typed import TypedEvent as _Typed
 
 STATUS_TOPIC = "mcp.server_status"
 PROGRESS_TOPIC = "mcp.installation_progress"
@@ -21,32 +21,6 @@ ServerState = Literal[
     "installing", "installed", "starting", "running", "stopped", "offline", "failed", "uninstalled"
 ]
 ProgressState = Literal["installing", "completed", "failed"]
-
-
-class _Typed:
-    """JSON payloads for frozen dataclasses whose fields are str, numbers, bools or datetimes."""
-
-    __slots__ = ()
-    topic: ClassVar[str]
-
-    def to_payload(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {}
-        for item in dataclasses.fields(self):  # type: ignore[arg-type]
-            value = getattr(self, item.name)
-            payload[item.name] = iso(value) if isinstance(value, datetime) else value
-        return payload
-
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> Self:
-        values: dict[str, Any] = {}
-        for item in dataclasses.fields(cls):  # type: ignore[arg-type]
-            if item.name not in payload:
-                continue  # a field added later: its default stands in
-            value = payload[item.name]
-            if "datetime" in str(item.type) and isinstance(value, str):
-                value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            values[item.name] = value
-        return cls(**values)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Metamorph (seed 003), served under `/metamorph`."""
 
-from menagerie.dialects.metamorph import conversations, vercel
+from menagerie.dialects.metamorph import conversations, sandboxes, vercel
 from menagerie.dialects.metamorph.deps import optional_vault, require_vault
 from menagerie.dialects.metamorph.envelope import MetamorphEnvelope
 from menagerie.dialects.metamorph.schemas import MetamorphError
@@ -15,7 +15,7 @@ SPEC = DialectSpec(
     api_version=API_VERSION,
     mount_path="/metamorph",
     envelope=MetamorphEnvelope(),
-    routers=(vercel.router, conversations.router),
+    routers=(vercel.router, sandboxes.router, conversations.router),
     description="Metamorph's vault-scoped sandboxes, sessions and memories, served by Menagerie.",
     # seed 003 documents its 429 (`*_LIMIT_REACHED`) but no request limits: a generous one
     rate_limits=RateLimitTable(rules=(RateLimitRule("default", "1000/minute"),)),

@@ -56,6 +56,9 @@ class MetamorphEnvelope(ErrorEnvelope):
     reasons = {
         "INVALID_STATE": "INVALID_STATE",
         "NO_VERCEL_CONNECTION": "NO_VERCEL_CONNECTION",
+        "ALREADY_RUNNING": "ALREADY_RUNNING",
+        "CANNOT_RESTART": "CANNOT_RESTART",
+        "COMMAND_NOT_ALLOWED": "COMMAND_NOT_ALLOWED",
         "AUTHORIZATION_DENIED": "INVALID_AUTHORIZATION",
     }
 
@@ -80,6 +83,11 @@ class MetamorphEnvelope(ErrorEnvelope):
         self, error: E.MenagerieError, *, code: str, status: int, request_id: str
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"error": error.message, "code": code}
+        if isinstance(error, E.LimitReached):
+            # seed 003's SANDBOX_LIMIT_REACHED: the count and the limit beside the message
+            for key in ("currentCount", "limit"):
+                if key in error.details:
+                    body[key] = error.details[key]
         parts: list[str] = []
         if isinstance(error, E.Invalid) and error.errors:
             parts += [f"{p['field']}: {p.get('message', 'invalid')}" for p in error.errors]

@@ -14,6 +14,7 @@ import menagerie.core.llm.tables
 import menagerie.core.memory.tables
 import menagerie.core.ops.tables
 import menagerie.core.runs.tables
+import menagerie.core.sandboxes.tables
 import menagerie.core.tools.tables  # noqa: F401
 from menagerie.storage.base import Base, include_object
 

@@ -25,6 +25,7 @@ from menagerie.core.sandboxes.backends.base import (
 )
 from menagerie.core.sandboxes.backends.cgroups import Cgroup
 from menagerie.core.sandboxes.backends.launcher import MIB, Launcher
+from menagerie.core.sandboxes.backends.seccomp import no_user_namespaces
 
 NOT_INSTALLED = "bubblewrap is not installed (apt-get install bubblewrap)"
 ETC = (
@@ -49,13 +50,41 @@ ETC = (
     "python3",
 )
 SHM_BYTES = 64 * MIB
+SELF_TEST_UID = 199_999  # as root, the self-test runs as a sandbox user would
 SELF_TEST_TIMEOUT_S = 10.0
 SELF_TEST_SCRIPT = (
     "echo ok; readlink /proc/self/ns/net;"
     " (cat /etc/shadow) >/dev/null 2>&1 && echo shadow-readable;"
     " (: > /usr/.menagerie-probe) 2>/dev/null && echo usr-writable;"
+    " /usr/bin/unshare -U /bin/true 2>/dev/null && echo userns-allowed;"
     " exit 0"
 )
+
+
+def _seccomp_file() -> str | None:
+    """The filter against user namespaces, written once per process where root reads it."""
+    program = no_user_namespaces()
+    if program is None:
+        return None
+    directory = Path(tempfile.mkdtemp(prefix="menagerie-seccomp-"))
+    path = directory / "no-userns.bpf"
+    path.write_bytes(program)
+    return str(path)
+
+
+def _open_parents(paths: list[str]) -> list[str]:
+    """`--perms 0755 --dir` for every parent directory of `paths`, outermost first."""
+    parents: list[str] = []
+    for path in paths:
+        parts = path.strip("/").split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            parent = "/" + "/".join(parts[:depth])
+            if parent not in parents:
+                parents.append(parent)
+    argv: list[str] = []
+    for parent in parents:
+        argv += ["--perms", "0755", "--dir", parent]
+    return argv
 
 
 def _root_entries() -> list[str]:
@@ -77,6 +106,7 @@ class BwrapBackend:
         self.launcher = launcher if launcher is not None else Launcher()
         self.bwrap = bwrap if bwrap is not None else shutil.which("bwrap", path="/usr/bin:/bin")
         self._tested: BackendStatus | None = None
+        self._seccomp = _seccomp_file() if self.launcher.root else None
 
     def status(self) -> BackendStatus:
         if self.bwrap is None or not os.access(self.bwrap, os.X_OK):
@@ -104,6 +134,9 @@ class BwrapBackend:
         if self.bwrap is None or not os.access(self.bwrap, os.X_OK) or self.launcher.missing:
             return self.status()
         with tempfile.TemporaryDirectory(prefix="menagerie-selftest-") as workspace:
+            uid = SELF_TEST_UID if self.launcher.root else None
+            if uid is not None:
+                os.chown(workspace, uid, uid)
             request = ExecRequest(
                 argv=["/bin/sh", "-c", SELF_TEST_SCRIPT],
                 workspace=Path(workspace),
@@ -112,6 +145,7 @@ class BwrapBackend:
                 timeout_s=SELF_TEST_TIMEOUT_S,
                 limits=Limits(memory_mb=256, max_processes=16),
                 group=f"menagerie-selftest-{uuid.uuid4().hex[:12]}",
+                uid=uid,
             )
             self._tested = self._report(self._problem(request))
         return self._tested
@@ -141,6 +175,8 @@ class BwrapBackend:
             return f"bubblewrap self-test failed (exit {done.returncode}): {detail}"
         if output[1:2] == [os.readlink("/proc/self/ns/net")]:
             return "bubblewrap self-test: the sandbox shares the host network"
+        if "userns-allowed" in output:
+            return "bubblewrap self-test: the sandbox may create user namespaces"
         if "shadow-readable" in output or "usr-writable" in output:
             return f"bubblewrap self-test: the sandbox reached host files ({output[2:]})"
         return None
@@ -159,24 +195,58 @@ class BwrapBackend:
             raise RuntimeError(NOT_INSTALLED)
         if not request.mount_point.startswith("/") or request.mount_point.rstrip("/") == "":
             raise ValueError(f"invalid mount point {request.mount_point!r}")
-        # caps are left to bwrap: as uid 0 without them it could not map root into its userns
-        prefix = self.launcher.prefix(request, cgroup, drop_caps=False)
         tmp_bytes = str(request.limits.memory_mb * MIB)
-        argv = [self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns"]
-        if request.network:
-            argv.append("--share-net")
-        argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+        privileged = self.launcher.separate_uid(request)
+        if privileged:
+            # root binds the workspace (its parents may be closed to the sandbox's user, as a
+            # 0700 home or temp directory is), then the sandbox drops to its own user inside:
+            # no user namespace, so nothing but SETUID/SETGID/SETPCAP survives, and only until
+            # setpriv gives up every capability and the bounding set
+            prefix = self.launcher.prefix(request, cgroup, drop_caps=False, switch_uid=False)
+            if self._seccomp is None:
+                raise RuntimeError("no seccomp filter against user namespaces for this machine")
+            # bwrap reads the filter from a descriptor: opened on 9 by a shell that then
+            # becomes bwrap
+            prefix += ["/bin/sh", "-c", 'f=$1; shift; exec "$@" 9<"$f"', "sh", self._seccomp]
+            argv = [self.bwrap, "--seccomp", "9"]
+            argv += ["--unshare-ipc", "--unshare-pid", "--unshare-uts"]
+            argv += ["--unshare-cgroup-try"]
+            if not request.network:
+                argv.append("--unshare-net")
+            argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+            argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+            argv += ["--cap-add", "CAP_SETPCAP", "--clearenv"]
+        else:
+            # caps are left to bwrap: as uid 0 without them it could not map root into its
+            # userns
+            prefix = self.launcher.prefix(request, cgroup, drop_caps=False)
+            argv = [self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns"]
+            if request.network:
+                argv.append("--share-net")
+            argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
         argv += ["--ro-bind", "/usr", "/usr", *_root_entries()]
         etc = [*ETC, "resolv.conf"] if request.network else ETC
+        if privileged:
+            # bwrap as root makes the directories it needs 0700: the sandbox's user must pass
+            argv += _open_parents([f"/etc/{entry}" for entry in etc] + [request.mount_point])
         for entry in etc:
             argv += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
         argv += ["--proc", "/proc", "--dev", "/dev"]
-        # fresh, size-bounded tmpfs inside the sandbox, not the host's shared directories
-        argv += ["--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]  # noqa: S108
-        argv += ["--size", tmp_bytes, "--tmpfs", "/tmp"]  # noqa: S108
+        # fresh, size-bounded tmpfs inside the sandbox, not the host's shared directories;
+        # as root, sticky and writable by all (the sandbox's user is not their owner)
+        shared = ["--perms", "1777"] if privileged else []
+        argv += [*shared, "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]  # noqa: S108
+        argv += [*shared, "--size", tmp_bytes, "--tmpfs", "/tmp"]  # noqa: S108
         argv += ["--bind", str(request.workspace), request.mount_point]
         # the root bwrap built (/etc, the mount point's parents) is read-only once built
         argv += ["--remount-ro", "/"]
-        argv += ["--chdir", request.cwd, "--"]
-        environ = self.launcher.environ(request, home=request.mount_point)
-        return [*prefix, *argv, *environ, *request.argv]
+        if privileged:
+            # root without DAC capabilities may not enter the sandbox user's own directories:
+            # the directory is changed after the switch, by env
+            argv.append("--")
+            environ = self.launcher.environ(request, home=request.mount_point, cwd=request.cwd)
+        else:
+            argv += ["--chdir", request.cwd, "--"]
+            environ = self.launcher.environ(request, home=request.mount_point)
+        inside = self.launcher.drop_to(request) if privileged else []
+        return [*prefix, *argv, *inside, *environ, *request.argv]

@@ -73,15 +73,42 @@ class Launcher:
     def leaf(self, request: ExecRequest) -> Cgroup | None:
         return self.cgroups.leaf(request.group, request.limits)
 
-    def prefix(self, request: ExecRequest, cgroup: Cgroup | None, drop_caps: bool) -> list[str]:
-        """cgroup join, user switch and rlimits, ending in `--`: the program follows."""
+    def separate_uid(self, request: ExecRequest) -> bool:
+        """Whether the command runs as a user of its own (the server is root and gave one)."""
+        return self.root and request.uid is not None and request.uid != 0
+
+    def drop_to(self, request: ExecRequest) -> list[str]:
+        """`setpriv` switching to the sandbox's user with no capabilities left at all."""
+        uid = request.uid
+        return [
+            str(self.tools["setpriv"]),
+            f"--reuid={uid}",
+            f"--regid={uid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            "--",
+        ]
+
+    def prefix(
+        self,
+        request: ExecRequest,
+        cgroup: Cgroup | None,
+        drop_caps: bool,
+        switch_uid: bool = True,
+    ) -> list[str]:
+        """cgroup join, user switch and rlimits, ending in `--`: the program follows.
+
+        `switch_uid=False` leaves the switch to the caller (bwrap switches inside the sandbox,
+        after it has bound the workspace as root)."""
         setpriv, prlimit = str(self.tools["setpriv"]), str(self.tools["prlimit"])
         argv: list[str] = []
         if cgroup is not None:
             argv += ["/bin/sh", "-c", JOIN, "sh", *cgroup.procs_files, "--"]
         argv += [setpriv, "--no-new-privs"]
-        separate_uid = self.root and request.uid is not None and request.uid != 0
-        if separate_uid:
+        separate_uid = self.separate_uid(request)
+        if separate_uid and switch_uid:
             argv += [f"--reuid={request.uid}", f"--regid={request.uid}", "--clear-groups"]
         elif self.root and drop_caps:
             # uid 0 without capabilities still owns every root file: weaker, but not root
