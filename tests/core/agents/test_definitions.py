@@ -25,6 +25,7 @@ BUILT_IN = {
     "dev",
     "gary",
     "panther",
+    "metamorph",
 }
 MADACE_ROLES = ("pm", "analyst", "architect", "sm", "dev")
 
