@@ -174,6 +174,8 @@ class Platform:
         secret_box = SecretBox(encryption_key)
         chat = ChatService(database)
         memory = MemoryService(database, quota_per_tenant=settings.memory_quota_per_tenant)
+        # one backend for sandboxes and for the MCP servers that run inside it
+        sandbox_backend = select_backend(settings.sandbox_backend)
         mcp = ToolService(
             database,
             secret_box,
@@ -190,14 +192,16 @@ class Platform:
                 health_interval_s=settings.mcp_health_interval_s,
                 max_installations=settings.mcp_max_installations,
                 pip_index_url=settings.mcp_pip_index_url,
+                sandbox=settings.mcp_sandbox,
             ),
+            sandbox_backend=sandbox_backend,
         )
         sandboxes = SandboxService(
             database,
             secret_box,
             events,
             worker,
-            select_backend(settings.sandbox_backend),
+            sandbox_backend,
             sandbox_settings(settings),
         )
         health.watch_sandboxes(lambda: sandboxes.status)

@@ -181,6 +181,9 @@ class Settings(BaseSettings):
     mcp_health_interval_s: float = Field(30.0, gt=0)
     mcp_max_installations: int = Field(50, ge=1)
     mcp_pip_index_url: str | None = None
+    mcp_sandbox: Literal["auto", "off"] = Field(
+        "auto", description="auto: stdio servers from packages run in an isolated sandbox backend"
+    )
 
     # sandboxes: where commands run, and the limits of the tier every tenant is on
     sandbox_backend: Literal["auto", "bwrap", "process"] = Field(

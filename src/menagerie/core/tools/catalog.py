@@ -104,6 +104,7 @@ def entry_from_json(data: dict[str, Any]) -> CatalogEntry:
         dependencies=tuple(data.get("dependencies", ())),
         configuration_schema=data.get("configuration_schema") or {"type": "object"},
         last_updated=_parse_time(data.get("last_updated")),
+        network=bool(data.get("network", True)),
     )
 
 

@@ -75,6 +75,9 @@ class CatalogEntry:
     command: str | None = None
     args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
+    # whether the server needs the network when sandboxed: built-in entries say so (`network`
+    # in catalog.json); a server we know nothing of keeps it, lest it break unseen
+    network: bool = True
 
     @property
     def installation_method(self) -> str:
@@ -175,6 +178,8 @@ class Installation:
     metrics: ServerMetrics | None  # None: no session runs it in this process
     tool_count: int
     expected_install_s: float = 0.0  # while installing: about how long it takes in all
+    # what it runs under: "bwrap" (the sandbox backend), "none" (Menagerie's own user)
+    isolation: Literal["bwrap", "none"] = "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,3 +212,4 @@ class McpSettings:
     health_interval_s: float = 30.0
     max_installations: int = 50
     pip_index_url: str | None = None
+    sandbox: Literal["auto", "off"] = "auto"  # auto: stdio servers in an isolated backend

@@ -8,6 +8,7 @@ as typed events (`events.py`), where the surfaces in `realtime/` pick them up.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import shutil
@@ -22,6 +23,7 @@ from menagerie.core.identity.models import Principal
 from menagerie.core.ids import new_id
 from menagerie.core.redact import Redactor
 from menagerie.core.runs.worker import InProcessWorker
+from menagerie.core.sandboxes.backends.base import Backend
 from menagerie.core.tools.catalog import Catalog
 from menagerie.core.tools.configuration import (
     call_timeout,
@@ -32,7 +34,7 @@ from menagerie.core.tools.configuration import (
 from menagerie.core.tools.entries import entry_to_definition
 from menagerie.core.tools.events import PROGRESS_TOPIC, STATUS_TOPIC
 from menagerie.core.tools.installations import Installations
-from menagerie.core.tools.installer import PackageInstaller, package_key
+from menagerie.core.tools.installer import PackageHome, PackageInstaller, package_key
 from menagerie.core.tools.launch import checked_plan
 from menagerie.core.tools.models import (
     CatalogEntry,
@@ -47,6 +49,7 @@ from menagerie.core.tools.models import (
 )
 from menagerie.core.tools.policy import check_configuration
 from menagerie.core.tools.progress import ProgressReporter, expected_install_s
+from menagerie.core.tools.sandboxing import ServerSandbox
 from menagerie.core.tools.session import McpSession
 from menagerie.core.tools.supervisor import Supervisor
 from menagerie.core.tools.tables import McpInstallationRow
@@ -68,6 +71,7 @@ class ToolService:
         redactor: Redactor,
         catalog: Catalog,
         settings: McpSettings,
+        sandbox_backend: Backend | None = None,
     ) -> None:
         self.database = database
         self._events = events
@@ -77,7 +81,11 @@ class ToolService:
         self.settings = settings
         self.installer = PackageInstaller(settings.packages_dir, index_url=settings.pip_index_url)
         self.store = Installations(database, secrets, catalog)
-        self.supervisor = Supervisor(events, redactor, settings, self.store.record_status)
+        # stdio servers from packages run inside the sandbox backend when it isolates
+        self.sandbox = ServerSandbox(sandbox_backend, settings.sandbox)
+        self.supervisor = Supervisor(
+            events, redactor, settings, self.store.record_status, self.sandbox
+        )
 
     # -- lifecycle of the service ------------------------------------------------------------
 
@@ -325,6 +333,9 @@ class ToolService:
             entry = self.store.entry(row)
             configuration = self.store.configuration(row)
             plan = await self._plan(row, entry, configuration)
+            home = self._home(row, entry)
+            # a few files and cgroup directories: off the loop
+            sandboxed = await asyncio.to_thread(self.sandbox.wrap, row.id, entry, plan, home)
             await self.supervisor.launch(
                 row.tenant_id,
                 row.id,
@@ -332,6 +343,7 @@ class ToolService:
                 plan,
                 secrets=collect_secrets(entry.configuration_schema, configuration),
                 call_timeout_s=call_timeout(configuration, self.settings.call_timeout_s),
+                sandboxed=sandboxed,
             )
 
     async def _plan(
@@ -340,10 +352,13 @@ class ToolService:
         return await checked_plan(
             entry,
             configuration,
-            home=self.installer.home(entry.packages[0]) if row.package_key else None,
+            home=self._home(row, entry),
             workdir=self._workdir(row.id),
             allow_private_urls=self.settings.allow_private_urls,
         )
+
+    def _home(self, row: McpInstallationRow, entry: CatalogEntry) -> PackageHome | None:
+        return self.installer.home(entry.packages[0]) if row.package_key else None
 
     async def _session(self, principal: Principal, server_name: str) -> McpSession:
         # the hot path: a running session answers without touching the database
@@ -357,7 +372,8 @@ class ToolService:
         self, row: McpInstallationRow, entry: CatalogEntry, configuration: dict[str, Any]
     ) -> Installation:
         session = self.supervisor.get(row.tenant_id, row.server_name)
-        return installation_view(row, entry, configuration, session)
+        isolation = session.isolation if session else self.sandbox.expected(entry, configuration)
+        return installation_view(row, entry, configuration, session, isolation=isolation)
 
     def _remember_secrets(self, entry: CatalogEntry, configuration: dict[str, Any]) -> None:
         for secret in collect_secrets(entry.configuration_schema, configuration):

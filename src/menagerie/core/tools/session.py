@@ -33,6 +33,7 @@ from menagerie.core.errors import Invalid, Timeout, Unavailable
 from menagerie.core.redact import Redactor
 from menagerie.core.tools.local_server import local_http_server
 from menagerie.core.tools.models import LaunchPlan, ServerMetrics, ToolInfo, ToolResult
+from menagerie.core.tools.sandboxing import Isolation, SandboxedCommand
 from menagerie.core.tools.stderr import StderrTail
 
 log = logging.getLogger(__name__)
@@ -65,9 +66,11 @@ class McpSession:
         connect_timeout_s: float = 20.0,
         health_interval_s: float = 30.0,
         on_change: StateListener | None = None,
+        sandboxed: SandboxedCommand | None = None,
     ) -> None:
         self.name = name
-        self.plan = plan
+        self.plan = plan  # how the server itself starts (what exports show)
+        self.sandboxed = sandboxed  # what starts instead: the sandbox around the plan
         self._redactor = redactor
         self.connect_timeout_s = connect_timeout_s
         self.health_interval_s = health_interval_s
@@ -129,6 +132,10 @@ class McpSession:
     async def check(self) -> float:
         """A real round trip (a fresh `tools/list`); returns its milliseconds."""
         return await self._submit(_Request("check", self._future(), timeout_s=15.0))
+
+    @property
+    def isolation(self) -> Isolation:
+        return self.sandboxed.isolation if self.sandboxed is not None else "none"
 
     def tool(self, name: str) -> ToolInfo | None:
         return next((t for t in self.tools if t.name == name), None)
@@ -227,9 +234,16 @@ class McpSession:
         plan = self.plan
         if plan.transport == "stdio":
             assert plan.command is not None
-            params = StdioServerParameters(
-                command=plan.command, args=list(plan.args), env=plan.env, cwd=plan.cwd
-            )
+            sandboxed = self.sandboxed
+            if sandboxed is not None:
+                # the sandbox changes into the server's directory and sets its environment
+                params = StdioServerParameters(
+                    command=sandboxed.command, args=sandboxed.args, env=sandboxed.env, cwd="/"
+                )
+            else:
+                params = StdioServerParameters(
+                    command=plan.command, args=list(plan.args), env=plan.env, cwd=plan.cwd
+                )
             async with (
                 self.stderr.pipe() as errlog,
                 Client(stdio_client(params, errlog=errlog), message_handler=self._notified) as c,

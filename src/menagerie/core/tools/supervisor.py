@@ -21,6 +21,7 @@ from menagerie.core.redact import Redactor
 from menagerie.core.tools.arguments import validate_arguments
 from menagerie.core.tools.events import ServerState
 from menagerie.core.tools.models import LaunchPlan, McpSettings, ToolInfo, ToolResult
+from menagerie.core.tools.sandboxing import SandboxedCommand, ServerSandbox
 from menagerie.core.tools.secrets import mask_secrets
 from menagerie.core.tools.session import McpSession, offline_error
 from menagerie.core.tools.views import status_event
@@ -43,11 +44,13 @@ class Supervisor:
         redactor: Redactor,
         settings: McpSettings,
         record: StatusRecorder,
+        sandbox: ServerSandbox | None = None,
     ) -> None:
         self._events = events
         self._redactor = redactor
         self._settings = settings
         self._record = record
+        self.sandbox = sandbox if sandbox is not None else ServerSandbox(None)
         self._sessions: dict[Key, McpSession] = {}
         self._locks: dict[Key, asyncio.Lock] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -93,6 +96,7 @@ class Supervisor:
         *,
         secrets: list[str],
         call_timeout_s: float,
+        sandboxed: SandboxedCommand | None = None,
     ) -> McpSession:
         """Start a session for the server (the caller holds its lock and stopped any other)."""
         session = McpSession(
@@ -102,6 +106,7 @@ class Supervisor:
             connect_timeout_s=self._settings.connect_timeout_s,
             health_interval_s=self._settings.health_interval_s,
             on_change=lambda s: self._changed(tenant_id, installation_id, s),
+            sandboxed=sandboxed,
         )
         session.secrets = secrets
         session.call_timeout_s = call_timeout_s
@@ -114,15 +119,24 @@ class Supervisor:
         session = self._sessions.pop((tenant_id, server_name), None)
         if session is None:
             return False
-        await session.stop()
+        await self._end(session)
         return True
+
+    async def _end(self, session: McpSession) -> None:
+        """Stop a session; a sandboxed server's leftovers (its cgroup, any process that
+        outlived it) go with it."""
+        try:
+            await session.stop()
+        finally:
+            if session.sandboxed is not None:
+                await self.sandbox.release(session.sandboxed.group)
 
     async def stop(self) -> None:
         # a server stopped by our own shutdown keeps its recorded status, so that the next
         # start resumes it; status writes already under way finish rather than being cut off
         self._closing = True
         sessions, self._sessions = list(self._sessions.values()), {}
-        await asyncio.gather(*(s.stop() for s in sessions), return_exceptions=True)
+        await asyncio.gather(*(self._end(s) for s in sessions), return_exceptions=True)
         if self._background:
             await asyncio.wait(list(self._background), timeout=5)
         for task in list(self._background):

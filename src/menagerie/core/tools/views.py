@@ -10,6 +10,7 @@ from menagerie.core.tools.configuration import redact_configuration
 from menagerie.core.tools.events import ServerState, ServerStatusChanged
 from menagerie.core.tools.models import CatalogEntry, Installation
 from menagerie.core.tools.progress import expected_install_s
+from menagerie.core.tools.sandboxing import Isolation
 from menagerie.core.tools.session import McpSession
 from menagerie.core.tools.tables import McpInstallationRow
 
@@ -22,6 +23,8 @@ def installation_view(
     entry: CatalogEntry,
     configuration: dict[str, Any],
     session: McpSession | None,
+    *,
+    isolation: Isolation = "none",
 ) -> Installation:
     status = row.status
     if session is not None and row.status not in ("installing", "failed"):
@@ -40,6 +43,7 @@ def installation_view(
         metrics=session.metrics() if session else None,
         tool_count=len(session.tools) if session else 0,
         expected_install_s=expected_install_s(entry) if status == "installing" else 0.0,
+        isolation=isolation,
     )
 
 

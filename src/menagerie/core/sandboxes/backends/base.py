@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 Strength = Literal["isolated", "weak"]
 
@@ -38,6 +38,9 @@ class ExecRequest:
     uid: int | None = None  # the OS user it runs as when the server may switch users (root)
     group: str = "default"  # the cgroup name: one per sandbox
     stdin: bytes | None = None
+    # host paths the sandbox also sees, read-only and at the same path (a program's own
+    # files, an interpreter outside /usr); backends that see the whole host ignore them
+    ro_binds: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,15 @@ class ExecOutcome:
     duration_ms: float
     timed_out: bool = False
     truncated: bool = False  # output past `limits.output_bytes` was dropped
+
+
+@dataclass(frozen=True, slots=True)
+class Spawn:
+    """How to start a long-lived sandboxed process ourselves: its command line and the
+    environment to start that with (the sandbox sets the request's own environment inside)."""
+
+    argv: list[str]
+    env: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +91,18 @@ class Backend(Protocol):
     async def release(self, group: str) -> None:
         """Forget a sandbox: kill what is left of its processes, remove its cgroups."""
         ...
+
+
+@runtime_checkable
+class Spawner(Protocol):
+    """A backend that can start a long-lived process (a server) for its caller to own.
+
+    Unlike `argv()`, the command line it gives names neither the request's program, its
+    arguments, its environment nor its paths: a process's command line is readable by every
+    host user in /proc for as long as it lives, and a server lives long."""
+
+    def status(self) -> BackendStatus: ...
+
+    def spawn(self, request: ExecRequest) -> Spawn: ...
+
+    async def release(self, group: str) -> None: ...

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from menagerie.core.sandboxes.backends.base import (
@@ -22,9 +24,10 @@ from menagerie.core.sandboxes.backends.base import (
     ExecOutcome,
     ExecRequest,
     Limits,
+    Spawn,
 )
 from menagerie.core.sandboxes.backends.cgroups import Cgroup
-from menagerie.core.sandboxes.backends.launcher import MIB, Launcher
+from menagerie.core.sandboxes.backends.launcher import MIB, TOOL_ENV, Launcher
 from menagerie.core.sandboxes.backends.seccomp import no_user_namespaces
 
 NOT_INSTALLED = "bubblewrap is not installed (apt-get install bubblewrap)"
@@ -61,6 +64,25 @@ SELF_TEST_SCRIPT = (
 )
 
 
+MOUNTED = frozenset({"/usr", "/proc", "/dev", "/dev/shm", "/tmp"})  # noqa: S108
+OPEN_SECCOMP = 'f=$1; shift; exec "$@" 9<"$f"'
+OPEN_OPTIONS = 'a=$1; shift; exec "$@" 8<"$a"'
+OPEN_BOTH = 'f=$1 a=$2; shift 2; exec "$@" 9<"$f" 8<"$a"'
+# a spawned server's `env -i NAME=value … program args`, shell-quoted, in one variable: read
+# inside the sandbox by a shell already running as the sandbox's user, which becomes it
+PROGRAM_VARIABLE = "MENAGERIE_PROGRAM"
+DECODE = f'eval "set -- ${PROGRAM_VARIABLE}"; exec "$@"'
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    prefix: list[str]  # cgroup join and rlimits, ending in `--`
+    options: list[str]  # bwrap's, without `--seccomp` and the final `--`
+    inside: list[str]  # as root: the switch to the sandbox's user, inside the sandbox
+    program: list[str]  # `env -i …` and the request's own argv
+    privileged: bool
+
+
 def _seccomp_file() -> str | None:
     """The filter against user namespaces, written once per process where root reads it."""
     program = no_user_namespaces()
@@ -79,12 +101,26 @@ def _open_parents(paths: list[str]) -> list[str]:
         parts = path.strip("/").split("/")[:-1]
         for depth in range(1, len(parts) + 1):
             parent = "/" + "/".join(parts[:depth])
-            if parent not in parents:
+            # mount points made already (a bind below /tmp): left as they are, 1777 and all
+            if parent not in parents and parent not in MOUNTED:
                 parents.append(parent)
     argv: list[str] = []
     for parent in parents:
         argv += ["--perms", "0755", "--dir", parent]
     return argv
+
+
+def _extra_binds(paths: tuple[Path, ...]) -> list[str]:
+    """The request's read-only binds that /usr does not already hold, each once."""
+    extra: list[str] = []
+    for path in paths:
+        text = os.path.normpath(str(path))
+        if not text.startswith("/") or text == "/":
+            raise ValueError(f"a read-only bind must be an absolute path below /: {path}")
+        if text == "/usr" or text.startswith("/usr/") or text in extra:
+            continue
+        extra.append(text)
+    return extra
 
 
 def _root_entries() -> list[str]:
@@ -107,6 +143,7 @@ class BwrapBackend:
         self.bwrap = bwrap if bwrap is not None else shutil.which("bwrap", path="/usr/bin:/bin")
         self._tested: BackendStatus | None = None
         self._seccomp = _seccomp_file() if self.launcher.root else None
+        self._spawn_dir: Path | None = None  # spawned servers' bwrap options, per group
 
     def status(self) -> BackendStatus:
         if self.bwrap is None or not os.access(self.bwrap, os.X_OK):
@@ -189,64 +226,124 @@ class BwrapBackend:
 
     async def release(self, group: str) -> None:
         await self.launcher.release(group)
+        self._forget_spawns(group)
 
-    def _command(self, request: ExecRequest, cgroup: Cgroup | None) -> list[str]:
+    def spawn(self, request: ExecRequest) -> Spawn:
+        """A long-lived sandboxed process: bwrap reads its options (the paths it binds) from a
+        root-only file, and the program, its arguments and environment ride in one variable
+        that a shell inside the sandbox, already as the sandbox's user, turns back into
+        `env -i …`. The command line is then the same for every server, secrets included.
+
+        The file stays until `release(group)`: whoever spawns may start the same command
+        again (a server restarted after a crash)."""
+        layout = self._layout(request, self.launcher.leaf(request), clearenv=False)
+        options = self._options_file(request.group, layout.options)
+        if layout.privileged:
+            opener = ["/bin/sh", "-c", OPEN_BOTH, "sh", self._seccomp_path(), options]
+            bwrap = [self._bwrap(), "--seccomp", "9", "--args", "8", "--"]
+        else:
+            opener = ["/bin/sh", "-c", OPEN_OPTIONS, "sh", options]
+            bwrap = [self._bwrap(), "--args", "8", "--"]
+        argv = [*layout.prefix, *opener, *bwrap, *layout.inside, "/bin/sh", "-c", DECODE, "sh"]
+        return Spawn(argv, {**TOOL_ENV, PROGRAM_VARIABLE: shlex.join(layout.program)})
+
+    def _options_file(self, group: str, options: list[str]) -> str:
+        if any("\0" in option for option in options):
+            raise ValueError("a path with a NUL byte")
+        if self._spawn_dir is None:
+            self._spawn_dir = Path(tempfile.mkdtemp(prefix="menagerie-spawn-"))  # 0700
+        directory = self._spawn_dir / group
+        directory.mkdir(mode=0o700, exist_ok=True)
+        path = directory / f"{uuid.uuid4().hex}.args"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(b"".join(option.encode() + b"\0" for option in options))
+        return str(path)
+
+    def _forget_spawns(self, group: str) -> None:
+        if self._spawn_dir is not None:
+            shutil.rmtree(self._spawn_dir / group, ignore_errors=True)
+
+    def _bwrap(self) -> str:
         if self.bwrap is None:
             raise RuntimeError(NOT_INSTALLED)
+        return self.bwrap
+
+    def _seccomp_path(self) -> str:
+        if self._seccomp is None:
+            raise RuntimeError("no seccomp filter against user namespaces for this machine")
+        return self._seccomp
+
+    def _command(self, request: ExecRequest, cgroup: Cgroup | None) -> list[str]:
+        layout = self._layout(request, cgroup, clearenv=True)
+        if layout.privileged:
+            # bwrap reads the filter from a descriptor: opened on 9 by a shell that then
+            # becomes bwrap
+            opener = ["/bin/sh", "-c", OPEN_SECCOMP, "sh", self._seccomp_path()]
+            bwrap = [self._bwrap(), "--seccomp", "9"]
+        else:
+            opener, bwrap = [], [self._bwrap()]
+        options = [*layout.options, "--"]
+        return [*layout.prefix, *opener, *bwrap, *options, *layout.inside, *layout.program]
+
+    def _layout(self, request: ExecRequest, cgroup: Cgroup | None, *, clearenv: bool) -> _Layout:
+        """The parts of a sandboxed command line; `clearenv=False` lets bwrap pass on the
+        environment it was started with (the caller's spawn sets exactly that)."""
+        self._bwrap()
         if not request.mount_point.startswith("/") or request.mount_point.rstrip("/") == "":
             raise ValueError(f"invalid mount point {request.mount_point!r}")
         tmp_bytes = str(request.limits.memory_mb * MIB)
         privileged = self.launcher.separate_uid(request)
+        clear = ["--clearenv"] if clearenv else []
         if privileged:
             # root binds the workspace (its parents may be closed to the sandbox's user, as a
             # 0700 home or temp directory is), then the sandbox drops to its own user inside:
             # no user namespace, so nothing but SETUID/SETGID/SETPCAP survives, and only until
             # setpriv gives up every capability and the bounding set
             prefix = self.launcher.prefix(request, cgroup, drop_caps=False, switch_uid=False)
-            if self._seccomp is None:
-                raise RuntimeError("no seccomp filter against user namespaces for this machine")
-            # bwrap reads the filter from a descriptor: opened on 9 by a shell that then
-            # becomes bwrap
-            prefix += ["/bin/sh", "-c", 'f=$1; shift; exec "$@" 9<"$f"', "sh", self._seccomp]
-            argv = [self.bwrap, "--seccomp", "9"]
-            argv += ["--unshare-ipc", "--unshare-pid", "--unshare-uts"]
+            self._seccomp_path()
+            argv = ["--unshare-ipc", "--unshare-pid", "--unshare-uts"]
             argv += ["--unshare-cgroup-try"]
             if not request.network:
                 argv.append("--unshare-net")
             argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL"]
             argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-            argv += ["--cap-add", "CAP_SETPCAP", "--clearenv"]
+            argv += ["--cap-add", "CAP_SETPCAP", *clear]
         else:
             # caps are left to bwrap: as uid 0 without them it could not map root into its
             # userns
             prefix = self.launcher.prefix(request, cgroup, drop_caps=False)
-            argv = [self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns"]
+            argv = ["--unshare-all", "--unshare-user", "--disable-userns"]
             if request.network:
                 argv.append("--share-net")
-            argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+            argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", *clear]
         argv += ["--ro-bind", "/usr", "/usr", *_root_entries()]
-        etc = [*ETC, "resolv.conf"] if request.network else ETC
-        if privileged:
-            # bwrap as root makes the directories it needs 0700: the sandbox's user must pass
-            argv += _open_parents([f"/etc/{entry}" for entry in etc] + [request.mount_point])
-        for entry in etc:
-            argv += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
         argv += ["--proc", "/proc", "--dev", "/dev"]
         # fresh, size-bounded tmpfs inside the sandbox, not the host's shared directories;
-        # as root, sticky and writable by all (the sandbox's user is not their owner)
+        # as root, sticky and writable by all (the sandbox's user is not their owner).
+        # Mounted before the binds, which may lie below /tmp (a work directory there)
         shared = ["--perms", "1777"] if privileged else []
         argv += [*shared, "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]  # noqa: S108
         argv += [*shared, "--size", tmp_bytes, "--tmpfs", "/tmp"]  # noqa: S108
+        etc = [*ETC, "resolv.conf"] if request.network else ETC
+        extra = _extra_binds(request.ro_binds)
+        if privileged:
+            # bwrap as root makes the directories it needs 0700: the sandbox's user must pass
+            wanted = [f"/etc/{entry}" for entry in etc] + [request.mount_point, *extra]
+            argv += _open_parents(wanted)
+        for entry in etc:
+            argv += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
+        for path in extra:
+            argv += ["--ro-bind", path, path]
         argv += ["--bind", str(request.workspace), request.mount_point]
         # the root bwrap built (/etc, the mount point's parents) is read-only once built
         argv += ["--remount-ro", "/"]
         if privileged:
             # root without DAC capabilities may not enter the sandbox user's own directories:
             # the directory is changed after the switch, by env
-            argv.append("--")
             environ = self.launcher.environ(request, home=request.mount_point, cwd=request.cwd)
         else:
-            argv += ["--chdir", request.cwd, "--"]
+            argv += ["--chdir", request.cwd]
             environ = self.launcher.environ(request, home=request.mount_point)
         inside = self.launcher.drop_to(request) if privileged else []
-        return [*prefix, *argv, *inside, *environ, *request.argv]
+        return _Layout(prefix, argv, inside, [*environ, *request.argv], privileged)

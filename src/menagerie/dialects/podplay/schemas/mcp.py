@@ -245,6 +245,8 @@ class InstalledServer(BaseModel):
     auto_start: bool  # Menagerie's
     tool_count: int  # Menagerie's
     error_message: str | SkipJsonSchema[None] = None  # Menagerie's: why it failed or is offline
+    # Menagerie's: what it runs under, "bwrap" (the sandbox backend) or "none"
+    isolation: str = "none"
 
     @classmethod
     def of(cls, item: Installation) -> Self:
@@ -267,6 +269,7 @@ class InstalledServer(BaseModel):
             auto_start=item.auto_start,
             tool_count=item.tool_count,
             error_message=item.error if item.status in ("failed", "offline") else None,
+            isolation=item.isolation,
         )
 
 
