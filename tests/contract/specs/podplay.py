@@ -11,11 +11,6 @@ CONTRACT = Contract(
     seed="000",
     dialect="podplay",
     pending={
-        "GET /api/workspaces": "issue 11",
-        "POST /api/workspaces": "issue 11",
-        "POST /api/workspaces/{}/start": "issue 11",
-        "POST /api/workspaces/{}/stop": "issue 11",
-        "DELETE /api/workspaces/{}": "issue 11",
         "GET /api/v1/scout_agent/projects": "issue 12",
         "POST /api/v1/scout_agent/projects": "issue 12",
         "GET /api/v1/scout_agent/projects/{}/status": "issue 12",

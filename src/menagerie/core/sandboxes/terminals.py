@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from menagerie.core.clock import utcnow
-from menagerie.core.errors import Conflict, Invalid, LimitReached, NotFound
+from menagerie.core.errors import Conflict, Invalid, LimitReached, NotFound, Unavailable
 from menagerie.core.events import EventBus
 from menagerie.core.identity.models import Principal
 from menagerie.core.processes import signal_group
@@ -119,10 +119,10 @@ class Terminals:
         self._check(session_id, command)
         sandbox = await self._sandboxes.get(principal, sandbox_id)
         if kinds is not None and sandbox.kind not in set(kinds):
-            raise NotFound(f"workspace {sandbox_id} not found", reason="WORKSPACE_NOT_FOUND")
+            raise NotFound(f"sandbox {sandbox_id} not found", reason="SANDBOX_NOT_FOUND")
         if sandbox.status != "running":
             raise Conflict(
-                f"the workspace is {sandbox.status}; start it before sending commands",
+                f"sandbox {sandbox_id} is not running ({sandbox.status}); start it first",
                 reason="INVALID_STATE",
             )
         session = await self._session(principal, sandbox_id, session_id)
@@ -183,7 +183,7 @@ class Terminals:
             found = self._sessions.get(key)
             if found is not None and found.alive:
                 if (found.tenant_id, found.owner_id) != (principal.tenant_id, principal.user_id):
-                    raise NotFound(f"workspace {sandbox_id} not found", reason="SANDBOX_NOT_FOUND")
+                    raise NotFound(f"sandbox {sandbox_id} not found", reason="SANDBOX_NOT_FOUND")
                 return found
             if found is not None:  # its shell exited: the id starts a fresh one
                 del self._sessions[key]
@@ -195,16 +195,23 @@ class Terminals:
                 )
             # raises unless the sandbox runs (it may have begun stopping meanwhile)
             request = await self._sandboxes.terminal_request(principal, sandbox_id, SHELL)
-            argv = self._sandboxes.backend.argv(request)
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd="/",
-                env=TOOL_ENV,
-                start_new_session=True,  # its own group: one signal reaches all of it
-            )
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *self._sandboxes.backend.argv(request),
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    cwd="/",
+                    env=TOOL_ENV,
+                    start_new_session=True,  # its own group: one signal reaches all of it
+                )
+            except (OSError, ValueError, RuntimeError) as error:
+                log.warning("terminal in sandbox %s could not start: %s", sandbox_id, error)
+                raise Unavailable(
+                    f"the terminal could not start: {error}",
+                    service="sandbox",
+                    reason="TERMINAL_START_FAILED",
+                ) from None
             session = _Session(
                 principal.tenant_id, principal.user_id, sandbox_id, session_id, process
             )

@@ -1,6 +1,6 @@
 """PodPlay Sanctuary (seed 000), served under `/podplay`."""
 
-from menagerie.dialects.podplay import auth, chat, health, mcp, models
+from menagerie.dialects.podplay import auth, chat, health, mcp, models, workspaces
 from menagerie.dialects.podplay.envelope import PodPlayEnvelope
 from menagerie.dialects.podplay.schemas import ErrorBody
 from menagerie.http.dialect import DialectSpec
@@ -12,7 +12,14 @@ SPEC = DialectSpec(
     api_version=health.API_VERSION,
     mount_path="/podplay",
     envelope=PodPlayEnvelope(),
-    routers=(health.router, auth.router, models.router, chat.router, mcp.router),
+    routers=(
+        health.router,
+        auth.router,
+        models.router,
+        chat.router,
+        mcp.router,
+        workspaces.router,
+    ),
     description="The PodPlay Sanctuary agent framework API, served by Menagerie.",
     error_model=ErrorBody,
     # a request failing its schema is 422 "Validation failed"; a body that is not JSON, 400

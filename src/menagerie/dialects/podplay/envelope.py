@@ -53,6 +53,9 @@ class PodPlayEnvelope(ErrorEnvelope):
         "INVALID_CONFIGURATION_SCHEMA": "CONFIGURATION_ERROR",
         "URL_NOT_ALLOWED": "CONFIGURATION_ERROR",
         "WORKSPACE_LIMIT_EXCEEDED": "WORKSPACE_LIMIT_EXCEEDED",
+        # the tier's sandbox count: PodPlay's workspaces are sandboxes ("Maximum workspaces
+        # reached")
+        "SANDBOX_LIMIT_REACHED": "WORKSPACE_LIMIT_EXCEEDED",
     }
     # an unexpected failure: the seed's nearest word is "Service temporarily down"
     fallback_code = "SERVICE_UNAVAILABLE"
@@ -70,7 +73,7 @@ class PodPlayEnvelope(ErrorEnvelope):
         if isinstance(error, E.RateLimited):
             details = {
                 "limit": error.limit,
-                "window": _window_text(error.window_seconds),
+                "window": window_text(error.window_seconds),
                 "reset_at": iso(error.reset_at),
             }
         reason = self.reason_of(error, code)
@@ -88,7 +91,7 @@ class PodPlayEnvelope(ErrorEnvelope):
         }
 
 
-def _window_text(seconds: int) -> str:
+def window_text(seconds: int) -> str:
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds % size == 0:
             count = seconds // size
