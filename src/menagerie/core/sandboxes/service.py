@@ -18,10 +18,10 @@ import shlex
 import shutil
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from menagerie.core.clock import utcnow
@@ -52,6 +52,7 @@ from menagerie.core.sandboxes.records import sandbox_of
 from menagerie.core.sandboxes.settings import SandboxSettings
 from menagerie.core.sandboxes.tables import SandboxRow, SandboxUsageRow
 from menagerie.core.sandboxes.usage import month, report, runtime_seconds
+from menagerie.storage.batches import BatchWriter
 from menagerie.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -81,11 +82,15 @@ class SandboxService:
         self._reaper: asyncio.Task[None] | None = None
         self._stop_hooks: list[StopHook] = []  # terminals close with their sandbox
         self._start_seconds: list[float] = []  # measured starts, for PodPlay's estimates
+        self._ledger = BatchWriter(database, SandboxUsageRow.__table__, name="sandbox-usage")
+        # executions not yet counted on their sandbox: id -> (how many, the latest)
+        self._activity: dict[str, tuple[int, datetime]] = {}
 
     # --- service lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
         self.settings.root.mkdir(parents=True, exist_ok=True)
+        await self._ledger.start()
         self._backend_status = await self.backend.self_test()
         if not self._backend_status.available:
             log.warning("sandbox backend %s unavailable: %s", self.backend.name, self.status.reason)
@@ -97,6 +102,8 @@ class SandboxService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
             self._reaper = None
+        await self._flush_activity()
+        await self._ledger.stop()
 
     @property
     def status(self) -> BackendStatus:
@@ -203,6 +210,7 @@ class SandboxService:
         offset: int = 0,
     ) -> tuple[list[Sandbox], int]:
         """The caller's sandboxes, newest first, and how many match in all."""
+        await self._flush_activity()
         check_page(limit, offset, 100)
         if status is not None and status not in STATUSES:
             raise Invalid(
@@ -232,17 +240,20 @@ class SandboxService:
             return [self._model(row) for row in rows.all()], total or 0
 
     async def get(self, principal: Principal, sandbox_id: str) -> Sandbox:
+        await self._flush_activity()
         async with self._db.session() as session:
             return self._model(await self._row(session, principal, sandbox_id))
 
     async def usage(self, principal: Principal) -> UsageReport:
         """The tenant's use this calendar month against its tier."""
+        await self._flush_activity()
         async with self._db.session() as session:
             return await report(
                 session, principal.tenant_id, self.settings.tier, self.settings.limits
             )
 
     async def delete(self, principal: Principal, sandbox_id: str) -> Deleted:
+        await self._flush_activity()
         async with self._db.session() as session:
             row = await self._row(session, principal, sandbox_id)
             if row.status in ("running", "starting", "stopping"):
@@ -290,6 +301,7 @@ class SandboxService:
         return sandbox
 
     async def _begin(self, principal: Principal, sandbox_id: str, target: str) -> Sandbox:
+        await self._flush_activity()
         async with self._db.session() as session:
             row = await self._row(session, principal, sandbox_id)
             if target == "starting":
@@ -418,6 +430,7 @@ class SandboxService:
 
     async def stop_idle(self) -> list[str]:
         """Stop every running sandbox idle past its timeout; returns their ids."""
+        await self._flush_activity()
         now = utcnow()
         async with self._db.session() as session:
             rows = (
@@ -665,23 +678,42 @@ class SandboxService:
         )
 
     async def _record_execution(self, row: SandboxRow) -> None:
+        """Count an execution off the request path: a ledger row through the batch writer,
+        and the sandbox's counter and last activity in the next `_flush_activity`."""
         now = utcnow()
-        async with self._db.session() as session:
-            fresh = await session.get(SandboxRow, row.id)
-            if fresh is None:
-                return
-            fresh.executions += 1
-            fresh.last_activity_at = now
-            session.add(
-                SandboxUsageRow(
-                    id=new_id("sbu", 24),
-                    tenant_id=row.tenant_id,
-                    sandbox_id=row.id,
-                    kind="execution",
-                    quantity=1.0,
-                    at=now,
-                )
-            )
+        self._ledger.add(
+            {
+                "id": new_id("sbu", 24),
+                "tenant_id": row.tenant_id,
+                "sandbox_id": row.id,
+                "kind": "execution",
+                "quantity": 1.0,
+                "at": now,
+            }
+        )
+        count, _ = self._activity.get(row.id, (0, now))
+        self._activity[row.id] = (count + 1, now)
+
+    async def _flush_activity(self) -> None:
+        """Write what `_record_execution` queued; every reader of counts calls it first."""
+        await self._ledger.flush()
+        pending, self._activity = self._activity, {}
+        if not pending:
+            return
+        try:
+            async with self._db.session() as session:
+                for sandbox_id, (count, at) in pending.items():
+                    await session.execute(
+                        update(SandboxRow)
+                        .where(SandboxRow.id == sandbox_id)
+                        .values(executions=SandboxRow.executions + count, last_activity_at=at)
+                    )
+        except BaseException:
+            # not written: counted again with the next flush
+            for sandbox_id, (count, at) in pending.items():
+                later, latest = self._activity.get(sandbox_id, (0, at))
+                self._activity[sandbox_id] = (count + later, max(at, latest))
+            raise
 
     async def _running(self, principal: Principal, sandbox_id: str) -> SandboxRow:
         async with self._db.session() as session:

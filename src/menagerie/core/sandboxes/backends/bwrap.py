@@ -65,7 +65,6 @@ SELF_TEST_SCRIPT = (
 
 
 MOUNTED = frozenset({"/usr", "/proc", "/dev", "/dev/shm", "/tmp"})  # noqa: S108
-OPEN_SECCOMP = 'f=$1; shift; exec "$@" 9<"$f"'
 OPEN_OPTIONS = 'a=$1; shift; exec "$@" 8<"$a"'
 OPEN_BOTH = 'f=$1 a=$2; shift 2; exec "$@" 9<"$f" 8<"$a"'
 # a spawned server's `env -i NAME=value … program args`, shell-quoted, in one variable: read
@@ -222,7 +221,8 @@ class BwrapBackend:
         return self._command(request, self.launcher.leaf(request))
 
     async def run(self, request: ExecRequest) -> ExecOutcome:
-        return await self.launcher.run(request, self._command)
+        # the PID namespace ends every process of the command with it: no leaf per command
+        return await self.launcher.run(request, self._command, per_command=False)
 
     async def release(self, group: str) -> None:
         await self.launcher.release(group)
@@ -277,14 +277,16 @@ class BwrapBackend:
     def _command(self, request: ExecRequest, cgroup: Cgroup | None) -> list[str]:
         layout = self._layout(request, cgroup, clearenv=True)
         if layout.privileged:
-            # bwrap reads the filter from a descriptor: opened on 9 by a shell that then
-            # becomes bwrap
-            opener = ["/bin/sh", "-c", OPEN_SECCOMP, "sh", self._seccomp_path()]
+            # bwrap reads the filter from descriptor 9, opened by the shell that joins the
+            # cgroup (and that shell's exec chain ends in bwrap)
+            prefix = self.launcher.prefix(
+                request, cgroup, drop_caps=False, switch_uid=False, fds={9: self._seccomp_path()}
+            )
             bwrap = [self._bwrap(), "--seccomp", "9"]
         else:
-            opener, bwrap = [], [self._bwrap()]
+            prefix, bwrap = layout.prefix, [self._bwrap()]
         options = [*layout.options, "--"]
-        return [*layout.prefix, *opener, *bwrap, *options, *layout.inside, *layout.program]
+        return [*prefix, *bwrap, *options, *layout.inside, *layout.program]
 
     def _layout(self, request: ExecRequest, cgroup: Cgroup | None, *, clearenv: bool) -> _Layout:
         """The parts of a sandboxed command line; `clearenv=False` lets bwrap pass on the

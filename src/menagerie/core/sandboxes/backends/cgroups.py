@@ -72,6 +72,7 @@ class Cgroups:
         self.unified = (mount / "cgroup.controllers").is_file()
         # controller -> the directory holding every sandbox's group
         self._bases: dict[str, Path] = {}
+        self._limited: dict[str, Limits] = {}  # the limits last written, per group
         v1, v2 = _own_paths(self_cgroup)
         if self.unified:
             if v2 is not None:
@@ -106,17 +107,13 @@ class Cgroups:
 
     def leaf(self, group: str, limits: Limits) -> Cgroup | None:
         """Make (or refresh) the group's limits and a fresh leaf for one command in it."""
-        if not GROUP_NAME.fullmatch(group):
-            raise ValueError(f"invalid sandbox group name: {group!r}")
-        if not self._bases:
+        parents = self.group(group, limits)
+        if parents is None:
             return None
         name = f"run-{uuid.uuid4().hex[:12]}"
         dirs: list[Path] = []
         try:
-            for base in dict.fromkeys(self._bases.values()):
-                parent = base / group
-                parent.mkdir(exist_ok=True)
-                self._limit(parent, limits)
+            for parent in parents.dirs:
                 (parent / name).mkdir()
                 dirs.append(parent / name)
         except OSError:
@@ -125,6 +122,21 @@ class Cgroups:
                 path.rmdir()
             raise
         return Cgroup(tuple(dirs))
+
+    def group(self, group: str, limits: Limits) -> Cgroup | None:
+        """The sandbox's own group with its limits, made once (for backends whose commands
+        need no leaf: a PID namespace already ends each command's every process)."""
+        if not GROUP_NAME.fullmatch(group):
+            raise ValueError(f"invalid sandbox group name: {group!r}")
+        if not self._bases:
+            return None
+        parents = [base / group for base in dict.fromkeys(self._bases.values())]
+        if self._limited.get(group) != limits or not all(p.is_dir() for p in parents):
+            for parent in parents:
+                parent.mkdir(exist_ok=True)
+                self._limit(parent, limits)
+            self._limited[group] = limits
+        return Cgroup(tuple(parents))
 
     def _limit(self, path: Path, limits: Limits) -> None:
         memory = limits.memory_mb * 1024 * 1024
@@ -220,6 +232,7 @@ class Cgroups:
 
     async def release(self, group: str) -> None:
         """Remove a sandbox's group with every leaf in it, killing what still runs there."""
+        self._limited.pop(group, None)
         for parent in self.paths(group):
             if not parent.is_dir():
                 continue

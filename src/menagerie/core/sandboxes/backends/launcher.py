@@ -14,14 +14,15 @@ import asyncio
 import contextlib
 import os
 import re
+import shlex
 import shutil
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 
 from menagerie.core.sandboxes.backends.base import ExecOutcome, ExecRequest
 from menagerie.core.sandboxes.backends.cgroups import Cgroup, Cgroups
+from menagerie.core.sandboxes.backends.spawn import Spawned, spawn
 
 TOOLS = ("env", "setpriv", "prlimit")
 MIB = 1024 * 1024
@@ -29,10 +30,10 @@ DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 TOOL_ENV = {"PATH": "/usr/bin:/bin"}
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # writes its own pid into each cgroup.procs given before `--`, then becomes the rest
-JOIN = (
-    'for p; do case $p in --) break;; esac; echo "$$" > "$p" || exit 125; shift; done;'
-    ' shift; exec "$@"'
+JOIN_LOOP = (
+    'for p; do case $p in --) break;; esac; echo "$$" > "$p" || exit 125; shift; done; shift;'
 )
+JOIN = f'{JOIN_LOOP} exec "$@"'
 # pipes may outlive the command in a process that left its group (no cgroup to find it)
 DRAIN_AFTER_EXIT_S = 1.0
 
@@ -97,38 +98,46 @@ class Launcher:
         cgroup: Cgroup | None,
         drop_caps: bool,
         switch_uid: bool = True,
+        fds: dict[int, str] | None = None,
     ) -> list[str]:
         """cgroup join, user switch and rlimits, ending in `--`: the program follows.
 
         `switch_uid=False` leaves the switch to the caller (bwrap switches inside the sandbox,
-        after it has bound the workspace as root)."""
+        after it has bound the workspace as root; it sets no_new_privs itself, so no setpriv
+        runs here at all). `fds` are files opened read-only on those descriptors by the
+        same small shell that joins the cgroup (bwrap's `--seccomp 9`): one exec fewer."""
         setpriv, prlimit = str(self.tools["setpriv"]), str(self.tools["prlimit"])
-        argv: list[str] = []
-        if cgroup is not None:
-            argv += ["/bin/sh", "-c", JOIN, "sh", *cgroup.procs_files, "--"]
-        argv += [setpriv, "--no-new-privs"]
-        separate_uid = self.separate_uid(request)
-        if separate_uid and switch_uid:
-            argv += [f"--reuid={request.uid}", f"--regid={request.uid}", "--clear-groups"]
-        elif self.root and drop_caps:
-            # uid 0 without capabilities still owns every root file: weaker, but not root
-            argv += ["--inh-caps=-all", "--bounding-set=-all"]
         limits = request.limits
-        argv += [
-            prlimit,
-            f"--nofile={limits.open_files}",
-            f"--fsize={limits.file_size_mb * MIB}",
-            "--core=0",
+        separate_uid = self.separate_uid(request)
+        # rlimits set by the shell itself (both soft and hard, so the sandbox cannot raise
+        # them); -f and -c count 512-byte blocks, -v KiB, in dash and in bash as `sh` alike
+        ulimits = [
+            f"ulimit -n {limits.open_files}",
+            f"ulimit -f {limits.file_size_mb * MIB // 512}",
+            "ulimit -c 0",
         ]
         if "memory" not in self.cgroups.controllers:
             # address space, not resident memory: a cgroup, where there is one, is exact and
             # leaves runtimes that reserve large mappings (V8, the JVM) alone
-            argv.append(f"--as={limits.memory_mb * MIB}")
+            ulimits.append(f"ulimit -v {limits.memory_mb * 1024}")
         if limits.cpu_seconds is not None:
-            argv.append(f"--cpu={limits.cpu_seconds}")
-        if separate_uid:
-            argv.append(f"--nproc={limits.max_processes}")
-        return [*argv, "--"]
+            ulimits.append(f"ulimit -t {limits.cpu_seconds}")
+        opened = " ".join(f"{fd}<{shlex.quote(path)}" for fd, path in (fds or {}).items())
+        script = f'{JOIN_LOOP} {" && ".join(ulimits)} || exit 125; exec "$@" {opened}'
+        procs = cgroup.procs_files if cgroup is not None else []
+        argv: list[str] = ["/bin/sh", "-c", script.rstrip(), "sh", *procs, "--"]
+        if separate_uid and switch_uid:
+            argv += [setpriv, "--no-new-privs"]
+            argv += [f"--reuid={request.uid}", f"--regid={request.uid}", "--clear-groups"]
+        elif self.root and drop_caps:
+            # uid 0 without capabilities still owns every root file: weaker, but not root
+            argv += [setpriv, "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]
+        elif switch_uid:
+            argv += [setpriv, "--no-new-privs"]
+        if separate_uid and "pids" not in self.cgroups.controllers:
+            # RLIMIT_NPROC counts per user; shells spell it differently (dash -p, bash -u)
+            argv += [prlimit, f"--nproc={limits.max_processes}", "--"]
+        return argv
 
     @staticmethod
     def environ(request: ExecRequest, home: str, cwd: str | None = None) -> list[str]:
@@ -153,110 +162,59 @@ class Launcher:
             argv += ["/bin/sh", "-c", 'exec "$@"', "sh"]
         return argv
 
-    async def run(self, request: ExecRequest, build: Build) -> ExecOutcome:
+    async def run(
+        self, request: ExecRequest, build: Build, *, per_command: bool = True
+    ) -> ExecOutcome:
         """Run `build`'s command line to the end or the timeout in a fresh leaf of the
-        sandbox's cgroup; nothing of it is left running on return."""
-        loop = asyncio.get_running_loop()
+        sandbox's cgroup; nothing of it is left running on return.
+
+        `per_command=False` runs it in the sandbox's group itself, for a backend whose PID
+        namespace ends every process of a command with it: no leaf to make and remove."""
         started = time.monotonic()
-        watch = Watch(loop, request.limits.output_bytes)
-        cgroup = self.leaf(request)
+        cgroup = (
+            self.leaf(request) if per_command else self.cgroups.group(request.group, request.limits)
+        )
+        leaf = cgroup if per_command else None
         try:
             command = build(request, cgroup)
-            transport, _ = await loop.subprocess_exec(
-                lambda: watch,
-                *command,
-                stdin=subprocess.DEVNULL if request.stdin is None else subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd="/",
-                env=TOOL_ENV,
-                start_new_session=True,
+            child = await spawn(
+                command, stdin=request.stdin, env=TOOL_ENV, cap=request.limits.output_bytes
             )
         except BaseException:
-            if cgroup is not None:
-                await self.cgroups.remove(cgroup)
+            if leaf is not None:
+                await self.cgroups.remove(leaf)
             raise
         timed_out = False
         try:
-            stdin = transport.get_pipe_transport(0)
-            if request.stdin is not None and isinstance(stdin, asyncio.WriteTransport):
-                stdin.write(request.stdin)  # buffered by the loop; EPIPE ends it quietly
-                stdin.close()
             try:
-                await asyncio.wait_for(asyncio.shield(watch.exited), request.timeout_s)
+                await asyncio.wait_for(asyncio.shield(child.exited), request.timeout_s)
             except TimeoutError:
                 timed_out = True
             finally:
                 # the command's children may outlive it: the group and the leaf go either way
-                await asyncio.shield(self._stop(transport.get_pid(), watch, cgroup))
+                await asyncio.shield(self._stop(child, leaf))
             # the pipes close once every process holding them is gone
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(watch.closed), DRAIN_AFTER_EXIT_S)
+                await asyncio.wait_for(asyncio.shield(child.closed), DRAIN_AFTER_EXIT_S)
         finally:
-            transport.close()
-        code = transport.get_returncode()
+            child.close()
+        code = child.returncode
         return ExecOutcome(
-            stdout=watch.stdout.text(),
-            stderr=watch.stderr.text(),
+            stdout=child.stdout.text(),
+            stderr=child.stderr.text(),
             exit_code=124 if timed_out or code is None else code,
             duration_ms=(time.monotonic() - started) * 1000,
             timed_out=timed_out,
-            truncated=watch.stdout.truncated or watch.stderr.truncated,
+            truncated=child.stdout.truncated or child.stderr.truncated,
         )
 
-    async def _stop(self, pid: int, watch: Watch, cgroup: Cgroup | None) -> None:
+    async def _stop(self, child: Spawned, cgroup: Cgroup | None) -> None:
         # the group id is the leader's pid (start_new_session); gone already is fine
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
+            os.killpg(child.pid, signal.SIGKILL)
         if cgroup is not None:
             await self.cgroups.remove(cgroup)
-        await watch.exited
+        await child.exited
 
     async def release(self, group: str) -> None:
         await self.cgroups.release(group)
-
-
-class Capture:
-    """Up to `cap` bytes of one stream, and whether more came."""
-
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
-        self.kept = bytearray()
-        self.truncated = False
-
-    def add(self, chunk: bytes) -> None:
-        room = self.cap - len(self.kept)
-        if room > 0:
-            self.kept += chunk[:room]
-        self.truncated = self.truncated or len(chunk) > room
-
-    def text(self) -> str:
-        return self.kept.decode("utf-8", errors="replace")
-
-
-class Watch(asyncio.SubprocessProtocol):
-    """One command's output and ends.
-
-    A protocol rather than `asyncio.subprocess.Process`, whose wait() also waits for the
-    pipes: a child that left the process group and holds them would hold us too. Output is
-    taken as it comes (past the cap, dropped), so the writer never blocks on a full pipe.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, cap: int) -> None:
-        self.stdout = Capture(cap)
-        self.stderr = Capture(cap)
-        self.exited: asyncio.Future[None] = loop.create_future()
-        self.closed: asyncio.Future[None] = loop.create_future()
-
-    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
-        chunk = data.encode() if isinstance(data, str) else data
-        (self.stdout if fd == 1 else self.stderr).add(chunk)
-
-    def process_exited(self) -> None:
-        if not self.exited.done():
-            self.exited.set_result(None)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        # called once the process has exited and every pipe is closed
-        if not self.closed.done():
-            self.closed.set_result(None)
