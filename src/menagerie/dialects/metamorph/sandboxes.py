@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from starlette.convertors import Convertor, register_url_convertor
 
 from menagerie.core.clock import iso, utcnow
 from menagerie.core.sandboxes.models import FileWrite, Sandbox, SandboxRequest
@@ -46,6 +47,22 @@ from menagerie.dialects.metamorph.schemas.sandboxes import (
 from menagerie.http.openapi import errors
 
 router = APIRouter(prefix="/api/sandboxes", tags=["sandboxes"])
+
+
+class SandboxIdConvertor(Convertor[str]):
+    """Any path segment but `usage`, so that `/api/sandboxes/usage` belongs to the usage
+    route alone (its `Allow` is GET, not the DELETE of a sandbox named "usage")."""
+
+    regex = "(?!usage$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("sandbox_id", SandboxIdConvertor())
 
 
 def _iso(moment: datetime) -> str:
@@ -184,18 +201,20 @@ async def usage(vault: CurrentVault, platform: PlatformDep) -> Usage:
     )
 
 
-@router.get("/{sandbox_id}", response_model=SandboxDetail, responses=errors(404))
+@router.get("/{sandbox_id:sandbox_id}", response_model=SandboxDetail, responses=errors(404))
 async def get_sandbox(sandbox_id: str, vault: CurrentVault, platform: PlatformDep) -> SandboxDetail:
     return _detail(await platform.sandboxes.get(vault.principal, sandbox_id))
 
 
-@router.delete("/{sandbox_id}", response_model=Deleted, responses=errors(404))
+@router.delete("/{sandbox_id:sandbox_id}", response_model=Deleted, responses=errors(404))
 async def delete_sandbox(sandbox_id: str, vault: CurrentVault, platform: PlatformDep) -> Deleted:
     deleted = await platform.sandboxes.delete(vault.principal, sandbox_id)
     return Deleted(deletedAt=_iso(deleted.deleted_at))
 
 
-@router.post("/{sandbox_id}/start", response_model=Started, responses=errors(404, 409, 503))
+@router.post(
+    "/{sandbox_id:sandbox_id}/start", response_model=Started, responses=errors(404, 409, 503)
+)
 async def start_sandbox(sandbox_id: str, vault: CurrentVault, platform: PlatformDep) -> Started:
     sandbox = await platform.sandboxes.start_sandbox(vault.principal, sandbox_id)
     return Started(
@@ -203,7 +222,9 @@ async def start_sandbox(sandbox_id: str, vault: CurrentVault, platform: Platform
     )
 
 
-@router.post("/{sandbox_id}/stop", response_model=StoppedBody, responses=errors(404, 409))
+@router.post(
+    "/{sandbox_id:sandbox_id}/stop", response_model=StoppedBody, responses=errors(404, 409)
+)
 async def stop_sandbox(sandbox_id: str, vault: CurrentVault, platform: PlatformDep) -> StoppedBody:
     stopped = await platform.sandboxes.stop_sandbox(vault.principal, sandbox_id)
     sandbox = stopped.sandbox
@@ -215,7 +236,9 @@ async def stop_sandbox(sandbox_id: str, vault: CurrentVault, platform: PlatformD
     )
 
 
-@router.post("/{sandbox_id}/execute", response_model=Executed, responses=errors(403, 404, 409))
+@router.post(
+    "/{sandbox_id:sandbox_id}/execute", response_model=Executed, responses=errors(403, 404, 409)
+)
 async def execute(
     sandbox_id: str, body: Execute, vault: CurrentVault, platform: PlatformDep
 ) -> Executed:
@@ -234,7 +257,7 @@ async def execute(
 
 
 @router.post(
-    "/{sandbox_id}/files",
+    "/{sandbox_id:sandbox_id}/files",
     response_model=FilesWritten,
     response_model_exclude_none=True,
     responses=errors(404, 409),
@@ -252,7 +275,9 @@ async def write_files(
     )
 
 
-@router.post("/{sandbox_id}/agent/attach", response_model=Attached, responses=errors(404, 409))
+@router.post(
+    "/{sandbox_id:sandbox_id}/agent/attach", response_model=Attached, responses=errors(404, 409)
+)
 async def attach_agent(
     sandbox_id: str, vault: CurrentVault, platform: PlatformDep, body: Attach | None = None
 ) -> Attached:
@@ -274,7 +299,9 @@ async def attach_agent(
     )
 
 
-@router.post("/{sandbox_id}/agent/chat", response_model=AgentReply, responses=errors(404, 409))
+@router.post(
+    "/{sandbox_id:sandbox_id}/agent/chat", response_model=AgentReply, responses=errors(404, 409)
+)
 async def agent_chat(
     sandbox_id: str, body: AgentMessage, vault: CurrentVault, platform: PlatformDep
 ) -> AgentReply:
