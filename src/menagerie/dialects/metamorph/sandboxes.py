@@ -63,6 +63,7 @@ class SandboxIdConvertor(Convertor[str]):
 
 
 register_url_convertor("sandbox_id", SandboxIdConvertor())
+ONE = ONE  # one sandbox
 
 
 def _iso(moment: datetime) -> str:
@@ -201,20 +202,18 @@ async def usage(vault: CurrentVault, platform: PlatformDep) -> Usage:
     )
 
 
-@router.get("/{sandbox_id:sandbox_id}", response_model=SandboxDetail, responses=errors(404))
+@router.get(ONE, response_model=SandboxDetail, responses=errors(404))
 async def get_sandbox(sandbox_id: str, vault: CurrentVault, platform: PlatformDep) -> SandboxDetail:
     return _detail(await platform.sandboxes.get(vault.principal, sandbox_id))
 
 
-@router.delete("/{sandbox_id:sandbox_id}", response_model=Deleted, responses=errors(404))
+@router.delete(ONE, response_model=Deleted, responses=errors(404))
 async def delete_sandbox(sandbox_id: str, vault: CurrentVault, platform: PlatformDep) -> Deleted:
     deleted = await platform.sandboxes.delete(vault.principal, sandbox_id)
     return Deleted(deletedAt=_iso(deleted.deleted_at))
 
 
-@router.post(
-    "/{sandbox_id:sandbox_id}/start", response_model=Started, responses=errors(404, 409, 503)
-)
+@router.post(f"{ONE}/start", response_model=Started, responses=errors(404, 409, 503))
 async def start_sandbox(sandbox_id: str, vault: CurrentVault, platform: PlatformDep) -> Started:
     sandbox = await platform.sandboxes.start_sandbox(vault.principal, sandbox_id)
     return Started(
@@ -222,9 +221,7 @@ async def start_sandbox(sandbox_id: str, vault: CurrentVault, platform: Platform
     )
 
 
-@router.post(
-    "/{sandbox_id:sandbox_id}/stop", response_model=StoppedBody, responses=errors(404, 409)
-)
+@router.post(f"{ONE}/stop", response_model=StoppedBody, responses=errors(404, 409))
 async def stop_sandbox(sandbox_id: str, vault: CurrentVault, platform: PlatformDep) -> StoppedBody:
     stopped = await platform.sandboxes.stop_sandbox(vault.principal, sandbox_id)
     sandbox = stopped.sandbox
@@ -236,9 +233,7 @@ async def stop_sandbox(sandbox_id: str, vault: CurrentVault, platform: PlatformD
     )
 
 
-@router.post(
-    "/{sandbox_id:sandbox_id}/execute", response_model=Executed, responses=errors(403, 404, 409)
-)
+@router.post(f"{ONE}/execute", response_model=Executed, responses=errors(403, 404, 409))
 async def execute(
     sandbox_id: str, body: Execute, vault: CurrentVault, platform: PlatformDep
 ) -> Executed:
@@ -257,7 +252,7 @@ async def execute(
 
 
 @router.post(
-    "/{sandbox_id:sandbox_id}/files",
+    f"{ONE}/files",
     response_model=FilesWritten,
     response_model_exclude_none=True,
     responses=errors(404, 409),
@@ -275,9 +270,7 @@ async def write_files(
     )
 
 
-@router.post(
-    "/{sandbox_id:sandbox_id}/agent/attach", response_model=Attached, responses=errors(404, 409)
-)
+@router.post(f"{ONE}/agent/attach", response_model=Attached, responses=errors(404, 409))
 async def attach_agent(
     sandbox_id: str, vault: CurrentVault, platform: PlatformDep, body: Attach | None = None
 ) -> Attached:
@@ -299,9 +292,7 @@ async def attach_agent(
     )
 
 
-@router.post(
-    "/{sandbox_id:sandbox_id}/agent/chat", response_model=AgentReply, responses=errors(404, 409)
-)
+@router.post(f"{ONE}/agent/chat", response_model=AgentReply, responses=errors(404, 409))
 async def agent_chat(
     sandbox_id: str, body: AgentMessage, vault: CurrentVault, platform: PlatformDep
 ) -> AgentReply:
