@@ -63,7 +63,7 @@ class SandboxIdConvertor(Convertor[str]):
 
 
 register_url_convertor("sandbox_id", SandboxIdConvertor())
-ONE = ONE  # one sandbox
+ONE = "/{sandbox_id:sandbox_id}"  # one sandbox
 
 
 def _iso(moment: datetime) -> str:
