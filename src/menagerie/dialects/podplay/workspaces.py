@@ -156,8 +156,6 @@ async def delete_workspace(
 ) -> DeletedOut:
     await workspaces.workspace(platform.sandboxes, principal, workspace_id)
     deleted = await platform.sandboxes.delete(principal, workspace_id)
-    # a delete runs no stop hooks: its terminal sessions are closed here
-    await platform.terminals.close_sandbox(workspace_id)
     return DeletedOut(workspace_id=deleted.id)
 
 
