@@ -159,11 +159,17 @@ def doctor() -> None:
         row("redis", ok, detail)
     else:
         row("redis", None, "not set: in-process event bus (one server process)")
-    bwrap = shutil.which("bwrap")
+    from menagerie.core.sandboxes.backends import BwrapBackend
+
+    bwrap = BwrapBackend().check()  # a real sandboxed command, as the server runs it at start
+    held = ", ".join(f"{k} by {v}" for k, v in bwrap.limits.items() if v)
     row(
-        "bubblewrap",
-        bool(bwrap),
-        bwrap or "not installed: sandboxes use the weaker process backend",
+        "sandboxes (bubblewrap)",
+        bwrap.available,
+        f"works; {held}"
+        if bwrap.available
+        else f"{bwrap.reason}: sandboxes use the weaker process backend "
+        "(default tenant only unless MENAGERIE_SANDBOX_ALLOW_WEAK=true)",
     )
     npm = shutil.which("npm")
     row(

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from menagerie import __version__
+from menagerie.core.sandboxes.backends import BwrapBackend
 from menagerie.settings import PROVIDER_KEY_VARS
 from menagerie.storage.migrate import head_revision
 
@@ -282,7 +283,9 @@ def test_doctor_reports_every_check(ran: Launched) -> None:
     assert rows["database"][0] == "ok"
     assert rows["database"][1].startswith("sqlite")
     assert rows["redis"][0] == "off"  # no MENAGERIE_REDIS_URL: the in-process bus
-    assert rows["bubblewrap"][0] == ("ok" if shutil.which("bwrap") else "missing")
+    # the same self-test the server runs at start: a real sandboxed command
+    works = BwrapBackend().check().available
+    assert rows["sandboxes (bubblewrap)"][0] == ("ok" if works else "missing")
     assert rows["provider offline"] == ("ok", "configured")
     for provider in PROVIDER_KEY_VARS:
         assert rows[f"provider {provider}"] == ("off", "no key")
