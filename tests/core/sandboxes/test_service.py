@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text, update
 
 from menagerie.core.clock import utcnow
-from menagerie.core.errors import Conflict, LimitReached, Unavailable
+from menagerie.core.errors import Conflict, Invalid, LimitReached, Unavailable
 from menagerie.core.identity.models import Principal
 from menagerie.core.sandboxes.backends.base import BackendStatus
 from menagerie.core.sandboxes.events import STATUS_TOPIC, SandboxStatusChanged
@@ -134,3 +134,13 @@ async def test_status_events_carry_progress(started: Platform) -> None:
     assert seen[-1].progress == 100
     assert "Preparing the workspace" in seen[-1].logs
     await started.events.unsubscribe(subscription)
+
+
+async def test_reading_a_directory_or_an_escape_is_a_clear_error(started: Platform) -> None:
+    service = started.sandboxes
+    sandbox = await service.create(ALICE, SandboxRequest(name="reads"))
+    await service.start_sandbox(ALICE, sandbox.id)
+    for path in (".", "/vercel/sandbox", "../outside", "/etc/passwd", "missing.txt"):
+        with pytest.raises(Invalid) as refused:
+            await service.read_file(ALICE, sandbox.id, path)
+        assert refused.value.field == "path"

@@ -131,6 +131,8 @@ def write_file(
 
 def read_file(workspace: Path, parts: tuple[str, ...], *, limit: int) -> bytes:
     """Read up to `limit` bytes of a file under the workspace; no link followed."""
+    if not parts:
+        raise PathEscape("a file needs a name", field="path", received="", expected="a file")
     flags_dir = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(workspace, flags_dir)
     try:
