@@ -32,6 +32,7 @@ from menagerie.core.ops.alerts import AlertMonitor, Thresholds
 from menagerie.core.ops.health import HealthService
 from menagerie.core.ops.incidents import IncidentService
 from menagerie.core.ops.logbook import Logbook
+from menagerie.core.ops.maintenance import Maintenance
 from menagerie.core.ops.metrics import Metrics
 from menagerie.core.ops.ratelimit import RateLimiter
 from menagerie.core.ops.stats import RequestStats
@@ -89,6 +90,7 @@ class Platform:
     metrics: Metrics = field(default_factory=Metrics)  # Prometheus, per platform
     logbook: Logbook | None = None  # answered requests, warnings and errors
     alerts: AlertMonitor | None = None  # conditions checked on a schedule
+    maintenance: Maintenance | None = None  # the operator's maintenance mode, server-wide
     tracing: Tracing = field(default_factory=Tracing)  # OpenTelemetry, spans kept in process
     journal: EventJournal | None = None  # the bus's events this process saw, the latest kept
     version: str = __version__
@@ -148,7 +150,7 @@ class Platform:
         health.watch_models(llm.router, llm.ledger)  # provider health now, not at boot
         metrics = Metrics()
         llm.ledger.on_record(metrics.model_call)
-        tracing = Tracing()
+        tracing = Tracing(otlp_endpoint=settings.otlp_endpoint)
         llm.ledger.on_record(tracing.model_call)
         logbook = Logbook(
             database,
@@ -203,6 +205,7 @@ class Platform:
             worker,
             sandbox_backend,
             sandbox_settings(settings),
+            tracer=tracing.tracer,
         )
         health.watch_sandboxes(lambda: sandboxes.status)
         agents = AgentRuntime(
@@ -210,7 +213,11 @@ class Platform:
             chat,
             memory,
             llm.router,
-            Toolbox([BuiltinTools(memory), McpTools(mcp), SandboxTools(sandboxes)]),
+            Toolbox(
+                [BuiltinTools(memory), McpTools(mcp), SandboxTools(sandboxes)],
+                tracer=tracing.tracer,
+            ),
+            tracer=tracing.tracer,
         )
         return cls(
             settings,
@@ -255,6 +262,7 @@ class Platform:
             metrics=metrics,
             logbook=logbook,
             alerts=alerts,
+            maintenance=Maintenance(database, events, operator_tenant=settings.default_tenant),
             tracing=tracing,
             journal=EventJournal(events),
         )
@@ -307,8 +315,12 @@ class Platform:
             await self.logbook.start()
         if self.alerts is not None:
             await self.alerts.start()
+        if self.maintenance is not None:
+            await self.maintenance.start()
 
     async def stop(self) -> None:
+        if self.maintenance is not None:
+            await self.maintenance.stop()
         if self.alerts is not None:
             await self.alerts.stop()
         if self.logbook is not None:
@@ -322,7 +334,7 @@ class Platform:
         if self.journal is not None:
             await self.journal.stop()
         await self.events.stop()
-        self.tracing.shutdown()
+        await asyncio.to_thread(self.tracing.shutdown)  # flushes the OTLP export, if any
         await self.rate_limiter.close()
         await self.database.dispose()
 

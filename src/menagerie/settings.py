@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     alert_memory_percent: float = Field(90.0, ge=0, le=100)
     alert_disk_percent: float = Field(90.0, ge=0, le=100)
     alert_error_rate: float = Field(0.05, ge=0, le=1)
+    # tracing: also export spans over OTLP/HTTP (protobuf) to this collector URL
+    # (`http://collector:4318/v1/traces`); headers from `OTEL_EXPORTER_OTLP_HEADERS`
+    otlp_endpoint: str | None = None
 
     # storage
     data_dir: Path = Path("data")

@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import NoOpTracer, Span, StatusCode, Tracer
 
 from menagerie.core.agents import context, extraction
 from menagerie.core.agents.definitions import AgentCatalog
@@ -46,6 +49,7 @@ from menagerie.core.llm.models import (
 from menagerie.core.llm.router import CallOptions, Routed, Router
 from menagerie.core.memory.models import Memory, ScoredMemory
 from menagerie.core.memory.service import MemoryService
+from menagerie.core.ops.tracing import TENANT
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +88,14 @@ class AgentRuntime:
         memory: MemoryService,
         router: Router,
         toolbox: Toolbox,
+        tracer: Tracer | None = None,
     ) -> None:
         self.catalog = catalog
         self.chat = chat
         self.memory = memory
         self.router = router
         self.toolbox = toolbox
+        self.tracer: Tracer = tracer or NoOpTracer()
 
     async def complete(self, principal: Principal, request: TurnRequest) -> TurnDone:
         """Run a turn to its end and return how it ended (non-streaming callers)."""
@@ -101,6 +107,38 @@ class AgentRuntime:
         return done
 
     async def run(self, principal: Principal, request: TurnRequest) -> AsyncIterator[AgentEvent]:
+        """The turn as an `invoke_agent` span, a child of the current one (the request's):
+        current while the turn works, so its model and tool calls are its children, and not
+        while the caller handles an event."""
+        span = self.tracer.start_span(
+            f"invoke_agent {request.agent}",
+            attributes={
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.agent.name": request.agent,
+                TENANT: principal.tenant_id,
+            },
+        )
+        events = self._turn(principal, request)
+        try:
+            while True:
+                with trace.use_span(span, record_exception=False, set_status_on_exception=False):
+                    try:
+                        event = await anext(events)
+                    except StopAsyncIteration:
+                        break
+                _describe(span, event)
+                yield event
+        except Exception as error:
+            span.record_exception(error)
+            span.set_status(StatusCode.ERROR, type(error).__name__)
+            raise
+        finally:
+            await events.aclose()
+            span.end()
+
+    async def _turn(
+        self, principal: Principal, request: TurnRequest
+    ) -> AsyncGenerator[AgentEvent, None]:
         agent = self.catalog.get(request.agent)
         session = await self._session(principal, agent, request)
         user_message = None
@@ -322,6 +360,17 @@ class AgentRuntime:
                 log.info("memory not saved for session %s: %s", session.id, error.message)
                 break
         return saved
+
+
+def _describe(span: Span, event: AgentEvent) -> None:
+    """What the turn's events tell its span: the session, and at the end the token totals."""
+    if isinstance(event, TurnStarted):
+        span.set_attribute("gen_ai.agent.name", event.agent)
+        span.set_attribute("gen_ai.conversation.id", event.session_id)
+    elif isinstance(event, TurnDone):
+        span.set_attribute("gen_ai.response.model", event.model)
+        span.set_attribute("gen_ai.usage.input_tokens", event.input_tokens)
+        span.set_attribute("gen_ai.usage.output_tokens", event.output_tokens)
 
 
 def _question(history: list[Message], stored: Message | None, reply_to_id: str | None) -> Message:

@@ -14,12 +14,15 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from opentelemetry.trace import NoOpTracer, StatusCode, Tracer
+
 from menagerie.core.clock import utcnow
 from menagerie.core.errors import Invalid, MenagerieError, NotFound
 from menagerie.core.identity.models import Principal
 from menagerie.core.llm.models import ToolSpec
 from menagerie.core.memory.models import MemoryDraft
 from menagerie.core.memory.service import MemoryService
+from menagerie.core.ops.tracing import TENANT
 from menagerie.core.tools.arguments import validate_arguments
 
 TOOL_OUTPUT_LIMIT = 16_000  # characters of a tool's output fed back to the model
@@ -136,9 +139,16 @@ class BuiltinTools:
 class Toolbox:
     """Every tool source, filtered by what an agent is allowed to call."""
 
-    def __init__(self, sources: Iterable[ToolSource], *, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        sources: Iterable[ToolSource],
+        *,
+        timeout_s: float = 30.0,
+        tracer: Tracer | None = None,
+    ) -> None:
         self._sources = list(sources)
         self._timeout_s = timeout_s
+        self.tracer: Tracer = tracer or NoOpTracer()
 
     def add(self, source: ToolSource) -> None:
         self._sources.append(source)
@@ -158,7 +168,28 @@ class Toolbox:
     async def call(
         self, name: str, raw_arguments: str, context: ToolContext, allowed: Sequence[str]
     ) -> ToolOutcome:
-        """Run one tool call; every failure becomes an error outcome the model can read."""
+        """Run one tool call; every failure becomes an error outcome the model can read.
+
+        The call is an `execute_tool` span, a child of the current one (the agent's turn)."""
+        with self.tracer.start_as_current_span(
+            f"execute_tool {name}",
+            attributes={
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": name,
+                "gen_ai.agent.name": context.agent,
+                TENANT: context.principal.tenant_id,
+            },
+        ) as span:
+            outcome = await self._call(name, raw_arguments, context, allowed)
+            if outcome.is_error:
+                reason = _error_type(outcome.output)
+                span.set_attribute("error.type", reason)
+                span.set_status(StatusCode.ERROR, reason)
+        return outcome
+
+    async def _call(
+        self, name: str, raw_arguments: str, context: ToolContext, allowed: Sequence[str]
+    ) -> ToolOutcome:
         try:
             source, spec = self._find(name, allowed, context.principal.tenant_id)
             arguments = _parse_arguments(raw_arguments)
@@ -183,6 +214,15 @@ class Toolbox:
         raise NotFound(
             f"no tool named {name!r} is available to this agent", reason="TOOL_NOT_FOUND"
         )
+
+
+def _error_type(output: str) -> str:
+    """The reason an error outcome names (`TOOL_TIMEOUT` …), for its span's status."""
+    try:
+        reason = json.loads(output).get("error")
+    except (ValueError, AttributeError):
+        reason = None
+    return reason if isinstance(reason, str) else "error"
 
 
 def _parse_arguments(raw: str) -> dict[str, Any]:

@@ -5,7 +5,9 @@ trace apart). Its span store, a span processor, holds the spans in flight and th
 finished ones, and counts what it saw; the observability APIs read it. Model calls follow the
 GenAI semantic conventions (`gen_ai.request.model`, `gen_ai.usage.input_tokens` …); a call is
 recorded when the usage ledger records it, with its measured start and end, as a child of
-the request that made it.
+the request that made it. Agent turns (`invoke_agent`), tool calls (`execute_tool`) and sandbox
+commands (`sandbox.exec`) are spans of their own, children of whatever span is current. With an
+OTLP endpoint the spans are also exported, batched, over OTLP/HTTP; shutdown flushes them.
 """
 
 from __future__ import annotations
@@ -124,10 +126,18 @@ def _view(span: ReadableSpan, now: int) -> SpanView:
 
 
 class Tracing:
-    def __init__(self, service_name: str = "menagerie") -> None:
+    def __init__(self, service_name: str = "menagerie", otlp_endpoint: str | None = None) -> None:
         self.provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
         self.store = SpanStore()
         self.provider.add_span_processor(self.store)
+        if otlp_endpoint:
+            # imported here: the exporter (protobuf, requests) loads only when it is wanted
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+            self.provider.add_span_processor(
+                BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint))
+            )
         self.tracer: Tracer = self.provider.get_tracer("menagerie")
 
     def model_call(self, record: UsageRecord) -> None:
@@ -152,4 +162,6 @@ class Tracing:
         span.end(end_time=end)
 
     def shutdown(self) -> None:
+        """End tracing; the spans not yet exported are sent first (this blocks: the export
+        is over HTTP, bounded by the exporter's timeout)."""
         self.provider.shutdown()

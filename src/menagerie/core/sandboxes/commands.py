@@ -11,9 +11,12 @@ import asyncio
 import shlex
 from pathlib import Path
 
+from opentelemetry.trace import StatusCode
+
 from menagerie.core.clock import utcnow
 from menagerie.core.errors import Conflict, Forbidden, Invalid
 from menagerie.core.identity.models import Principal
+from menagerie.core.ops.tracing import TENANT
 from menagerie.core.sandboxes import paths
 from menagerie.core.sandboxes.backends.base import ExecRequest
 from menagerie.core.sandboxes.models import (
@@ -49,7 +52,20 @@ class Commands(SandboxBase):
                 expected=f"1-{self.settings.max_exec_timeout_ms}",
             )
         inner = self._cwd(row, cwd)
-        outcome = await self.backend.run(self._request(row, argv, inner, timeout / 1000))
+        # a child of the current span: the request's, or the tool call's of an agent
+        with self._tracer.start_as_current_span(
+            "sandbox.exec",
+            attributes={
+                "menagerie.sandbox.id": row.id,
+                "process.executable.name": argv[0],
+                TENANT: principal.tenant_id,
+            },
+        ) as span:
+            outcome = await self.backend.run(self._request(row, argv, inner, timeout / 1000))
+            span.set_attribute("process.exit.code", outcome.exit_code)
+            span.set_attribute("menagerie.sandbox.timed_out", outcome.timed_out)
+            if outcome.timed_out:
+                span.set_status(StatusCode.ERROR, "timed out")
         await self._record_execution(row)
         return ExecResult(
             outcome.stdout,

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 
+from opentelemetry.trace import NoOpTracer, Tracer
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,8 +50,11 @@ class SandboxBase:
         worker: InProcessWorker,
         backend: Backend,
         settings: SandboxSettings,
+        *,
+        tracer: Tracer | None = None,
     ) -> None:
         self._db = database
+        self._tracer: Tracer = tracer or NoOpTracer()  # a span per command
         self._box = secrets_box
         self._events = events
         self._worker = worker
