@@ -1,4 +1,4 @@
-"""The `menagerie` command: serve, migrate, doctor, version."""
+"""The `menagerie` command: serve, migrate, doctor, version, maintenance."""
 
 from __future__ import annotations
 
@@ -324,6 +324,63 @@ def tokens_revoke(token_id: Annotated[str, typer.Argument(help="the token's id (
     """Revoke a token: it stops working at once."""
     info = _with_tokens(lambda tokens: tokens.revoke_any(token_id))
     console.print(f"revoked token [bold]{info.id}[/bold] ({info.name}) of tenant {info.tenant_id}")
+
+
+@app.command()
+def maintenance(
+    state: Annotated[str, typer.Argument(help="on or off")],
+    message: Annotated[str, typer.Option("--message", help="what clients are told")] = "",
+    until: Annotated[
+        str | None, typer.Option("--until", help="expected back at (ISO 8601)")
+    ] = None,
+    services: Annotated[
+        list[str] | None,
+        typer.Option("--service", help="an affected service (repeat); none: every service"),
+    ] = None,
+) -> None:
+    """Switch maintenance mode server-wide (PodPlay answers 503 SERVICE_UNAVAILABLE)."""
+    from datetime import datetime
+
+    from menagerie.core.events import create_event_bus
+    from menagerie.core.ops.maintenance import Maintenance
+    from menagerie.storage import migrate as migrations
+    from menagerie.storage.database import Database
+
+    if state not in ("on", "off"):
+        raise typer.BadParameter("on or off", param_hint="STATE")
+    try:
+        back = datetime.fromisoformat(until.replace("Z", "+00:00")) if until else None
+    except ValueError:
+        raise typer.BadParameter("an ISO 8601 time", param_hint="--until") from None
+    settings = Settings()
+    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def run() -> None:
+        database = Database(
+            settings.effective_database_url, connect_timeout=settings.database_connect_timeout
+        )
+        # with Redis, running servers hear the change at once; else within seconds
+        events = create_event_bus(settings.redis_url)
+        try:
+            if settings.migrate_on_start:
+                await migrations.upgrade(database)
+            await events.start()
+            await Maintenance(database, events, operator_tenant=settings.default_tenant).set(
+                enabled=state == "on",
+                message=message,
+                affected_services=services or (),
+                estimated_return=back,
+            )
+        finally:
+            await events.stop()
+            await database.dispose()
+
+    try:
+        asyncio.run(run())
+    except Exception as exc:  # a CLI answers with a sentence, not a traceback
+        console.print(f"[red]maintenance failed:[/red] {type(exc).__name__}: {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"maintenance [bold]{state}[/bold]" + (f": {message}" if message else ""))
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from menagerie.core.ops.alerts import AlertMonitor, Thresholds
 from menagerie.core.ops.health import HealthService
 from menagerie.core.ops.incidents import IncidentService
 from menagerie.core.ops.logbook import Logbook
+from menagerie.core.ops.maintenance import Maintenance
 from menagerie.core.ops.metrics import Metrics
 from menagerie.core.ops.ratelimit import RateLimiter
 from menagerie.core.ops.stats import RequestStats
@@ -89,6 +90,7 @@ class Platform:
     metrics: Metrics = field(default_factory=Metrics)  # Prometheus, per platform
     logbook: Logbook | None = None  # answered requests, warnings and errors
     alerts: AlertMonitor | None = None  # conditions checked on a schedule
+    maintenance: Maintenance | None = None  # the operator's maintenance mode, server-wide
     tracing: Tracing = field(default_factory=Tracing)  # OpenTelemetry, spans kept in process
     journal: EventJournal | None = None  # the bus's events this process saw, the latest kept
     version: str = __version__
@@ -260,6 +262,7 @@ class Platform:
             metrics=metrics,
             logbook=logbook,
             alerts=alerts,
+            maintenance=Maintenance(database, events, operator_tenant=settings.default_tenant),
             tracing=tracing,
             journal=EventJournal(events),
         )
@@ -312,8 +315,12 @@ class Platform:
             await self.logbook.start()
         if self.alerts is not None:
             await self.alerts.start()
+        if self.maintenance is not None:
+            await self.maintenance.start()
 
     async def stop(self) -> None:
+        if self.maintenance is not None:
+            await self.maintenance.stop()
         if self.alerts is not None:
             await self.alerts.stop()
         if self.logbook is not None:

@@ -17,6 +17,7 @@ from menagerie.app import create_app
 from menagerie.core.errors import Forbidden
 from menagerie.core.identity.models import Principal
 from menagerie.core.identity.numbers import user_number
+from menagerie.core.ops.alerts import Thresholds
 from menagerie.dialects.registry import DIALECTS
 from menagerie.http.deps import require_admin
 from menagerie.platform import Platform
@@ -103,7 +104,17 @@ async def _api_token(world: World) -> str:
     return issued.id
 
 
+async def _alert(world: World) -> str:
+    # an alert of the operator's, raised by a threshold every machine passes
+    alerts = world.platform.alerts
+    assert alerts is not None
+    alerts.thresholds = Thresholds(cpu_percent=-1.0)
+    await alerts.check()
+    return alerts.active(admin(world.platform))[0].id
+
+
 FILLERS: dict[str, Filler] = {
+    "alert_id": _alert,
     "model_type": _endpoint,
     "user_id": _user,
     "token_id": _api_token,

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from menagerie.core.clock import iso, utcnow
+from menagerie.core.errors import NotFound
 from menagerie.core.events import EventBus
 from menagerie.core.identity.models import Principal
 from menagerie.core.ids import new_id
@@ -93,15 +94,15 @@ class AlertMonitor:
             return []
         return sorted(self._active.values(), key=lambda a: a.timestamp, reverse=True)
 
-    def acknowledge(self, principal: Principal, alert_id: str) -> Alert | None:
+    def acknowledge(self, principal: Principal, alert_id: str) -> Alert:
+        """An admin has seen the alert: it stays listed, `acknowledged`, while it holds."""
         principal.require_admin("acknowledging an alert")
-        if principal.tenant_id != self._operator_tenant:
-            return None
-        for key, alert in self._active.items():
-            if alert.id == alert_id:
-                self._active[key] = replace(alert, acknowledged=True)
-                return self._active[key]
-        return None
+        if principal.tenant_id == self._operator_tenant:
+            for key, alert in self._active.items():
+                if alert.id == alert_id:
+                    self._active[key] = replace(alert, acknowledged=True)
+                    return self._active[key]
+        raise NotFound(f"no active alert {alert_id}", reason="ALERT_NOT_FOUND")
 
     def findings(self) -> list[Finding]:
         """Every condition that holds now, measured now."""

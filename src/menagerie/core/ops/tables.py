@@ -1,10 +1,11 @@
-"""Operations: the logs of answered requests and logged errors (logbook.py), incidents."""
+"""Operations: the logs of answered requests and logged errors (logbook.py), incidents, and
+the maintenance state (maintenance.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from menagerie.storage.base import Base, UTCDateTime
@@ -62,3 +63,18 @@ class IncidentRow(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MaintenanceRow(Base):
+    """The server's maintenance state: one row (`id` "server"), read by every replica."""
+
+    __tablename__ = "maintenance"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean)
+    message: Mapped[str] = mapped_column(Text)
+    affected_services: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: all
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    estimated_return: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(64))

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from menagerie.core.clock import iso
+from menagerie.core.ops.alerts import Alert
 from menagerie.core.ops.health import HealthReport
 from menagerie.core.ops.incidents import Incident
 from menagerie.dialects.gary.deps import AdminDep, PlatformDep
@@ -41,6 +42,7 @@ from menagerie.dialects.gary.schemas.monitoring import (
     Usage,
 )
 from menagerie.http.health import http_status
+from menagerie.http.openapi import errors
 from menagerie.http.wire import IsoTime
 from menagerie.platform import Platform
 
@@ -226,18 +228,26 @@ async def open_incident(body: IncidentIn, platform: PlatformDep, admin: AdminDep
 async def alerts(platform: PlatformDep, admin: AdminDep) -> list[AlertOut]:
     """The alerts active now (the server operator's; another tenant's admin sees none)."""
     assert platform.alerts is not None
-    return [
-        AlertOut(
-            id=alert.id,
-            type=alert.type,
-            severity=alert.severity,
-            message=alert.message,
-            timestamp=iso(alert.timestamp) or "",
-            component=alert.component,
-            acknowledged=alert.acknowledged,
-        )
-        for alert in platform.alerts.active(admin)
-    ]
+    return [_alert(alert) for alert in platform.alerts.active(admin)]
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, responses=errors(404))
+async def acknowledge_alert(alert_id: str, platform: PlatformDep, admin: AdminDep) -> AlertOut:
+    """Menagerie's addition (docs/contract.md): an admin marks an active alert as seen."""
+    assert platform.alerts is not None
+    return _alert(platform.alerts.acknowledge(admin, alert_id))
+
+
+def _alert(alert: Alert) -> AlertOut:
+    return AlertOut(
+        id=alert.id,
+        type=alert.type,
+        severity=alert.severity,
+        message=alert.message,
+        timestamp=iso(alert.timestamp) or "",
+        component=alert.component,
+        acknowledged=alert.acknowledged,
+    )
 
 
 @router.get(

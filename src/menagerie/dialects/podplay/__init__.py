@@ -1,6 +1,7 @@
 """PodPlay Sanctuary (seed 000), served under `/podplay`."""
 
-from menagerie.dialects.podplay import auth, chat, health, mcp, models, workspaces
+from menagerie.dialects.podplay import auth, chat, health, maintenance, mcp, models, workspaces
+from menagerie.dialects.podplay.deps import under_maintenance
 from menagerie.dialects.podplay.envelope import PodPlayEnvelope
 from menagerie.dialects.podplay.schemas import ErrorBody
 from menagerie.http.dialect import DialectSpec
@@ -16,9 +17,11 @@ SPEC = DialectSpec(
         health.router,
         auth.router,
         models.router,
-        chat.router,
-        mcp.router,
-        workspaces.router,
+        # the services maintenance mode takes down: 503 SERVICE_UNAVAILABLE while it does
+        under_maintenance(chat.router, maintenance.CHAT),
+        under_maintenance(mcp.router, maintenance.MCP),
+        under_maintenance(workspaces.router, maintenance.WORKSPACES),
+        maintenance.router,
     ),
     description="The PodPlay Sanctuary agent framework API, served by Menagerie.",
     error_model=ErrorBody,

@@ -18,14 +18,16 @@ from menagerie.core.clock import iso, utcnow
 from menagerie.core.errors import Invalid, MenagerieError, RateLimited
 from menagerie.core.events.bus import Event
 from menagerie.core.ops.alerts import ALERT_TOPIC
+from menagerie.core.ops.maintenance import MAINTENANCE_TOPIC
 from menagerie.core.sandboxes import workspaces
 from menagerie.core.sandboxes.events import STATUS_TOPIC as WORKSPACE_TOPIC
 from menagerie.core.sandboxes.events import TERMINAL_TOPIC
 from menagerie.core.tools.service import PROGRESS_TOPIC, STATUS_TOPIC
 from menagerie.dialects.podplay.chat import AGENT
 from menagerie.dialects.podplay.envelope import PodPlayEnvelope, window_text
+from menagerie.dialects.podplay.maintenance import CHAT
 from menagerie.platform import Platform
-from menagerie.realtime import podplay_mcp, podplay_workspaces, system_alerts
+from menagerie.realtime import maintenance, podplay_mcp, podplay_workspaces, system_alerts
 from menagerie.realtime.hub import Connection, Handler, Hub, Refused, principal_for
 from menagerie.realtime.relay import BusRelay, tenant_room
 
@@ -111,6 +113,7 @@ class PodPlaySurface:
         await connection.join(tenant_room(principal.tenant_id))
         # workspace events concern one user's workspaces: only that user's clients hear them
         await connection.join(podplay_workspaces.user_room(principal.tenant_id, principal.user_id))
+        await connection.join(maintenance.EVERYONE)  # maintenance concerns every tenant
         await connection.emit(
             "connected",
             {
@@ -121,6 +124,13 @@ class PodPlaySurface:
                 "services": SERVICES,
             },
         )
+        if self._platform.maintenance is not None:
+            try:
+                state = await self._platform.maintenance.current()
+            except MenagerieError:  # the database is down: the cached state will do
+                state = self._platform.maintenance.cached
+            if state.active:  # a client connecting during maintenance hears of it at once
+                await connection.emit(maintenance.EVENT_NAME, maintenance.podplay_payload(state))
 
     async def _mama_bear_message(self, connection: Connection, data: Any) -> None:
         if not isinstance(data, dict) or not isinstance(data.get("message"), str):
@@ -133,6 +143,8 @@ class PodPlaySurface:
         if session_id:
             await connection.join(f"session:{caller.tenant_id}:{session_id}")
         try:
+            if self._platform.maintenance is not None:
+                await self._platform.maintenance.check(CHAT)
             done = await self._platform.agents.complete(
                 caller,
                 TurnRequest(
@@ -227,6 +239,8 @@ class PodPlaySurface:
             room = (
                 podplay_workspaces.user_room(*audience)
                 if audience is not None
+                else maintenance.EVERYONE
+                if event == maintenance.EVENT_NAME
                 else tenant_room(tenant_id)
             )
             await hub.emit_local(self.name, room, event, payload)
@@ -234,6 +248,8 @@ class PodPlaySurface:
         def shape(event: Event) -> dict[str, Any] | None:
             if event.topic == ALERT_TOPIC:
                 return system_alerts.podplay(event)
+            if event.topic == MAINTENANCE_TOPIC:
+                return maintenance.podplay(event)
             if event.topic in (WORKSPACE_TOPIC, TERMINAL_TOPIC):
                 return podplay_workspaces.shape(event)
             return podplay_mcp.shape(event)
@@ -245,6 +261,7 @@ class PodPlaySurface:
                 STATUS_TOPIC: "mcp_server_status",
                 PROGRESS_TOPIC: "mcp_installation_progress",
                 ALERT_TOPIC: "system_alert",
+                **maintenance.EVENT_NAMES,
                 **podplay_workspaces.EVENT_NAMES,
             },
             shape=shape,
