@@ -1,7 +1,6 @@
 """PodPlay Sanctuary (seed 000), served under `/podplay`."""
 
 from menagerie.dialects.podplay import auth, chat, health, maintenance, mcp, models, workspaces
-from menagerie.dialects.podplay.deps import under_maintenance
 from menagerie.dialects.podplay.envelope import PodPlayEnvelope
 from menagerie.dialects.podplay.schemas import ErrorBody
 from menagerie.http.dialect import DialectSpec
@@ -18,9 +17,9 @@ SPEC = DialectSpec(
         auth.router,
         models.router,
         # the services maintenance mode takes down: 503 SERVICE_UNAVAILABLE while it does
-        under_maintenance(chat.router, maintenance.CHAT),
-        under_maintenance(mcp.router, maintenance.MCP),
-        under_maintenance(workspaces.router, maintenance.WORKSPACES),
+        chat.router,
+        mcp.router,
+        workspaces.router,
         maintenance.router,
     ),
     description="The PodPlay Sanctuary agent framework API, served by Menagerie.",

@@ -22,7 +22,7 @@ from menagerie.core.errors import Internal, MenagerieError
 from menagerie.core.memory.models import ScoredMemory
 from menagerie.core.memory.service import draft
 from menagerie.core.paging import MAX_OFFSET
-from menagerie.dialects.podplay.deps import PlatformDep, PrincipalDep
+from menagerie.dialects.podplay.deps import CHAT, PlatformDep, PrincipalDep, under_maintenance
 from menagerie.dialects.podplay.envelope import PodPlayEnvelope
 from menagerie.dialects.podplay.schemas.chat import (
     ChatAnswer,
@@ -44,7 +44,7 @@ from menagerie.http.openapi import errors, sse_response
 from menagerie.realtime import sse
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/chat", tags=["chat"])
+router = APIRouter(prefix="/api/chat", tags=["chat"], **under_maintenance(CHAT))
 AGENT = "mama-bear"
 ENVELOPE = PodPlayEnvelope()
 # PodPlay writes importance as a word; the store keeps 0..1

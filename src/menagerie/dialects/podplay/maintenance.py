@@ -16,7 +16,6 @@ from menagerie.http.openapi import errors
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 # the services PodPlay's routes belong to, as seed 000's examples name them
-CHAT, MCP, WORKSPACES = "chat", "mcp_marketplace", "workspaces"
 
 
 @router.get("/maintenance", response_model=MaintenanceOut)

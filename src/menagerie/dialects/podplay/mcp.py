@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query
 
 from menagerie.core.tools.models import CatalogQuery
 from menagerie.core.tools.portability import ExportFormat, export_servers, import_servers
-from menagerie.dialects.podplay.deps import PlatformDep, PrincipalDep
+from menagerie.dialects.podplay.deps import MCP, PlatformDep, PrincipalDep, under_maintenance
 from menagerie.dialects.podplay.schemas.mcp import (
     CategoriesOut,
     ConfigureBody,
@@ -35,7 +35,7 @@ from menagerie.dialects.podplay.schemas.mcp import (
 )
 from menagerie.http.openapi import errors
 
-router = APIRouter(prefix="/api/mcp", tags=["mcp"])
+router = APIRouter(prefix="/api/mcp", tags=["mcp"], **under_maintenance(MCP))
 
 
 @router.get("/search", response_model=SearchOut, response_model_exclude_none=True)

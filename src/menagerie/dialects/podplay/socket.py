@@ -24,8 +24,8 @@ from menagerie.core.sandboxes.events import STATUS_TOPIC as WORKSPACE_TOPIC
 from menagerie.core.sandboxes.events import TERMINAL_TOPIC
 from menagerie.core.tools.service import PROGRESS_TOPIC, STATUS_TOPIC
 from menagerie.dialects.podplay.chat import AGENT
+from menagerie.dialects.podplay.deps import CHAT
 from menagerie.dialects.podplay.envelope import PodPlayEnvelope, window_text
-from menagerie.dialects.podplay.maintenance import CHAT
 from menagerie.platform import Platform
 from menagerie.realtime import maintenance, podplay_mcp, podplay_workspaces, system_alerts
 from menagerie.realtime.hub import Connection, Handler, Hub, Refused, principal_for

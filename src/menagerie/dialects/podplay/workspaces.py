@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from menagerie.core.errors import Invalid, MenagerieError
 from menagerie.core.sandboxes import workspaces
 from menagerie.core.sandboxes.models import SandboxRequest
-from menagerie.dialects.podplay.deps import PlatformDep, PrincipalDep
+from menagerie.dialects.podplay.deps import WORKSPACES, PlatformDep, PrincipalDep, under_maintenance
 from menagerie.dialects.podplay.schemas.workspaces import (
     CreateBody,
     CreatedOut,
@@ -26,7 +26,7 @@ from menagerie.dialects.podplay.schemas.workspaces import (
 from menagerie.http.openapi import errors
 from menagerie.realtime.podplay_workspaces import status_word
 
-router = APIRouter(prefix="/api/workspaces", tags=["workspaces"])
+router = APIRouter(prefix="/api/workspaces", tags=["workspaces"], **under_maintenance(WORKSPACES))
 
 # core's field names, where a size outside the tier is refused, in this seed's words
 FIELDS = {"memoryMb": "configuration.memory", "vcpus": "configuration.cpu_cores"}
