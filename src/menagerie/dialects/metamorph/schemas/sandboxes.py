@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 Template = Literal["metamorph-basic", "metamorph-research", "metamorph-autonomous"]
 Status = Literal["pending", "starting", "running", "stopping", "stopped", "terminated"]
@@ -166,7 +166,7 @@ class AgentConfigIn(BaseModel):
 
     intensity: int | None = Field(None, ge=0, le=100)
     coherenceFloor: int | None = Field(None, ge=0, le=100)
-    enableProactiveMemory: bool | None = None
+    enableProactiveMemory: StrictBool | None = None
 
 
 class Attach(BaseModel):

@@ -3,13 +3,13 @@ request and answer, in the words of seed 000's `maintenance_mode` event."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from menagerie.http.wire import IsoTime
 
 
 class MaintenanceIn(BaseModel):
-    enabled: bool
+    enabled: StrictBool
     message: str = Field(default="", max_length=2000)
     estimated_return: IsoTime | None = None
     # empty: every service this server's dialects check (chat, mcp_marketplace, workspaces)
