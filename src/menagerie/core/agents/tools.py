@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,6 +25,8 @@ from menagerie.core.memory.models import MemoryDraft
 from menagerie.core.memory.service import MemoryService
 from menagerie.core.ops.tracing import TENANT
 from menagerie.core.tools.arguments import validate_arguments
+
+log = logging.getLogger(__name__)
 
 TOOL_OUTPUT_LIMIT = 16_000  # characters of a tool's output fed back to the model
 
@@ -202,6 +205,12 @@ class Toolbox:
         except TimeoutError:
             message = f"tool {name} took longer than {self._timeout_s:g}s"
             return ToolOutcome(json.dumps({"error": "TOOL_TIMEOUT", "message": message}), True)
+        except Exception:
+            # a fault in a tool is that call's failure, told to the model, not the turn's end;
+            # its details stay in the log
+            log.exception("tool %s failed unexpectedly", name)
+            message = f"tool {name} failed unexpectedly"
+            return ToolOutcome(json.dumps({"error": "TOOL_FAILED", "message": message}), True)
         return ToolOutcome(_clip(output))
 
     def _find(

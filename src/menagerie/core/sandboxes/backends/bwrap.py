@@ -218,7 +218,9 @@ class BwrapBackend:
         return None
 
     def argv(self, request: ExecRequest) -> list[str]:
-        return self._command(request, self.launcher.leaf(request))
+        # the sandbox's own group, as for run(): the PID namespace ends what the command
+        # started, so a terminal leaves no leaf behind when it closes
+        return self._command(request, self.launcher.cgroups.group(request.group, request.limits))
 
     async def run(self, request: ExecRequest) -> ExecOutcome:
         # the PID namespace ends every process of the command with it: no leaf per command
