@@ -13,11 +13,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import PIPE
-from typing import Any
 
 import httpx
 import pytest
-import socketio
 
 from menagerie.app import create_app
 from menagerie.platform import Platform
@@ -25,6 +23,7 @@ from menagerie.settings import Settings
 from tests.dialects.podplay.replay import assert_like
 from tests.utils.http import bearer
 from tests.utils.server import serve
+from tests.utils.socket_events import EventClient
 
 TOKEN = "test-master-key-0123456789abcdef"  # conftest's master key: the operator's admin
 ADMIN = bearer(TOKEN)
@@ -64,20 +63,7 @@ async def server(settings: Settings) -> AsyncIterator[Server]:
         yield Server(url, platform, http)
 
 
-class Listener:
-    def __init__(self) -> None:
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-
-        @self.sio.on("*")
-        async def anything(event: str, data: Any) -> None:
-            await self.events.put((event, data))
-
-    async def next(self, name: str) -> Any:
-        while True:
-            event, data = await asyncio.wait_for(self.events.get(), timeout=10)
-            if event == name:
-                return data
+Listener = EventClient
 
 
 async def _chat(http: httpx.AsyncClient) -> httpx.Response:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 import socketio
@@ -14,6 +13,7 @@ from menagerie.platform import Platform
 from menagerie.settings import Settings
 from tests.dialects.podplay.replay import assert_like
 from tests.utils.server import serve
+from tests.utils.socket_events import EventClient
 
 TOKEN = "test-master-key-0123456789abcdef"  # conftest's master key
 
@@ -30,20 +30,7 @@ async def url(settings: Settings) -> AsyncIterator[str]:
         yield base
 
 
-class Client:
-    def __init__(self) -> None:
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-
-        @self.sio.on("*")
-        async def anything(event: str, data: Any) -> None:
-            await self.events.put((event, data))
-
-    async def next(self, name: str) -> Any:
-        while True:
-            event, data = await asyncio.wait_for(self.events.get(), timeout=10)
-            if event == name:
-                return data
+Client = EventClient
 
 
 async def test_connect_chat_and_typing(url: str) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-import socketio
 
 from menagerie.app import create_app
 from menagerie.core.events.bus import Subscription
@@ -27,6 +26,7 @@ from tests.utils.envelopes import ISO, assert_error
 from tests.utils.http import bearer
 from tests.utils.seed_examples import assert_shaped_like, event_payload, example
 from tests.utils.server import serve
+from tests.utils.socket_events import EventClient
 
 TOKEN = "test-master-key-0123456789abcdef"  # conftest's master key
 BASE = "/api/workspaces"
@@ -94,18 +94,8 @@ async def running(env: Env, **body: Any) -> str:
     return workspace_id
 
 
-class Client:
+class Client(EventClient):
     """A python-socketio client that keeps every event it hears."""
-
-    def __init__(self) -> None:
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self.heard: list[tuple[str, Any]] = []
-
-        @self.sio.on("*")
-        async def anything(event: str, data: Any) -> None:
-            self.heard.append((event, data))
-            await self.events.put((event, data))
 
     async def connect(self, url: str, token: str) -> Client:
         await self.sio.connect(
@@ -113,13 +103,6 @@ class Client:
         )
         await self.next("connected")
         return self
-
-    async def next(self, name: str, **match: Any) -> Any:
-        async with asyncio.timeout(WAIT_S):
-            while True:
-                event, data = await self.events.get()
-                if event == name and all(data.get(k) == v for k, v in match.items()):
-                    return data
 
     async def output(self, session_id: str, text: str, output_type: str) -> str:
         """The session's output of that type, read until it holds `text` (one command's

@@ -77,22 +77,22 @@ def host_directory(workspace: Path, parts: tuple[str, ...], *, field: str = "cwd
     return real
 
 
-def write_file(
-    workspace: Path, parts: tuple[str, ...], data: bytes, *, uid: int | None = None
-) -> None:
-    """Write `data` at `parts` under the workspace, creating directories; no link followed."""
-    if not parts:
-        raise PathEscape("a file needs a name", field="path", received="", expected="a file")
-    flags_dir = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(workspace, flags_dir)
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _parent(workspace: Path, parts: tuple[str, ...], *, create: bool, uid: int | None) -> int:
+    """A descriptor of the directory holding `parts[-1]`, walked from the workspace one
+    component at a time with `O_NOFOLLOW` (made on the way when `create`)."""
+    fd = os.open(workspace, _DIRECTORY)
     try:
         for name in parts[:-1]:
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(name, 0o755, dir_fd=fd)
-                if uid is not None:
-                    os.chown(name, uid, uid, dir_fd=fd, follow_symlinks=False)
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, 0o755, dir_fd=fd)
+                    if uid is not None:
+                        os.chown(name, uid, uid, dir_fd=fd, follow_symlinks=False)
             try:
-                child = os.open(name, flags_dir, dir_fd=fd)
+                child = os.open(name, _DIRECTORY, dir_fd=fd)
             except OSError:
                 raise PathEscape(
                     f"{name!r} is not a directory of the sandbox (or is a link)",
@@ -102,6 +102,20 @@ def write_file(
                 ) from None
             os.close(fd)
             fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def write_file(
+    workspace: Path, parts: tuple[str, ...], data: bytes, *, uid: int | None = None
+) -> None:
+    """Write `data` at `parts` under the workspace, creating directories; no link followed."""
+    if not parts:
+        raise PathEscape("a file needs a name", field="path", received="", expected="a file")
+    fd = _parent(workspace, parts, create=True, uid=uid)
+    try:
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
             out = os.open(parts[-1], flags, 0o644, dir_fd=fd)
@@ -133,13 +147,8 @@ def read_file(workspace: Path, parts: tuple[str, ...], *, limit: int) -> bytes:
     """Read up to `limit` bytes of a file under the workspace; no link followed."""
     if not parts:
         raise PathEscape("a file needs a name", field="path", received="", expected="a file")
-    flags_dir = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(workspace, flags_dir)
+    fd = _parent(workspace, parts, create=False, uid=None)
     try:
-        for name in parts[:-1]:
-            child = os.open(name, flags_dir, dir_fd=fd)
-            os.close(fd)
-            fd = child
         inner = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
         try:
             if not stat.S_ISREG(os.fstat(inner).st_mode):

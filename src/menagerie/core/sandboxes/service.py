@@ -46,7 +46,11 @@ class SandboxService(Lifecycle, Commands):
     async def start(self) -> None:
         self.settings.root.mkdir(parents=True, exist_ok=True)
         await self._ledger.start()
-        self._backend_status = await self.backend.self_test()
+        # choosing the backend ran its self-test already; a backend untested or failing
+        # (named explicitly, so not replaced) is tried once more now
+        self._backend_status = self.backend.status()
+        if not self._backend_status.available:
+            self._backend_status = await self.backend.self_test()
         if not self._backend_status.available:
             log.warning("sandbox backend %s unavailable: %s", self.backend.name, self.status.reason)
         self._reaper = asyncio.create_task(self._reap_idle(), name="sandbox-reaper")
