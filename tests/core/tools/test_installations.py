@@ -248,8 +248,11 @@ async def test_a_restarted_platform_resumes_its_servers(mcp_settings: Settings) 
     second = Platform.build(mcp_settings)
     await second.start()
     try:
+        # the stored status may still say "running" from before the restart: resumed means
+        # this process holds a session for the server and has marked it running again
         for _ in range(300):
-            if (await second.mcp.installation(me, TIME)).status == "running":
+            resumed = bool(second.mcp.sessions(me.tenant_id))
+            if resumed and (await second.mcp.installation(me, TIME)).status == "running":
                 break
             await asyncio.sleep(0.1)
         result = await second.mcp.execute(me, TIME, "get_current_time", {"timezone": "UTC"})
