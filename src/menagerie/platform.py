@@ -38,7 +38,9 @@ from menagerie.core.ops.ratelimit import RateLimiter
 from menagerie.core.ops.stats import RequestStats
 from menagerie.core.ops.tracing import Tracing
 from menagerie.core.redact import Redactor
+from menagerie.core.runs.agent_tasks import AgentTasks
 from menagerie.core.runs.chat_turns import ChatTasks
+from menagerie.core.runs.service import Runs
 from menagerie.core.runs.tasks import TaskService
 from menagerie.core.runs.worker import InProcessWorker
 from menagerie.core.sandboxes.agent import SandboxAgents, SandboxTools
@@ -84,6 +86,8 @@ class Platform:
     mcp: ToolService  # MCP: the marketplace catalogue, installations, sessions, tool calls
     sandboxes: SandboxService  # workspaces, their backend, commands, files, tier limits
     terminals: Terminals  # shells inside running sandboxes (PodPlay's terminal sessions)
+    runs: Runs  # background work on taskiq workers, its state in the database
+    agent_tasks: AgentTasks  # tasks that run the agent loop as runs (Crazy Gary's /api/tasks)
     # request counters per route category and caller; in Redis when configured, so that
     # replicas share them
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
@@ -219,6 +223,17 @@ class Platform:
             ),
             tracer=tracing.tracer,
         )
+        tasks = TaskService(database)
+        runs = Runs(
+            database,
+            events,
+            broker_url=settings.broker_url,
+            execute=settings.server_worker,
+            concurrency=settings.worker_concurrency,
+            heartbeat_s=settings.run_heartbeat_s,
+            lapse_s=settings.run_lapse_s,
+            max_attempts=settings.run_max_attempts,
+        )
         return cls(
             settings,
             database,
@@ -250,10 +265,12 @@ class Platform:
             chat=chat,
             memory=memory,
             agents=agents,
-            tasks=TaskService(database),
+            tasks=tasks,
             mcp=mcp,
             sandboxes=sandboxes,
             terminals=Terminals(sandboxes, events),
+            runs=runs,
+            agent_tasks=AgentTasks(tasks, runs, agents, events),
             rate_limiter=RateLimiter(
                 settings.redis_url,
                 enabled=settings.rate_limits_enabled,
@@ -311,6 +328,7 @@ class Platform:
         await self.endpoints.start()
         await self.mcp.start()
         await self.sandboxes.start()
+        await self.runs.start()  # after the services its jobs use
         if self.logbook is not None:
             await self.logbook.start()
         if self.alerts is not None:
@@ -325,6 +343,7 @@ class Platform:
             await self.alerts.stop()
         if self.logbook is not None:
             await self.logbook.stop()
+        await self.runs.stop()  # its jobs use the services below: stopped (and requeued) first
         await self.terminals.stop()  # their shells run in sandboxes: before those stop
         await self.sandboxes.stop()
         await self.mcp.stop()  # its servers are child processes: take them down first

@@ -115,6 +115,28 @@ class Settings(BaseSettings):
     # shared infrastructure for several replicas
     redis_url: str | None = None
 
+    # runs: background work on taskiq workers
+    broker_url: str | None = Field(
+        None,
+        description=(
+            "taskiq broker: redis://…, nats://… (JetStream) or amqp://… (RabbitMQ); "
+            "unset: the in-memory broker, runs execute inside the server"
+        ),
+    )
+    server_worker: bool = Field(
+        True,
+        description=(
+            "the server executes runs itself; false with a broker leaves them to "
+            "`menagerie worker` processes (with the in-memory broker it always does)"
+        ),
+    )
+    worker_concurrency: int = Field(4, ge=1, le=256, description="runs one process executes at once")
+    run_heartbeat_s: float = Field(1.0, gt=0, le=60, description="how often a worker says it lives")
+    run_lapse_s: float = Field(
+        15.0, gt=0, description="a running run whose heartbeat is older was lost with its worker"
+    )
+    run_max_attempts: int = Field(2, ge=1, le=10, description="tries of a run whose worker died")
+
     # auth
     dev_mode: bool = Field(
         False,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from menagerie.core.chat.tables import ChatSessionRow
 from menagerie.core.clock import utcnow
-from menagerie.core.errors import Invalid, NotFound
+from menagerie.core.errors import Conflict, Invalid, NotFound
 from menagerie.core.identity.models import Principal
 from menagerie.core.ids import new_id
 from menagerie.core.paging import check_page
@@ -25,6 +25,7 @@ from menagerie.storage.database import Database
 Status = Literal["created", "running", "completed", "failed", "stopped"]
 STATUSES: tuple[str, ...] = ("created", "running", "completed", "failed", "stopped")
 PRIORITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
+RESTARTABLE: frozenset[str] = frozenset({"created", "stopped", "failed"})
 # "task": work asked for through /api/tasks; "chat": a chat turn an API reports as a task
 KINDS: tuple[str, ...] = ("task", "chat")
 
@@ -32,6 +33,8 @@ KINDS: tuple[str, ...] = ("task", "chat")
 @dataclass(frozen=True, slots=True)
 class Task:
     id: str
+    tenant_id: str
+    user_id: str
     kind: str
     title: str
     description: str
@@ -47,6 +50,16 @@ class Task:
     updated_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStats:
+    total: int
+    active: int
+    completed: int
+    failed: int
+    average_completion_s: float | None  # None: no task has completed yet
+    success_rate: float | None  # completed / (completed + failed); None before either
 
 
 class TaskService:
@@ -128,6 +141,74 @@ class TaskService:
             row.updated_at = row.completed_at = now
             return _task(row)
 
+    async def begin(self, principal: Principal, task_id: str) -> Task:
+        """`created` (or ended stopped or failed, to try again) to `running`."""
+        async with self._db.session() as session:
+            row = await self._row(session, principal, task_id)
+            if row.status not in RESTARTABLE:
+                raise Conflict(
+                    f"task {task_id} is {row.status}: only created, stopped or failed tasks start",
+                    reason="TASK_NOT_STARTABLE",
+                    details={"status": row.status},
+                )
+            now = utcnow()
+            row.status, row.progress, row.error, row.result = "running", 0, None, None
+            row.started_at = row.updated_at = now
+            row.completed_at = None
+            return _task(row)
+
+    async def advance(self, principal: Principal, task_id: str, progress: int) -> Task | None:
+        """Progress of a running task; None once it is no longer running."""
+        async with self._db.session() as session:
+            row = await self._row(session, principal, task_id)
+            if row.status != "running":
+                return None
+            row.progress = max(row.progress, min(99, progress))
+            row.updated_at = utcnow()
+            return _task(row)
+
+    async def halt(self, principal: Principal, task_id: str, reason: str | None = None) -> Task:
+        """Stopped on request: it keeps its progress, and says why when it was not the user."""
+        async with self._db.session() as session:
+            row = await self._row(session, principal, task_id)
+            now = utcnow()
+            row.status, row.error = "stopped", reason
+            row.updated_at = row.completed_at = now
+            return _task(row)
+
+    async def stats(self, principal: Principal) -> TaskStats:
+        """The caller's tasks by state, with the mean seconds from start to completion."""
+        mine = (TaskRow.tenant_id == principal.tenant_id, TaskRow.user_id == principal.user_id)
+        async with self._db.session() as session:
+            counts = dict(
+                (
+                    await session.execute(
+                        select(TaskRow.status, func.count()).where(*mine).group_by(TaskRow.status)
+                    )
+                ).all()
+            )
+            spans = (
+                await session.execute(
+                    select(TaskRow.started_at, TaskRow.completed_at).where(
+                        *mine,
+                        TaskRow.status == "completed",
+                        TaskRow.started_at.is_not(None),
+                        TaskRow.completed_at.is_not(None),
+                    )
+                )
+            ).all()
+        seconds = [(done - began).total_seconds() for began, done in spans]
+        completed, failed = counts.get("completed", 0), counts.get("failed", 0)
+        ended = completed + failed
+        return TaskStats(
+            total=sum(counts.values()),
+            active=counts.get("running", 0),
+            completed=completed,
+            failed=failed,
+            average_completion_s=round(sum(seconds) / len(seconds), 3) if seconds else None,
+            success_rate=round(completed / ended, 4) if ended else None,
+        )
+
     async def get(self, principal: Principal, task_id: str) -> Task:
         async with self._db.session() as session:
             return _task(await self._row(session, principal, task_id))
@@ -187,6 +268,8 @@ async def _check_session(session: AsyncSession, principal: Principal, session_id
 def _task(row: TaskRow) -> Task:
     return Task(
         id=row.id,
+        tenant_id=row.tenant_id,
+        user_id=row.user_id,
         kind=row.kind,
         title=row.title,
         description=row.description,
