@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from menagerie import __version__
 from menagerie.core.agents.definitions import AgentCatalog
@@ -37,6 +38,8 @@ from menagerie.core.ops.metrics import Metrics
 from menagerie.core.ops.ratelimit import RateLimiter
 from menagerie.core.ops.stats import RequestStats
 from menagerie.core.ops.tracing import Tracing
+from menagerie.core.projects.config import ProjectConfigs
+from menagerie.core.projects.layout import ProjectLayout
 from menagerie.core.redact import Redactor
 from menagerie.core.runs.agent_tasks import AgentTasks
 from menagerie.core.runs.chat_turns import ChatTasks
@@ -49,11 +52,16 @@ from menagerie.core.sandboxes.models import TierLimits
 from menagerie.core.sandboxes.service import SandboxService
 from menagerie.core.sandboxes.settings import DEFAULT_TIERS, SandboxSettings
 from menagerie.core.sandboxes.terminals import Terminals
+from menagerie.core.sync.service import SyncService
 from menagerie.core.tools.agent_tools import McpTools
 from menagerie.core.tools.catalog import Catalog
 from menagerie.core.tools.models import McpSettings
 from menagerie.core.tools.service import ToolService
+from menagerie.core.workflows.definitions import WorkflowCatalog
+from menagerie.core.workflows.service import WorkflowService
+from menagerie.core.workflows.states import WorkflowStates
 from menagerie.logs import RequestIdFilter
+from menagerie.realtime import madace_sync
 from menagerie.settings import Settings
 from menagerie.storage import migrate
 from menagerie.storage.database import Database
@@ -284,6 +292,38 @@ class Platform:
             journal=EventJournal(events),
         )
 
+    @cached_property
+    def projects(self) -> ProjectLayout:
+        """Where MADACE-style project files live under the data directory."""
+        return ProjectLayout(
+            self.settings.resolved_data_dir,
+            self.settings.default_tenant,
+            status_path=self.settings.madace_status_file,
+        )
+
+    @cached_property
+    def project_configs(self) -> ProjectConfigs:
+        """Each tenant's project configuration (`config.yaml`, secrets in `.env`)."""
+        return ProjectConfigs(self.projects)
+
+    @cached_property
+    def workflows(self) -> WorkflowService:
+        """Workflow definitions and each tenant's runs of them, steps in the agent loop."""
+        return WorkflowService(
+            WorkflowCatalog(self.projects.workflows_dir),
+            WorkflowStates(self.database, self.projects),
+            self.agents,
+        )
+
+    @cached_property
+    def sync(self) -> SyncService:
+        """The sync service: file changes to WebSocket clients, on a port of its own."""
+        return SyncService(
+            self.projects,
+            host=self.settings.madace_sync_host,
+            listen=madace_sync.listen_with(self.identity),
+        )
+
     @property
     def incidents(self) -> IncidentService:
         """Incidents operators open (Crazy Gary's `/api/monitoring/incidents`)."""
@@ -337,6 +377,8 @@ class Platform:
             await self.maintenance.start()
 
     async def stop(self) -> None:
+        if "sync" in self.__dict__:  # started only if it was ever asked for
+            await self.sync.stop()
         if self.maintenance is not None:
             await self.maintenance.stop()
         if self.alerts is not None:

@@ -130,7 +130,9 @@ class Settings(BaseSettings):
             "`menagerie worker` processes (with the in-memory broker it always does)"
         ),
     )
-    worker_concurrency: int = Field(4, ge=1, le=256, description="runs one process executes at once")
+    worker_concurrency: int = Field(
+        4, ge=1, le=256, description="runs one process executes at once"
+    )
     run_heartbeat_s: float = Field(1.0, gt=0, le=60, description="how often a worker says it lives")
     run_lapse_s: float = Field(
         15.0, gt=0, description="a running run whose heartbeat is older was lost with its worker"
@@ -286,6 +288,13 @@ class Settings(BaseSettings):
     )
     llm_endpoints: list[EndpointSettings] = Field(
         default_factory=list, description="managed model servers that sleep and wake"
+    )
+
+    # MADACE projects: the workflow status file `GET /madace/api/state` reads (default
+    # <data_dir>/madace/workflow-status.md) and where the sync service's WebSocket server listens
+    madace_status_file: Path | None = None
+    madace_sync_host: str = Field(
+        "127.0.0.1", description="address of the sync service's WebSocket server (loopback)"
     )
 
     # readiness: variables an operator declares mandatory for this deployment

@@ -12,17 +12,7 @@ SAVE_MEMORY = "POST /api/v3/chat/sessions/{}/memory"
 CONTRACT = Contract(
     seed="001",
     dialect="madace",
-    pending={
-        "GET /api/workflows": "issue 13",
-        "GET /api/workflows/{}": "issue 13",
-        "GET /api/workflows/{}/state": "issue 13",
-        "POST /api/workflows/{}/execute": "issue 13",
-        "GET /api/state": "issue 13",
-        "GET /api/config": "issue 13",
-        "POST /api/config": "issue 13",
-        "GET /api/sync": "issue 13",
-        "POST /api/sync": "issue 13",
-    },
+    pending={},
     codes=seeds.error_codes("001", "Chat Error Codes", "Common Error Codes"),
     # each listed in docs/contract.md "## MADACE"
     nullable={
@@ -37,9 +27,10 @@ CONTRACT = Contract(
         (MEMORY, "memory[].lastAccessedAt"): "null until the memory is read",
         (SAVE_MEMORY, "memory.context"): "null when saved without context (it is optional)",
         (SAVE_MEMORY, "memory.expiresAt"): "null when saved without expiresAt (optional)",
+        ("POST /api/workflows/{}/execute", "nextPrompt"): "null once the last step is done",
     },
-    # the caller's own keys
-    free_form=frozenset({"metadata", "session.metadata"}),
+    # the caller's own keys; a workflow's variables are named by its steps
+    free_form=frozenset({"metadata", "session.metadata", "variables"}),
     # the stream answers Server-Sent Events, checked by the chat tests event by event
     not_json=frozenset({"POST /api/v3/chat/stream"}),
 )

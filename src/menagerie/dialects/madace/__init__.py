@@ -1,6 +1,18 @@
 """MADACE (seed 001), served under `/madace` (its base URL is `/madace/api`)."""
 
-from menagerie.dialects.madace import agents, health, llm, memory, messages, sessions, stream
+from menagerie.dialects.madace import (
+    agents,
+    config,
+    health,
+    llm,
+    memory,
+    messages,
+    sessions,
+    state,
+    stream,
+    sync,
+    workflows,
+)
 from menagerie.dialects.madace.envelope import MadaceEnvelope
 from menagerie.dialects.madace.schemas import ErrorBody
 from menagerie.http.dialect import DialectSpec
@@ -20,6 +32,10 @@ SPEC = DialectSpec(
         messages.router,
         stream.router,
         memory.router,
+        workflows.router,
+        state.router,
+        config.router,
+        sync.router,
     ),
     description="The MADACE agents, workflows and chat API, served by Menagerie.",
     # seed 001 "Rate Limiting", its announced per-address tiers

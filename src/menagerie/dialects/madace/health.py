@@ -25,7 +25,7 @@ def _state(component: ComponentHealth) -> ServiceState:
     return "up" if component.healthy else "down"
 
 
-def health_of(report: HealthReport) -> Health:
+def health_of(report: HealthReport, *, sync_running: bool) -> Health:
     components = report.components
     api_up = all(components[name].healthy for name in API_NEEDS)
     return Health(
@@ -34,8 +34,8 @@ def health_of(report: HealthReport) -> Health:
         services=Services(
             api="up" if api_up else "down",
             database=_state(components["database"]),
-            # MADACE's WebSocket sync service is not served yet (issue 13)
-            sync="n/a",
+            # the WebSocket sync service runs once `POST /api/sync` starts it
+            sync="up" if sync_running else "down",
             filesystem="healthy" if components["filesystem"].healthy else "unhealthy",
             event_bus=_state(components["event_bus"]),
             worker=_state(components["worker"]),
@@ -54,5 +54,5 @@ def health_of(report: HealthReport) -> Health:
 )
 async def health(platform: PlatformDep) -> JSONResponse:
     report = await platform.health.report()
-    body = health_of(report).model_dump(mode="json")
+    body = health_of(report, sync_running=platform.sync.running).model_dump(mode="json")
     return JSONResponse(body, status_code=http_status(report))

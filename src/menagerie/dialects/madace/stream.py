@@ -18,6 +18,7 @@ from menagerie.core.agents.events import (
 )
 from menagerie.core.agents.runtime import TurnRequest
 from menagerie.core.errors import Internal, MenagerieError
+from menagerie.dialects.madace.config import preferred_model
 from menagerie.dialects.madace.deps import PlatformDep, PrincipalDep
 from menagerie.dialects.madace.envelope import MadaceEnvelope, wire_words
 from menagerie.dialects.madace.schemas.messages import (
@@ -60,6 +61,9 @@ async def stream(
             session_id=session.id,
             create_session=False,
             reply_to_id=body.replyToId,
+            # the tenant's saved LLM choice (POST /api/config), passed over if not callable
+            model=await preferred_model(platform, principal),
+            model_is_preference=True,
         ),
     )
     # refusals (unknown agent, nothing to answer, context too long) stay HTTP errors

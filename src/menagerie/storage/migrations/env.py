@@ -15,7 +15,8 @@ import menagerie.core.memory.tables
 import menagerie.core.ops.tables
 import menagerie.core.runs.tables
 import menagerie.core.sandboxes.tables
-import menagerie.core.tools.tables  # noqa: F401
+import menagerie.core.tools.tables
+import menagerie.core.workflows.tables  # noqa: F401
 from menagerie.storage.base import Base, include_object
 
 metadata = Base.metadata

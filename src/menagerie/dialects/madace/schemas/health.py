@@ -13,7 +13,9 @@ ServiceState = Literal["up", "down", "n/a"]
 class Services(BaseModel):
     api: ServiceState = Field(description="up when what every route needs (database, files) works")
     database: ServiceState
-    sync: ServiceState = Field(description="the WebSocket sync service; n/a until it is served")
+    sync: ServiceState = Field(
+        description="the WebSocket sync service: up while started (POST /api/sync)"
+    )
     filesystem: Literal["healthy", "unhealthy"]
     event_bus: ServiceState
     worker: ServiceState

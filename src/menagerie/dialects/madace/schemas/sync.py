@@ -1,0 +1,46 @@
+"""Seed 001 "Sync Service API"."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+DEFAULT_PORT = 3001  # the seed's `ws://localhost:3001`
+
+
+class SyncClientOut(BaseModel):
+    id: str
+    connectedAt: int = Field(description="epoch milliseconds")
+    lastPing: int = Field(description="epoch milliseconds of its last ping; connectedAt before")
+    metadata: dict[str, str] = Field(description="source (?source=) and userAgent")
+
+
+class SyncStatusOut(BaseModel):
+    running: bool
+    clients: list[SyncClientOut] = Field(description="the caller's tenant's clients")
+    clientCount: int
+    uptime: int = Field(description="milliseconds since it started; 0 while stopped")
+
+
+class SyncAction(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    action: Literal["start", "stop"]
+    wsPort: int = Field(DEFAULT_PORT, ge=1024, le=65535)
+    statePaths: list[Annotated[str, Field(min_length=1, max_length=1000)]] = Field(
+        default_factory=lambda: ["madace-data/workflow-states"],
+        min_length=1,
+        max_length=20,
+        description="folders under the MADACE data folder (`madace-data/…`)",
+    )
+    configPath: str = Field("madace-data/config/config.yaml", min_length=1, max_length=1000)
+
+
+class SyncActionDone(BaseModel):
+    success: bool = True
+    message: str
+    running: bool
+    wsPort: int | SkipJsonSchema[None] = Field(None, description="start only")
+    clientCount: int | SkipJsonSchema[None] = Field(None, description="start only")
