@@ -9,10 +9,6 @@ CONTRACT = Contract(
     seed="004",
     dialect="gary",
     pending={
-        "POST /api/tasks": "issue 12",
-        "POST /api/tasks/{}/start": "issue 12",
-        "POST /api/tasks/{}/stop": "issue 12",
-        "GET /api/stats": "issue 12",
         "POST /api/heavy/orchestrate": "issue 12",
         "GET /api/heavy/progress": "issue 12",
         "GET /api/heavy/tools": "issue 12",

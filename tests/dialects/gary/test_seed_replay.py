@@ -224,6 +224,49 @@ async def test_chat_and_tasks(gary: tuple[httpx.AsyncClient, Platform]) -> None:
     assert detail["result"]["response"] == answered["response"]
 
 
+async def _task_ended(client: httpx.AsyncClient, me: dict[str, str], task_id: str) -> Any:
+    async with asyncio.timeout(20):
+        while True:
+            task = (await client.get(f"/api/tasks/{task_id}", headers=me)).json()
+            if task["status"] not in ("created", "running"):
+                return task
+            await asyncio.sleep(0.05)
+
+
+async def test_task_lifecycle(gary: tuple[httpx.AsyncClient, Platform]) -> None:
+    client, platform = gary
+    signed_in = await platform.accounts.register("ops@example.com", "SecurePassword123", "Ops")
+    me = bearer(signed_in.tokens.access_token)
+    sent = example("POST /api/tasks", "request")
+    created = check("POST /api/tasks", await client.post("/api/tasks", headers=me, json=sent), 201)
+    assert created["status"] == "created"
+    task_id = created["task_id"]
+    shown = (await client.get(f"/api/tasks/{task_id}", headers=me)).json()
+    assert (shown["title"], shown["priority"], shown["model"]) == (
+        sent["title"],
+        sent["priority"],
+        sent["model"],
+    )
+
+    started = await client.post(f"/api/tasks/{task_id}/start", headers=me)
+    assert check("POST /api/tasks/{}/start", started, 200) == {"status": "started"}
+    done = await _task_ended(client, me, task_id)
+    assert (done["status"], done["progress"], done["error"]) == ("completed", 100, None)
+    # the seed's gpt-oss-120b is the managed endpoint this test runs: it answered
+    assert done["model"] == "gpt-oss-120b"
+    assert done["result"]["response"]
+
+    again = await client.post(f"/api/tasks/{task_id}/stop", headers=me)
+    assert again.status_code == 409
+    assert again.json()["details"]["reason"] == "TASK_NOT_RUNNING"
+
+    stats = check("GET /api/stats", await client.get("/api/stats", headers=me), 200)
+    assert stats["total_tasks"] == 1
+    assert (stats["completed_tasks"], stats["failed_tasks"], stats["active_tasks"]) == (1, 0, 0)
+    assert stats["success_rate"] == 1.0
+    assert stats["average_completion_time"] > 0
+
+
 async def _until(client: httpx.AsyncClient, admin: dict[str, str], state: str) -> None:
     deadline = time.monotonic() + 10
     while (await client.get("/api/endpoints/status/120b", headers=admin)).json()["status"] != state:

@@ -6,6 +6,8 @@ change goes out on the bus as `TaskUpdated`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 from datetime import datetime
 from typing import Any, ClassVar
@@ -82,7 +84,8 @@ class AgentTasks:
         await self._publish(task)
         return task
 
-    async def stop(self, principal: Principal, task_id: str) -> Task:
+    async def stop(self, principal: Principal, task_id: str, *, wait_s: float = 0) -> Task:
+        """Tells the task's run to stop; with `wait_s`, waits that long to see it stopped."""
         task = await self._tasks.get(principal, task_id)
         run = await self._runs.store.latest_for(task.id)
         if task.status != "running" or run is None or run.status not in ("queued", "running"):
@@ -92,6 +95,14 @@ class AgentTasks:
                 details={"status": task.status},
             )
         await self._runs.cancel(run.id, principal.tenant_id)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait_s):
+                # the task's record follows its run once the run's end is handled, on any worker
+                while True:
+                    task = await self._tasks.get(principal, task_id)
+                    if task.status != "running":
+                        return task
+                    await asyncio.sleep(0.05)
         return await self._tasks.get(principal, task_id)
 
     async def _execute(self, context: RunContext) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from menagerie.dialects.gary import (
     mcp,
     monitoring,
     observability,
+    tasks,
     users,
 )
 from menagerie.dialects.gary.envelope import GaryEnvelope
@@ -29,6 +30,7 @@ SPEC = DialectSpec(
         users.router,
         endpoints.router,
         chat.router,
+        tasks.router,
         mcp.router,
     ),
     description="The Crazy Gary agent orchestration API, served by Menagerie.",

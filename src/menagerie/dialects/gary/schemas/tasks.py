@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,3 +34,38 @@ class TaskEntry(BaseModel):
 class TaskDetail(TaskEntry):
     result: dict[str, Any] | None
     error: str | None
+
+
+class TaskBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    title: str = Field(min_length=1, max_length=500)
+    description: str = Field(max_length=100_000)
+    # none: the agent's own preferred model (docs/contract.md); a model that cannot be called
+    # is passed over for the next available one, and the task records the one that answered
+    model: str | None = Field(None, max_length=200)
+    priority: Literal["low", "medium", "high", "critical"] = "medium"
+
+
+class TaskCreated(BaseModel):
+    task_id: str
+    status: Literal["created"]
+
+
+class TaskStarted(BaseModel):
+    status: Literal["started"]
+
+
+class TaskStopped(BaseModel):
+    status: Literal["stopped"]
+
+
+class AgentStats(BaseModel):
+    total_tasks: int
+    active_tasks: int
+    completed_tasks: int
+    failed_tasks: int
+    # seconds from start to completion over completed tasks; 0.0 before any completed
+    average_completion_time: float
+    # completed / (completed + failed); 0.0 before any ended (both counts say so)
+    success_rate: float
