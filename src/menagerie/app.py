@@ -106,6 +106,11 @@ def create_app(
         surfaces,
         prefixes={s.mount_path: s.name for s in specs if s.name in surfaces},
         root=root_surface if root_surface in surfaces else next(iter(surfaces), "podplay"),
+        on_connections=(
+            (lambda surface, delta: platform.metrics.connection("socketio", surface, delta))
+            if settings.metrics_enabled
+            else None
+        ),
     )
     relays = [podplay.relay(hub), gary.relay(hub)]
     sockets = socketio_app(hub.server)
@@ -124,9 +129,9 @@ def create_app(
     app.add_middleware(
         RequestContextMiddleware,
         stats=platform.request_stats,
-        metrics=platform.metrics,
+        metrics=platform.metrics if settings.metrics_enabled else None,
         prefixes={s.mount_path: s.name for s in specs},
         logbook=platform.logbook,
-        tracer=platform.tracing.tracer,
+        tracer=platform.tracing.tracer if platform.tracing.enabled else None,
     )
     return app

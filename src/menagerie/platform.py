@@ -31,6 +31,7 @@ from menagerie.core.llm.service import LlmService
 from menagerie.core.memory.service import MemoryService
 from menagerie.core.ops.alerts import AlertMonitor, Thresholds
 from menagerie.core.ops.health import HealthService
+from menagerie.core.ops.health_watch import HealthWatcher
 from menagerie.core.ops.incidents import IncidentService
 from menagerie.core.ops.logbook import Logbook
 from menagerie.core.ops.maintenance import Maintenance
@@ -102,6 +103,7 @@ class Platform:
     metrics: Metrics = field(default_factory=Metrics)  # Prometheus, per platform
     logbook: Logbook | None = None  # answered requests, warnings and errors
     alerts: AlertMonitor | None = None  # conditions checked on a schedule
+    health_watch: HealthWatcher | None = None  # health changes published on the bus
     maintenance: Maintenance | None = None  # the operator's maintenance mode, server-wide
     tracing: Tracing = field(default_factory=Tracing)  # OpenTelemetry, spans kept in process
     journal: EventJournal | None = None  # the bus's events this process saw, the latest kept
@@ -161,9 +163,13 @@ class Platform:
         llm = LlmService(settings, database, events, endpoints=endpoints)
         health.watch_models(llm.router, llm.ledger)  # provider health now, not at boot
         metrics = Metrics()
-        llm.ledger.on_record(metrics.model_call)
-        tracing = Tracing(otlp_endpoint=settings.otlp_endpoint)
-        llm.ledger.on_record(tracing.model_call)
+        if settings.metrics_enabled:
+            llm.ledger.on_record(metrics.model_call)
+            events.observe_lag(metrics.bus_delivered)
+            metrics.watch_database(lambda: database.engine.pool)
+        tracing = Tracing(otlp_endpoint=settings.otlp_endpoint, enabled=settings.tracing_enabled)
+        if settings.tracing_enabled:
+            llm.ledger.on_record(tracing.model_call)
         logbook = Logbook(
             database,
             redactor,
@@ -182,6 +188,9 @@ class Platform:
                 memory_percent=settings.alert_memory_percent,
                 disk_percent=settings.alert_disk_percent,
                 error_rate=settings.alert_error_rate,
+                p99_latency_ms=settings.alert_p99_latency_ms,
+                worker_heartbeat_s=settings.alert_worker_heartbeat_s,
+                worker_queued=settings.alert_worker_queued,
             ),
             interval_s=settings.alert_interval_s,
         )
@@ -210,6 +219,7 @@ class Platform:
             ),
             sandbox_backend=sandbox_backend,
         )
+        alerts.watch_tools(mcp)
         sandboxes = SandboxService(
             database,
             secret_box,
@@ -219,6 +229,10 @@ class Platform:
             sandbox_settings(settings),
             tracer=tracing.tracer,
         )
+        if settings.metrics_enabled:
+            mcp.on_tool_call(metrics.tool_call)
+            sandboxes.on_exec(metrics.sandbox_exec)
+            metrics.watch_sandboxes(lambda: len(sandboxes.running_ids))
         health.watch_sandboxes(lambda: sandboxes.status)
         agents = AgentRuntime(
             AgentCatalog(data_dir / "agents", documents_root=data_dir),
@@ -290,6 +304,12 @@ class Platform:
             maintenance=Maintenance(database, events, operator_tenant=settings.default_tenant),
             tracing=tracing,
             journal=EventJournal(events),
+            health_watch=HealthWatcher(
+                health,
+                events,
+                operator_tenant=settings.default_tenant,
+                interval_s=settings.alert_interval_s,
+            ),
         )
 
     @cached_property
@@ -373,6 +393,8 @@ class Platform:
             await self.logbook.start()
         if self.alerts is not None:
             await self.alerts.start()
+        if self.health_watch is not None:
+            await self.health_watch.start()
         if self.maintenance is not None:
             await self.maintenance.start()
 
@@ -381,6 +403,8 @@ class Platform:
             await self.sync.stop()
         if self.maintenance is not None:
             await self.maintenance.stop()
+        if self.health_watch is not None:
+            await self.health_watch.stop()
         if self.alerts is not None:
             await self.alerts.stop()
         if self.logbook is not None:

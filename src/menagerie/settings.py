@@ -99,6 +99,15 @@ class Settings(BaseSettings):
     alert_memory_percent: float = Field(90.0, ge=0, le=100)
     alert_disk_percent: float = Field(90.0, ge=0, le=100)
     alert_error_rate: float = Field(0.05, ge=0, le=1)
+    # p99 latency of the last few minutes' requests (ms); the worker's heartbeat age (s) and
+    # queued jobs past which it lags
+    alert_p99_latency_ms: float = Field(5000.0, gt=0)
+    alert_worker_heartbeat_s: float = Field(15.0, gt=0)
+    alert_worker_queued: int = Field(100, ge=1)
+    # instrumentation switches: Prometheus metrics of requests, and OpenTelemetry tracing
+    # (spans, the recent-span store and OTLP export); both on unless turned off
+    metrics_enabled: bool = True
+    tracing_enabled: bool = True
     # tracing: also export spans over OTLP/HTTP (protobuf) to this collector URL
     # (`http://collector:4318/v1/traces`); headers from `OTEL_EXPORTER_OTLP_HEADERS`
     otlp_endpoint: str | None = None

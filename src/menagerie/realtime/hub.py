@@ -112,10 +112,13 @@ class Hub:
         *,
         prefixes: Mapping[str, str],
         root: str,
+        on_connections: Callable[[str, int], None] | None = None,
     ) -> None:
         """`prefixes` maps a dialect's mount path (`/podplay`) to its surface's name; `root`
-        is the surface of the default namespace on the server's root path."""
+        is the surface of the default namespace on the server's root path. `on_connections`
+        is told (surface, +1 or -1) as each accepted connection opens and closes."""
         self.server = server
+        self._on_connections = on_connections
         self._surfaces = dict(surfaces)
         self._prefixes = dict(prefixes)
         self._root = root
@@ -174,9 +177,17 @@ class Hub:
         connection = Connection(self, sid, namespace, name, environ)
         await self._surfaces[name].connect(connection, auth)
         self._connections[(namespace, sid)] = connection
+        if self._on_connections is not None:
+            self._on_connections(name, 1)
 
     async def _disconnect(self, namespace: str, sid: str, reason: Any = None) -> None:
-        self._connections.pop((namespace, sid), None)
+        connection = self._connections.pop((namespace, sid), None)
+        if connection is not None and self._on_connections is not None:
+            self._on_connections(connection.surface, -1)
+
+    def count(self, surface: str) -> int:
+        """This replica's open connections of one surface."""
+        return sum(1 for c in self._connections.values() if c.surface == surface)
 
     async def _event(self, event: str, namespace: str, sid: str, *args: Any) -> None:
         data = args[0] if args else None

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import logging
+import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from menagerie.core.clock import utcnow
 
 JsonObject = dict[str, Any]
+# (topic, seconds from publish to delivery): told each time a subscriber takes an event
+LagListener = Callable[[str, float], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +24,8 @@ class Event:
     topic: str
     payload: JsonObject
     published_at: str = field(default_factory=lambda: utcnow().isoformat())
+    # the publisher's clock (epoch seconds), for the lag from publish to delivery
+    published_ts: float = field(default_factory=time.time)
 
 
 class Subscription:
@@ -28,8 +35,15 @@ class Subscription:
     and overflow drops the oldest event and counts it in `dropped`.
     """
 
-    def __init__(self, patterns: tuple[str, ...], max_queue: int = 1000) -> None:
+    def __init__(
+        self,
+        patterns: tuple[str, ...],
+        max_queue: int = 1000,
+        *,
+        on_delivery: LagListener | None = None,
+    ) -> None:
         self.patterns = patterns
+        self._on_delivery = on_delivery
         self._queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=max_queue)
         self.dropped = 0
         self.closed = False
@@ -58,9 +72,15 @@ class Subscription:
         if self.closed and self._queue.empty():
             return None
         try:
-            return await asyncio.wait_for(self._queue.get(), within)
+            event = await asyncio.wait_for(self._queue.get(), within)
         except TimeoutError:
             return None
+        if event is not None and self._on_delivery is not None:
+            try:
+                self._on_delivery(event.topic, time.time() - event.published_ts)
+            except Exception:  # a listener's fault never stops the delivery
+                log.exception("event bus delivery listener failed")
+        return event
 
     async def __aiter__(self) -> AsyncIterator[Event]:
         while True:
@@ -74,6 +94,15 @@ class EventBus(ABC):
     """Publish JSON payloads on dotted topics; subscribe with glob patterns (`task.*`)."""
 
     name: str
+    _on_delivery: LagListener | None = None
+
+    def observe_lag(self, listener: LagListener) -> None:
+        """Tell `listener` how long each event took from its publish to a subscriber taking
+        it (subscriptions made from now on)."""
+        self._on_delivery = listener
+
+    def _subscription(self, patterns: tuple[str, ...]) -> Subscription:
+        return Subscription(patterns or ("*",), on_delivery=self._on_delivery)
 
     @abstractmethod
     async def start(self) -> None: ...

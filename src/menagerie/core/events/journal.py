@@ -76,5 +76,7 @@ def _visible(principal: Principal, event: Event) -> bool:
     payload = event.payload
     if payload.get("tenant_id") != principal.tenant_id:
         return False
+    if payload.get("audience") == "admins" and not principal.is_admin:
+        return False
     user = payload.get("user_id")
     return principal.is_admin or user is None or user == principal.user_id

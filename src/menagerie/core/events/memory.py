@@ -28,7 +28,7 @@ class InProcessEventBus(EventBus):
                 subscription.deliver(event)
 
     async def subscribe(self, *patterns: str) -> Subscription:
-        subscription = Subscription(patterns or ("*",))
+        subscription = self._subscription(patterns)
         self._subscriptions.append(subscription)
         return subscription
 

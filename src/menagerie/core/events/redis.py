@@ -87,7 +87,13 @@ class RedisEventBus(EventBus):
         except ValueError:
             log.warning("dropped a malformed event on %s", topic)
             return
-        event = Event(topic, body.get("payload", {}), body.get("published_at", ""))
+        published_ts = body.get("ts")
+        event = Event(
+            topic,
+            body.get("payload", {}),
+            body.get("published_at", ""),
+            published_ts if isinstance(published_ts, int | float) else time.time(),
+        )
         for subscription in list(self._subscriptions):
             if subscription.matches(topic):
                 subscription.deliver(event)
@@ -95,14 +101,20 @@ class RedisEventBus(EventBus):
     async def publish(self, topic: str, payload: JsonObject) -> None:
         client = self._require_client()
         event = Event(topic, payload)
-        message = json.dumps({"payload": event.payload, "published_at": event.published_at})
+        message = json.dumps(
+            {
+                "payload": event.payload,
+                "published_at": event.published_at,
+                "ts": event.published_ts,
+            }
+        )
         try:
             await client.publish(CHANNEL_PREFIX + topic, message)
         except (RedisError, OSError) as exc:
             raise Unavailable("event bus unavailable", service="event_bus") from exc
 
     async def subscribe(self, *patterns: str) -> Subscription:
-        subscription = Subscription(patterns or ("*",))
+        subscription = self._subscription(patterns)
         self._subscriptions.append(subscription)
         return subscription
 

@@ -27,6 +27,8 @@ class RequestStats:
         self.active = 0
         self._durations: deque[float] = deque(maxlen=window)
         self._recent: deque[float] = deque(maxlen=10_000)
+        # (when, seconds) of the latest requests, for percentiles of the recent ones
+        self._timed: deque[tuple[float, float]] = deque(maxlen=window)
         self.last_request_at: float | None = None
 
     def started(self) -> None:
@@ -40,7 +42,19 @@ class RequestStats:
         self._durations.append(duration)
         now = monotonic()
         self._recent.append(now)
+        self._timed.append((now, duration))
         self.last_request_at = now
+
+    def percentile_ms(self, quantile: float, within_s: float = 300.0) -> tuple[float, int]:
+        """The `quantile` (0.99: p99) of the latencies of the requests answered in the last
+        `within_s` seconds (the latest `window` at most), nearest rank, in ms; and how many
+        requests that is (0: no figure)."""
+        cutoff = monotonic() - within_s
+        durations = sorted(d for at, d in list(self._timed) if at >= cutoff)
+        if not durations:
+            return 0.0, 0
+        rank = max(0, min(len(durations) - 1, -(-len(durations) * quantile // 1) - 1))
+        return round(durations[int(rank)] * 1000, 3), len(durations)
 
     def snapshot(self) -> RequestStatsSnapshot:
         durations = list(self._durations)

@@ -1,5 +1,5 @@
-"""Operations: the logs of answered requests and logged errors (logbook.py), incidents, and
-the maintenance state (maintenance.py)."""
+"""Operations: the logs of answered requests and logged errors (logbook.py), incidents and
+their updates, and the maintenance state (maintenance.py)."""
 
 from __future__ import annotations
 
@@ -63,6 +63,23 @@ class IncidentRow(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IncidentUpdateRow(Base):
+    """One entry of an incident's timeline: what was said, by whom, and the status or
+    assignee it set (None: unchanged)."""
+
+    __tablename__ = "incident_updates"
+    __table_args__ = (Index("ix_incident_updates_incident_created", "incident_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    author: Mapped[str] = mapped_column(String(64))  # the user id of who wrote it
+    status: Mapped[str | None] = mapped_column(String(16))
+    assignee: Mapped[str | None] = mapped_column(String(320))
+    message: Mapped[str] = mapped_column(Text)
 
 
 class MaintenanceRow(Base):

@@ -21,7 +21,7 @@ from typing import Any
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
-from opentelemetry.trace import SpanKind, StatusCode, Tracer
+from opentelemetry.trace import NoOpTracer, SpanKind, StatusCode, Tracer
 
 from menagerie.core.llm.usage import UsageRecord
 
@@ -126,11 +126,20 @@ def _view(span: ReadableSpan, now: int) -> SpanView:
 
 
 class Tracing:
-    def __init__(self, service_name: str = "menagerie", otlp_endpoint: str | None = None) -> None:
+    def __init__(
+        self,
+        service_name: str = "menagerie",
+        otlp_endpoint: str | None = None,
+        *,
+        enabled: bool = True,
+    ) -> None:
+        """Disabled (`MENAGERIE_TRACING_ENABLED=false`): the tracer records nothing, the
+        store stays empty and nothing is exported."""
+        self.enabled = enabled
         self.provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
         self.store = SpanStore()
         self.provider.add_span_processor(self.store)
-        if otlp_endpoint:
+        if otlp_endpoint and enabled:
             # imported here: the exporter (protobuf, requests) loads only when it is wanted
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
             from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -138,7 +147,7 @@ class Tracing:
             self.provider.add_span_processor(
                 BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint))
             )
-        self.tracer: Tracer = self.provider.get_tracer("menagerie")
+        self.tracer: Tracer = self.provider.get_tracer("menagerie") if enabled else NoOpTracer()
 
     def model_call(self, record: UsageRecord) -> None:
         """A usage ledger listener: the call as a client span, timed as it was measured."""

@@ -66,6 +66,8 @@ class Commands(SandboxBase):
             span.set_attribute("menagerie.sandbox.timed_out", outcome.timed_out)
             if outcome.timed_out:
                 span.set_status(StatusCode.ERROR, "timed out")
+        result = "timeout" if outcome.timed_out else "ok" if outcome.exit_code == 0 else "failed"
+        self._executed(result, outcome.duration_ms / 1000)
         await self._record_execution(row)
         return ExecResult(
             outcome.stdout,

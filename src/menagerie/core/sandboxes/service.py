@@ -53,6 +53,9 @@ class SandboxService(Lifecycle, Commands):
             self._backend_status = await self.backend.self_test()
         if not self._backend_status.available:
             log.warning("sandbox backend %s unavailable: %s", self.backend.name, self.status.reason)
+        async with self._db.session() as session:
+            running = select(SandboxRow.id).where(SandboxRow.status == "running")
+            self.running_ids = set((await session.scalars(running)).all())
         self._reaper = asyncio.create_task(self._reap_idle(), name="sandbox-reaper")
 
     async def stop(self) -> None:

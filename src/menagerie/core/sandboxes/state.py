@@ -38,6 +38,8 @@ from menagerie.storage.batches import BatchWriter
 from menagerie.storage.database import Database
 
 StopHook = Callable[[str], Awaitable[None]]
+# (outcome: ok | failed | timeout, seconds): told of every command run in a sandbox
+ExecListener = Callable[[str, float], None]
 log = logging.getLogger(__name__)
 
 
@@ -67,6 +69,19 @@ class SandboxBase:
         self._ledger = BatchWriter(database, SandboxUsageRow.__table__, name="sandbox-usage")
         # executions not yet counted on their sandbox: id -> (how many, the latest)
         self._activity: dict[str, tuple[int, datetime]] = {}
+        self._exec_listeners: list[ExecListener] = []
+        # the sandboxes running now, as their status changes are published (metrics read it)
+        self.running_ids: set[str] = set()
+
+    def on_exec(self, listener: ExecListener) -> None:
+        self._exec_listeners.append(listener)
+
+    def _executed(self, outcome: str, seconds: float) -> None:
+        for listener in self._exec_listeners:
+            try:
+                listener(outcome, seconds)
+            except Exception:  # a listener's fault is never the command's
+                log.exception("sandbox exec listener failed")
 
     def _check_backend(self, principal: Principal) -> None:
         status = self._backend_status
@@ -215,6 +230,10 @@ class SandboxBase:
         return sandbox_of(row, environment)
 
     async def _publish(self, sandbox: Sandbox, logs: tuple[str, ...]) -> None:
+        if sandbox.status == "running":
+            self.running_ids.add(sandbox.id)
+        else:
+            self.running_ids.discard(sandbox.id)
         event = SandboxStatusChanged(
             tenant_id=sandbox.tenant_id,
             owner_id=sandbox.owner_id,

@@ -51,7 +51,7 @@ from menagerie.core.tools.policy import check_configuration
 from menagerie.core.tools.progress import ProgressReporter, expected_install_s
 from menagerie.core.tools.sandboxing import ServerSandbox
 from menagerie.core.tools.session import McpSession
-from menagerie.core.tools.supervisor import Supervisor
+from menagerie.core.tools.supervisor import CallListener, Supervisor
 from menagerie.core.tools.tables import McpInstallationRow
 from menagerie.core.tools.views import installation_view
 from menagerie.storage.database import Database
@@ -224,6 +224,11 @@ class ToolService:
 
     def sessions(self, tenant_id: str) -> list[McpSession]:
         return self.supervisor.of_tenant(tenant_id)
+
+    def on_tool_call(self, listener: CallListener) -> None:
+        """Tell `listener(server, outcome, seconds)` of every tool call (ok, tool_error,
+        failed: offline or timed out); arguments refused before the call are not calls."""
+        self.supervisor.on_call(listener)
 
     async def execute(
         self,

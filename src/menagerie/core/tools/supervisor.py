@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (tenant id, server name)
 StatusRecorder = Callable[[str, ServerState, str | None, datetime | None], Awaitable[None]]
+# (server name, outcome: ok | tool_error | failed, seconds): told of every tool call answered
+CallListener = Callable[[str, str, float], None]
 _STATE_STATUS: dict[str, ServerState] = {
     "starting": "starting",
     "running": "running",
@@ -56,6 +59,7 @@ class Supervisor:
         self._background: set[asyncio.Task[None]] = set()
         self._status_lock = asyncio.Lock()  # status records land in the order they happened
         self._closing = False
+        self._call_listeners: list[CallListener] = []
 
     # -- sessions -----------------------------------------------------------------------------
 
@@ -74,6 +78,13 @@ class Supervisor:
 
     def every(self) -> list[McpSession]:
         return list(self._sessions.values())
+
+    def by_tenant(self) -> list[tuple[str, McpSession]]:
+        """Every session with its tenant's id (for the operator's checks)."""
+        return [(tenant, session) for (tenant, _), session in sorted(self._sessions.items())]
+
+    def on_call(self, listener: CallListener) -> None:
+        self._call_listeners.append(listener)
 
     def cached_tools(self, tenant_id: str) -> list[ToolInfo]:
         """Every tool of the tenant's running servers, from the sessions' caches (no I/O)."""
@@ -163,15 +174,27 @@ class Supervisor:
                 reason="TOOL_NOT_FOUND",
             )
         validate_arguments(tool, info.input_schema, arguments)
-        result = await session.call_tool(
-            tool, arguments, timeout_s=timeout_s or session.call_timeout_s
-        )
+        started, outcome = time.perf_counter(), "failed"
+        try:
+            result = await session.call_tool(
+                tool, arguments, timeout_s=timeout_s or session.call_timeout_s
+            )
+            outcome = "tool_error" if result.is_error else "ok"
+        finally:
+            self._told(session.name, outcome, time.perf_counter() - started)
         # a server may echo what it was configured with (an environment dump, an error
         # quoting its URL): its own secrets never travel back out through a tool result
         if session.secrets:
             masked = mask_secrets(result.content, session.secrets, RESULT_MASK)
             result = dataclasses.replace(result, content=masked)
         return result
+
+    def _told(self, server: str, outcome: str, seconds: float) -> None:
+        for listener in self._call_listeners:
+            try:
+                listener(server, outcome, seconds)
+            except Exception:  # a listener's fault is never the call's
+                log.exception("tool call listener failed")
 
     # -- status -------------------------------------------------------------------------------
 

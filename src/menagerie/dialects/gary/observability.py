@@ -82,7 +82,7 @@ async def active_traces(
 
 
 # the seed's alert is `system_alert` on socket.io; on the stream it keeps that name
-NAMES = {"ops.alert": "system_alert"}
+NAMES = {"ops.alert": "system_alert", "ops.health": "health_status"}
 HEARTBEAT_S = 15.0
 
 

@@ -3,9 +3,10 @@
 The seed documents `<base>/socket.io/?token=<jwt>` and `io(base, {auth: {token}})`; both are
 served by the hub (realtime/hub.py) at `/gary/socket.io`, on the `/gary` namespace and, with
 `--dialect gary`, at the server's root. A connection joins its tenant's room, where Gary's
-events are delivered: `system_alert` now (to the operator's tenant), `task_update`,
-`orchestration_update` and `health_status` as the capabilities that emit them land; the seed
-defines no event a client sends.
+events are delivered: `system_alert` (to the operator's tenant), `health_status` (to the
+operator's admins, who alone may read the server's health), and `task_update` and
+`orchestration_update` as the capabilities that emit them land; the seed defines no event a
+client sends.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 
 from menagerie.core.clock import iso, utcnow
 from menagerie.core.errors import MenagerieError
+from menagerie.core.events.bus import Event
 from menagerie.core.ops.alerts import ALERT_TOPIC
+from menagerie.core.ops.health_watch import HEALTH_TOPIC, HealthChanged
 from menagerie.dialects.gary.envelope import GaryEnvelope
 from menagerie.platform import Platform
 from menagerie.realtime import system_alerts
@@ -23,6 +26,32 @@ from menagerie.realtime.hub import Connection, Handler, Hub, Refused, principal_
 from menagerie.realtime.relay import BusRelay, tenant_room
 
 ENVELOPE = GaryEnvelope()
+HEALTH_STATUS = "health_status"
+
+
+def admins_room(tenant_id: str) -> str:
+    return f"admins:{tenant_id}"
+
+
+def health_status(event: Event) -> dict[str, Any]:
+    """The seed names `health_status` ("System health status change") without a payload:
+    the dashboard's `health` summary (`GET /api/monitoring/health/dashboard`), with what it
+    was before, each component's status and which changed (docs/contract.md)."""
+    change = HealthChanged.from_payload(event.payload)
+    return {
+        "status": change.status,
+        "service": "crazy-gary",
+        "timestamp": iso(change.timestamp),
+        "previous_status": change.previous_status,
+        "components": dict(change.components),
+        "changed": list(change.changed),
+    }
+
+
+def _shape(event: Event) -> dict[str, Any] | None:
+    if event.topic == HEALTH_TOPIC:
+        return health_status(event)
+    return system_alerts.gary(event)
 
 
 class GarySurface:
@@ -47,16 +76,20 @@ class GarySurface:
             raise Refused(error.message, body) from None
         connection.principal = principal
         await connection.join(tenant_room(principal.tenant_id))
+        if principal.is_admin:
+            await connection.join(admins_room(principal.tenant_id))
 
     def relay(self, hub: Hub) -> BusRelay:
-        """System alerts (the operator's) to the tenant's Crazy Gary clients."""
+        """System alerts (the operator's) to the tenant's Crazy Gary clients; health changes
+        to its admins."""
 
         async def deliver(tenant_id: str, event: str, payload: dict[str, Any]) -> None:
-            await hub.emit_local(self.name, tenant_room(tenant_id), event, payload)
+            room = admins_room(tenant_id) if event == HEALTH_STATUS else tenant_room(tenant_id)
+            await hub.emit_local(self.name, room, event, payload)
 
         return BusRelay(
             self._platform.events,
             deliver,
-            {ALERT_TOPIC: "system_alert"},
-            shape=system_alerts.gary,
+            {ALERT_TOPIC: "system_alert", HEALTH_TOPIC: HEALTH_STATUS},
+            shape=_shape,
         )

@@ -86,11 +86,13 @@ async def _serve(websocket: WebSocket, *, fixed_nft: str | None) -> None:
         return
     await websocket.accept()
     connection = _Connection(websocket, platform, principal, fixed_nft)
+    platform.metrics.connection("websocket", "panthers", 1)
     try:
         await connection.run()
     except WebSocketDisconnect:
         pass
     finally:
+        platform.metrics.connection("websocket", "panthers", -1)
         await connection.close()
 
 
