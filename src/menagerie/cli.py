@@ -1,4 +1,4 @@
-"""The `menagerie` command: serve, migrate, doctor, version, maintenance."""
+"""The `menagerie` command: serve, worker, migrate, doctor, version, maintenance."""
 
 from __future__ import annotations
 
@@ -83,6 +83,30 @@ def _database_reachable_or_exit(settings: Settings) -> None:
         cause = type(exc.__cause__).__name__ if exc.__cause__ else "unreachable"
         console.print(f"[red]cannot start:[/red] database {where} is unreachable ({cause})")
         raise typer.Exit(1) from None
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="runs executed at once (MENAGERIE_WORKER_CONCURRENCY)")
+    ] = None,
+) -> None:
+    """Execute runs from the broker that MENAGERIE_BROKER_URL names, until stopped."""
+    from menagerie.worker import run_worker
+
+    settings = Settings()
+    if not settings.broker_url:
+        console.print(
+            "[red]cannot start:[/red] no MENAGERIE_BROKER_URL: with the in-memory broker the "
+            "server executes runs itself (set redis://, nats:// or amqp:// to use workers)"
+        )
+        raise typer.Exit(2)
+    if concurrency is not None:
+        if concurrency < 1:
+            raise typer.BadParameter("must be at least 1", param_hint="--concurrency")
+        settings = settings.model_copy(update={"worker_concurrency": concurrency})
+    _database_reachable_or_exit(settings)
+    asyncio.run(run_worker(settings))
 
 
 @app.command()

@@ -250,6 +250,7 @@ class Platform:
             database,
             events,
             broker_url=settings.broker_url,
+            broker_queue=settings.broker_queue,
             execute=settings.server_worker,
             concurrency=settings.worker_concurrency,
             heartbeat_s=settings.run_heartbeat_s,

@@ -132,6 +132,11 @@ class Settings(BaseSettings):
             "unset: the in-memory broker, runs execute inside the server"
         ),
     )
+    broker_queue: str = Field(
+        "menagerie-runs",
+        pattern=r"^[A-Za-z0-9_.-]{1,100}$",
+        description="the queue (NATS: stream and subject) runs are kicked onto",
+    )
     server_worker: bool = Field(
         True,
         description=(

@@ -35,7 +35,7 @@ def broker_kind(url: str | None) -> str:
     )
 
 
-def create_broker(url: str | None, *, concurrency: int) -> AsyncBroker:
+def create_broker(url: str | None, *, concurrency: int, queue: str = QUEUE) -> AsyncBroker:
     kind = broker_kind(url)
     if kind == "memory":
         # messages run as tasks of this event loop; failures are the run's, never the kicker's
@@ -44,15 +44,15 @@ def create_broker(url: str | None, *, concurrency: int) -> AsyncBroker:
     if kind == "redis":
         from taskiq_redis import ListQueueBroker
 
-        return ListQueueBroker(url, queue_name=QUEUE)
+        return ListQueueBroker(url, queue_name=queue)
     if kind == "nats":
         from taskiq_nats import PullBasedJetStreamBroker
 
         # durable: a message waits in the stream until a worker acknowledges it
         return PullBasedJetStreamBroker(
-            url, subject=QUEUE, stream_name=QUEUE, durable="menagerie-workers"
+            url, subject=queue, stream_name=queue, durable=f"{queue}-workers"
         )
     from taskiq_aio_pika import AioPikaBroker
     from taskiq_aio_pika.queue import Queue
 
-    return AioPikaBroker(url, task_queues=[Queue(name=QUEUE)], qos=concurrency)
+    return AioPikaBroker(url, task_queues=[Queue(name=queue)], qos=concurrency)

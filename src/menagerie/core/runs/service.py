@@ -53,6 +53,7 @@ class Runs:
         events: EventBus,
         *,
         broker_url: str | None,
+        broker_queue: str = "menagerie-runs",
         execute: bool,
         concurrency: int,
         heartbeat_s: float,
@@ -64,7 +65,10 @@ class Runs:
         self.broker_kind = broker_kind(broker_url)
         # the in-memory broker delivers to this process only: it must execute what it kicks
         self.executing = execute or self.broker_kind == "memory"
-        self._broker: AsyncBroker = create_broker(broker_url, concurrency=concurrency)
+        self._broker: AsyncBroker = create_broker(
+            broker_url, concurrency=concurrency, queue=broker_queue
+        )
+
         async def wake(run_id: str) -> None:  # taskiq decorates functions, not methods
             await self._on_wake(run_id)
 
