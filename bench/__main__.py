@@ -11,11 +11,12 @@ from types import FrameType, ModuleType
 from rich.console import Console
 from rich.table import Table
 
-from bench import chat, gateway, mcp_calls, memory, middleware, sandbox
+from bench import chat, gateway, instrumentation, mcp_calls, memory, middleware, sandbox
 
 BENCHMARKS: dict[str, ModuleType] = {
     "middleware": middleware,
     "gateway": gateway,
+    "instrumentation": instrumentation,
     "memory": memory,
     "chat": chat,
     "mcp": mcp_calls,

@@ -52,6 +52,9 @@ def create_gateway() -> FastAPI:
         log_level="WARNING",
         # the load would trip /v1's 1000/min: the bench measures the gateway, not 429s
         rate_limits_enabled=False,
+        # bench/instrumentation.py: the same gateway with metrics and tracing on, and off
+        metrics_enabled=os.environ.get("BENCH_INSTRUMENTATION", "on") == "on",
+        tracing_enabled=os.environ.get("BENCH_INSTRUMENTATION", "on") == "on",
         _env_file=None,
     )
     return create_app(platform=Platform.build(settings))
