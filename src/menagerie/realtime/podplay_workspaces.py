@@ -20,9 +20,9 @@ from menagerie.core.sandboxes.events import (
     TerminalOutput,
 )
 from menagerie.core.sandboxes.workspaces import KINDS
+from menagerie.realtime.relay import AUDIENCE
 
 EVENT_NAMES = {STATUS_TOPIC: "workspace_status", TERMINAL_TOPIC: "terminal_output"}
-AUDIENCE = "_audience"  # (tenant id, user id) of the clients that hear it; never emitted
 
 # core's lifecycle in PodPlay's words: a workspace never started is `stopped`, the default of
 # the seed's `workspaces.status` column
@@ -38,10 +38,6 @@ STATUS_WORDS = {
 
 def status_word(status: str) -> str:
     return STATUS_WORDS.get(status, status)
-
-
-def user_room(tenant_id: str, user_id: str) -> str:
-    return f"user:{tenant_id}:{user_id}"
 
 
 def workspace_status(event: SandboxStatusChanged) -> dict[str, Any]:

@@ -22,6 +22,16 @@ def tenant_room(tenant_id: str) -> str:
     return f"tenant:{tenant_id}"
 
 
+def user_room(tenant_id: str, user_id: str) -> str:
+    """One user's clients: events about what they own (their workspaces, their tasks)."""
+    return f"user:{tenant_id}:{user_id}"
+
+
+# a shaped payload names its audience under this key, (tenant id, user id), when only that
+# user's clients may hear it; the surface's delivery takes it off before emitting
+AUDIENCE = "_audience"
+
+
 # (tenant id, event name, payload): hands one event to the tenant's clients of one surface
 Deliver = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 

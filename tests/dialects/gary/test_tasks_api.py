@@ -16,6 +16,7 @@ from menagerie.settings import Settings
 from tests.dialects.gary.test_seed_replay import check
 from tests.utils.http import bearer
 from tests.utils.server import client_for
+from tests.utils.socket_events import EventClient
 
 
 @pytest.fixture
@@ -34,10 +35,20 @@ async def _status(client: httpx.AsyncClient, me: dict[str, str], task_id: str) -
     return response.json()
 
 
+async def _listen(client: httpx.AsyncClient, token: str) -> EventClient:
+    listener = EventClient()
+    base = str(client.base_url).removesuffix("/gary")
+    await listener.sio.connect(base, socketio_path="gary/socket.io", auth={"token": token})
+    return listener
+
+
 async def test_a_running_task_stops(slow_gary: tuple[httpx.AsyncClient, Platform]) -> None:
     client, platform = slow_gary
     signed_in = await platform.accounts.register("fan@example.com", "SecurePassword123", "Fan")
+    other = await platform.accounts.register("other@example.com", "SecurePassword123", "Other")
     me = bearer(signed_in.tokens.access_token)
+    owner = await _listen(client, signed_in.tokens.access_token)
+    bystander = await _listen(client, other.tokens.access_token)
     body = {"title": "Summarise", "description": "Say something long about the weather"}
     created = await client.post("/api/tasks", headers=me, json=body)
     assert created.status_code == 201, created.text
@@ -57,6 +68,16 @@ async def test_a_running_task_stops(slow_gary: tuple[httpx.AsyncClient, Platform
     task = await _status(client, me, task_id)
     assert task["status"] == "stopped"
     assert task["result"] is None
+
+    # the owner heard each change as `task_update`; another user of the tenant heard none
+    await owner.next("task_update", task_id=task_id, status="stopped")
+    heard = [data for name, data in owner.heard if name == "task_update"]
+    assert [data["status"] for data in heard[:2]] == ["created", "running"]
+    assert {"task_id", "status", "progress", "title", "error", "updated_at"} <= set(heard[0])
+    assert "_audience" not in heard[0]
+    assert not [name for name, _ in bystander.heard if name == "task_update"]
+    await owner.sio.disconnect()
+    await bystander.sio.disconnect()
 
     stats = (await client.get("/api/stats", headers=me)).json()
     assert stats == {

@@ -2,11 +2,11 @@
 
 The seed documents `<base>/socket.io/?token=<jwt>` and `io(base, {auth: {token}})`; both are
 served by the hub (realtime/hub.py) at `/gary/socket.io`, on the `/gary` namespace and, with
-`--dialect gary`, at the server's root. A connection joins its tenant's room, where Gary's
-events are delivered: `system_alert` (to the operator's tenant), `health_status` (to the
-operator's admins, who alone may read the server's health), and `task_update` and
-`orchestration_update` as the capabilities that emit them land; the seed defines no event a
-client sends.
+`--dialect gary`, at the server's root. A connection joins its tenant's room and its user's,
+where Gary's events are delivered: `system_alert` (to the operator's tenant), `health_status`
+(to the operator's admins, who alone may read the server's health), `task_update` (to the
+task's owner), and `orchestration_update` as the capability that emits it lands; the seed
+defines no event a client sends.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from menagerie.core.ops.alerts import ALERT_TOPIC
 from menagerie.core.ops.health_watch import HEALTH_TOPIC, HealthChanged
 from menagerie.dialects.gary.envelope import GaryEnvelope
 from menagerie.platform import Platform
-from menagerie.realtime import system_alerts
+from menagerie.realtime import gary_tasks, system_alerts
 from menagerie.realtime.hub import Connection, Handler, Hub, Refused, principal_for
-from menagerie.realtime.relay import BusRelay, tenant_room
+from menagerie.realtime.relay import AUDIENCE, BusRelay, tenant_room, user_room
 
 ENVELOPE = GaryEnvelope()
 HEALTH_STATUS = "health_status"
@@ -51,6 +51,8 @@ def health_status(event: Event) -> dict[str, Any]:
 def _shape(event: Event) -> dict[str, Any] | None:
     if event.topic == HEALTH_TOPIC:
         return health_status(event)
+    if event.topic in gary_tasks.EVENT_NAMES:
+        return gary_tasks.task_update(event)
     return system_alerts.gary(event)
 
 
@@ -76,20 +78,28 @@ class GarySurface:
             raise Refused(error.message, body) from None
         connection.principal = principal
         await connection.join(tenant_room(principal.tenant_id))
+        await connection.join(user_room(principal.tenant_id, principal.user_id))
         if principal.is_admin:
             await connection.join(admins_room(principal.tenant_id))
 
     def relay(self, hub: Hub) -> BusRelay:
         """System alerts (the operator's) to the tenant's Crazy Gary clients; health changes
-        to its admins."""
+        to its admins; a task's updates to its owner."""
 
         async def deliver(tenant_id: str, event: str, payload: dict[str, Any]) -> None:
-            room = admins_room(tenant_id) if event == HEALTH_STATUS else tenant_room(tenant_id)
+            audience = payload.pop(AUDIENCE, None)
+            room = (
+                user_room(*audience)
+                if audience is not None
+                else admins_room(tenant_id)
+                if event == HEALTH_STATUS
+                else tenant_room(tenant_id)
+            )
             await hub.emit_local(self.name, room, event, payload)
 
         return BusRelay(
             self._platform.events,
             deliver,
-            {ALERT_TOPIC: "system_alert", HEALTH_TOPIC: HEALTH_STATUS},
+            {ALERT_TOPIC: "system_alert", HEALTH_TOPIC: HEALTH_STATUS, **gary_tasks.EVENT_NAMES},
             shape=_shape,
         )

@@ -29,7 +29,7 @@ from menagerie.dialects.podplay.envelope import PodPlayEnvelope, window_text
 from menagerie.platform import Platform
 from menagerie.realtime import maintenance, podplay_mcp, podplay_workspaces, system_alerts
 from menagerie.realtime.hub import Connection, Handler, Hub, Refused, principal_for
-from menagerie.realtime.relay import BusRelay, tenant_room
+from menagerie.realtime.relay import AUDIENCE, BusRelay, tenant_room, user_room
 
 log = logging.getLogger(__name__)
 ENVELOPE = PodPlayEnvelope()
@@ -112,7 +112,7 @@ class PodPlaySurface:
         connection.principal = principal
         await connection.join(tenant_room(principal.tenant_id))
         # workspace events concern one user's workspaces: only that user's clients hear them
-        await connection.join(podplay_workspaces.user_room(principal.tenant_id, principal.user_id))
+        await connection.join(user_room(principal.tenant_id, principal.user_id))
         await connection.join(maintenance.EVERYONE)  # maintenance concerns every tenant
         await connection.emit(
             "connected",
@@ -235,9 +235,9 @@ class PodPlaySurface:
         tenant's PodPlay clients; a workspace's status and terminal output to its owner's."""
 
         async def deliver(tenant_id: str, event: str, payload: dict[str, Any]) -> None:
-            audience = payload.pop(podplay_workspaces.AUDIENCE, None)
+            audience = payload.pop(AUDIENCE, None)
             room = (
-                podplay_workspaces.user_room(*audience)
+                user_room(*audience)
                 if audience is not None
                 else maintenance.EVERYONE
                 if event == maintenance.EVENT_NAME
