@@ -257,6 +257,8 @@ class Platform:
             lapse_s=settings.run_lapse_s,
             max_attempts=settings.run_max_attempts,
         )
+        if settings.metrics_enabled:
+            runs.on_transition(metrics.task_transition)
         return cls(
             settings,
             database,

@@ -60,6 +60,14 @@ async def test_a_task_runs_the_agent_loop_and_calls_the_time_tool(started: Platf
     assert str(utcnow().year) in calls[0]["output"]  # the tool really answered
     assert done.result["response"]
 
+    # counted as it happened: queued, claimed, completed
+    for state in ("queued", "running", "completed"):
+        labels = {"kind": "agent.task", "state": state}
+        counted = started.metrics.registry.get_sample_value(
+            "menagerie_task_transitions_total", labels
+        )
+        assert counted == 1, state
+
     seen: list[tuple[str, int]] = []
     while (event := await updates.get(within=1)) is not None:
         seen.append((event.payload["status"], event.payload["progress"]))

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 Kick = Callable[[str], Awaitable[None]]
 Ended = Callable[[Run], Awaitable[None]]
+Transition = Callable[[str, str], None]
 LOST_REASON = "WORKER_LOST"
 
 
@@ -45,6 +46,7 @@ class Executor:
         kinds: dict[str, JobKind],
         kick: Kick,
         ended: Ended,
+        transition: Transition,
         *,
         concurrency: int,
         heartbeat_s: float,
@@ -55,6 +57,7 @@ class Executor:
         self._kinds = kinds
         self._kick = kick
         self._ended = ended
+        self._transition = transition
         self._slots = asyncio.Semaphore(concurrency)
         self.concurrency = concurrency
         self._heartbeat_s = heartbeat_s
@@ -106,6 +109,7 @@ class Executor:
         async with self._slots:
             run = await self._store.claim(self.worker_id)
             if run is not None:
+                self._transition(run.kind, "running")
                 await self._execute(run)
 
     async def _execute(self, run: Run) -> None:
@@ -240,6 +244,7 @@ class Executor:
             if resumable and run.attempt < run.max_attempts:
                 if await self._store.requeue(run.id, worker_id=run.worker_id, refund=False):
                     log.warning("run %s lost its worker %s: queued again", run.id, run.worker_id)
+                    self._transition(run.kind, "queued")
                     await self._kick(run.id)
                 continue
             last = iso(run.heartbeat_at) or "never"

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -75,11 +76,13 @@ class Runs:
         self._wake = self._broker.register_task(wake, task_name=TASK_NAME)
         self._kinds: dict[str, JobKind] = {}
         self._max_attempts = max_attempts
+        self._listeners: list[Callable[[str, str], None]] = []
         self.executor = Executor(
             self.store,
             self._kinds,
             self._kick,
             self._ended,
+            self._transition,
             concurrency=concurrency,
             heartbeat_s=heartbeat_s,
             lapse_s=lapse_s,
@@ -88,6 +91,17 @@ class Runs:
         self._finish_listening = asyncio.Event()
         self._cancel_task: asyncio.Task[None] | None = None
         self._started = False
+
+    def on_transition(self, listener: Callable[[str, str], None]) -> None:
+        """`listener(kind, state)` as runs of a kind are queued, claimed and end (metrics)."""
+        self._listeners.append(listener)
+
+    def _transition(self, kind: str, state: str) -> None:
+        for listener in self._listeners:
+            try:
+                listener(kind, state)
+            except Exception:
+                log.exception("a run transition listener failed")
 
     def register(self, kind: JobKind) -> None:
         """Every process registers the same kinds: any may execute a run or end a lost one."""
@@ -166,6 +180,7 @@ class Runs:
             arguments=arguments or {},
             max_attempts=self._max_attempts,
         )
+        self._transition(kind, "queued")
         await self._kick(run.id)
         return run
 
@@ -225,6 +240,7 @@ class Runs:
             await self.executor.take()
 
     async def _ended(self, run: Run) -> None:
+        self._transition(run.kind, run.status)
         kind = self._kinds.get(run.kind)
         if kind is None or kind.on_end is None:
             return
