@@ -259,6 +259,7 @@ class Platform:
         )
         if settings.metrics_enabled:
             runs.on_transition(metrics.task_transition)
+        health.watch_runs(runs.status)
         return cls(
             settings,
             database,

@@ -60,6 +60,11 @@ async def test_a_task_runs_the_agent_loop_and_calls_the_time_tool(started: Platf
     assert str(utcnow().year) in calls[0]["output"]  # the tool really answered
     assert done.result["response"]
 
+    worker = started.health.check_worker()
+    assert worker.healthy
+    assert (worker.details["runs_broker"], worker.details["runs_executing"]) == ("memory", True)
+    assert worker.details["runs_completed"] == 1
+
     # counted as it happened: queued, claimed, completed
     for state in ("queued", "running", "completed"):
         labels = {"kind": "agent.task", "state": state}

@@ -136,6 +136,7 @@ class HealthService:
         self.started_at = utcnow()
         self._router: RouterView | None = None
         self._sandbox_status: Callable[[], Any] | None = None
+        self._runs_status: Callable[[], Any] | None = None
         self.model_calls = ModelCallStats()
         prime_cpu()  # so that the first report's CPU figure is a measurement, not 0.0
 
@@ -144,6 +145,10 @@ class HealthService:
         usage `ledger` records (its `on_record` hook)."""
         self._router = router
         ledger.on_record(self.model_calls.record)
+
+    def watch_runs(self, status: Callable[[], Any]) -> None:
+        """Report the runs' broker and this process's executor beside the in-process worker."""
+        self._runs_status = status
 
     def watch_sandboxes(self, status: Callable[[], Any]) -> None:
         """Report the sandbox backend: which runs, whether it works, how each limit holds."""
@@ -199,7 +204,14 @@ class HealthService:
     def check_worker(self) -> ComponentHealth:
         status = self._worker.status()
         stalled = status.heartbeat_age_s is None or status.heartbeat_age_s > WORKER_STALL_SECONDS
-        healthy = status.running and not stalled
+        runs = self._runs_status() if self._runs_status is not None else None
+        # an executor whose heartbeat stopped cannot keep its runs: they would be taken over
+        runs_stalled = (
+            runs is not None
+            and runs.executing
+            and (runs.heartbeat_age_s is None or runs.heartbeat_age_s > WORKER_STALL_SECONDS)
+        )
+        healthy = status.running and not stalled and not runs_stalled
         return ComponentHealth(
             "worker",
             healthy,
@@ -212,6 +224,18 @@ class HealthService:
                 "completed_jobs": status.completed_jobs,
                 "failed_jobs": status.failed_jobs,
                 "heartbeat_age_s": status.heartbeat_age_s,
+                **(
+                    {
+                        "runs_broker": runs.broker,
+                        "runs_executing": runs.executing,
+                        "runs_active": runs.active,
+                        "runs_completed": runs.completed,
+                        "runs_failed": runs.failed,
+                        "runs_heartbeat_age_s": runs.heartbeat_age_s,
+                    }
+                    if runs is not None
+                    else {}
+                ),
             },
             error=None if healthy else ("not running" if not status.running else "stalled"),
         )
