@@ -170,3 +170,28 @@ async def test_health_changes_reach_the_operators_admins_as_health_status(
     finally:
         await operator.sio.disconnect()
         await member.sio.disconnect()
+
+
+async def test_tasks_are_on_the_event_stream(served: tuple[str, Platform]) -> None:
+    base, platform = served
+    me = admin(platform)
+    streamed: list[dict[str, Any]] = []
+    opened = asyncio.Event()
+    reader = asyncio.create_task(sse_events(base, streamed, opened))
+    try:
+        await asyncio.wait_for(opened.wait(), 10)
+        await asyncio.sleep(0.3)  # the journal subscribes as the server starts
+        task = await platform.agent_tasks.create(
+            me, agent="gary", title="hello", description="say hi", model=None, priority="low"
+        )
+        await platform.agent_tasks.start(me, task.id)
+
+        def names() -> list[str]:
+            return [e["event"] for e in streamed if e["data"].get("task_id") == task.id]
+
+        await eventually(lambda: "task_completed" in names(), within=20, what="task_completed")
+        assert names()[:2] == ["task_created", "task_running"]
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader

@@ -11,10 +11,10 @@ from typing import Any
 
 from menagerie.core.clock import iso
 from menagerie.core.events.bus import Event
-from menagerie.core.runs.agent_tasks import TASK_TOPIC, TaskUpdated
+from menagerie.core.runs.agent_tasks import TASK_TOPICS, TaskUpdated
 from menagerie.realtime.relay import AUDIENCE
 
-EVENT_NAMES = {TASK_TOPIC: "task_update"}
+EVENT_NAMES = {topic: "task_update" for topic in TASK_TOPICS.values()}
 
 
 def task_update(event: Event) -> dict[str, Any]:

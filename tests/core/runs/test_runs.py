@@ -34,7 +34,7 @@ async def _until(check: Any, timeout: float = 10.0) -> None:
 
 async def test_a_task_runs_the_agent_loop_and_calls_the_time_tool(started: Platform) -> None:
     me = admin(started)
-    updates = await started.events.subscribe("task.updated")
+    updates = await started.events.subscribe("task.*")
     task = await started.agent_tasks.create(
         me,
         agent="gary",
@@ -75,6 +75,7 @@ async def test_a_task_runs_the_agent_loop_and_calls_the_time_tool(started: Platf
 
     seen: list[tuple[str, int]] = []
     while (event := await updates.get(within=1)) is not None:
+        assert event.topic == f"task.{event.payload['status']}"
         seen.append((event.payload["status"], event.payload["progress"]))
     assert seen[0] == ("created", 0)
     assert ("running", 10) in seen

@@ -20,17 +20,21 @@ from menagerie.core.events.typed import TypedEvent
 from menagerie.core.identity.models import Principal
 from menagerie.core.runs.models import JobKind, Run, RunContext
 from menagerie.core.runs.service import Runs
-from menagerie.core.runs.tasks import Task, TaskService
+from menagerie.core.runs.tasks import STATUSES, Task, TaskService
 
 JOB = "agent.task"
-TASK_TOPIC = "task.updated"
+# one topic per state a task enters: `task.created`, `task.running`, `task.completed` …,
+# which the event stream names `task_created`, `task_completed` …
+TASK_TOPICS = {status: f"task.{status}" for status in STATUSES}
 # progress while the turn works: where it starts, and how far tool calls may carry it
 STARTED_AT, TOOLS_UP_TO = 10, 90
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class TaskUpdated(TypedEvent):
-    topic: ClassVar[str] = TASK_TOPIC
+    """A task changed: it entered a state, or made progress (published on its state's topic)."""
+
+    topic: ClassVar[str] = "task.*"
 
     tenant_id: str
     user_id: str
@@ -179,4 +183,4 @@ class AgentTasks:
             error=task.error,
             updated_at=task.updated_at,
         )
-        await self._events.publish(TASK_TOPIC, event.to_payload())
+        await self._events.publish(TASK_TOPICS[task.status], event.to_payload())
