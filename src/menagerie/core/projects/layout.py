@@ -24,6 +24,8 @@ STATE_SUFFIX = ".state.json"
 STATUS_FILE = "workflow-status.md"
 # the seed's own spelling of the folder these files live in (`madace-data/workflow-states`)
 SEED_ROOT = "madace-data"
+MAX_DEPTH = 8
+MAX_NAME = 100
 _SAFE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -96,8 +98,18 @@ class ProjectLayout:
         parts = [part for part in text.split("/") if part not in ("", ".")]
         if parts and parts[0] in (SEED_ROOT, ROOT):
             parts = parts[1:]
+        if len(parts) > MAX_DEPTH or any(len(part) > MAX_NAME for part in parts):
+            raise Invalid(
+                f"{field} is too deep or has a name too long",
+                field=field,
+                received=given[:200],
+                expected=f"at most {MAX_DEPTH} names of at most {MAX_NAME} characters",
+            )
         root = self.root.resolve()
-        candidate = root.joinpath(*parts).resolve() if parts else root
+        try:
+            candidate = root.joinpath(*parts).resolve() if parts else root
+        except (OSError, RuntimeError):  # a link loop
+            raise Invalid(f"{field} cannot be resolved", field=field, received=given) from None
         if not candidate.is_relative_to(root) or text.startswith("/"):
             raise Invalid(
                 f"{field} must stay inside the MADACE data folder",

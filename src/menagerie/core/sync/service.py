@@ -123,7 +123,7 @@ class SyncService:
         """Listen on `port` and watch the paths; (status, False) when it was already running."""
         state_dirs = [self.layout.resolve(p, "statePaths") for p in state_paths]
         config_file = self.layout.resolve(config_path, "configPath")
-        if config_file.is_dir():
+        if await asyncio.to_thread(config_file.is_dir):
             raise Invalid(
                 "configPath must name the configuration file, not a folder",
                 field="configPath",
@@ -135,7 +135,14 @@ class SyncService:
             if self.listen is None:
                 raise Unavailable("no WebSocket transport configured", service="sync")
             for folder in [*state_dirs, config_file.parent]:
-                folder.mkdir(parents=True, exist_ok=True)
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as error:  # a file where a folder is named, say
+                    raise Invalid(
+                        f"a watched folder cannot be made: {error.strerror or error}",
+                        field="statePaths",
+                        received=self.layout.shown(folder),
+                    ) from None
             run = _Run(
                 port=port,
                 state_dirs=state_dirs,

@@ -20,7 +20,8 @@ class WorkflowStep(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     action: Action
-    prompt: str = Field(min_length=1, max_length=10_000)
+    # with the user's input (8,000) and the step's heading, within a chat message's 10,000
+    prompt: str = Field(min_length=1, max_length=1500)
     # where the user's input to this step is kept in the state's `variables`
     variable: str | None = None
 

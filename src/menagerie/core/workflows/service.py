@@ -24,7 +24,7 @@ from menagerie.core.workflows.models import (
 )
 from menagerie.core.workflows.states import WorkflowStates
 
-MAX_INPUT_CHARS = 20_000
+MAX_INPUT_CHARS = 8000
 
 
 def step_message(
@@ -93,7 +93,7 @@ class WorkflowService:
                 )
             index = state.current_step
             step = workflow.steps[index]
-            if step.action == "elicit" and not user_input.strip():
+            if step.action == "elicit" and not user_input:
                 raise Invalid(
                     f"step '{step.name}' asks the user: userInput is required",
                     field="userInput",
@@ -114,7 +114,7 @@ class WorkflowService:
                 ),
             )
             variables = dict(state.variables)
-            if user_input.strip():
+            if user_input:
                 variables[step.variable_name] = user_input
             finished = index + 1 >= len(workflow.steps)
             state = replace(

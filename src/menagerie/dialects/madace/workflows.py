@@ -59,7 +59,7 @@ async def get_state(name: str, platform: PlatformDep, principal: PrincipalDep) -
     )
 
 
-@router.post("/{name}/execute", response_model=StepExecuted, responses=errors(404, 503))
+@router.post("/{name}/execute", response_model=StepExecuted, responses=errors(404, 413, 429, 503))
 async def execute(
     name: str, body: ExecuteRequest, platform: PlatformDep, principal: PrincipalDep
 ) -> StepExecuted:

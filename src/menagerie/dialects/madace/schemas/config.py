@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
-from pydantic.json_schema import SkipJsonSchema
 
 from menagerie.dialects.madace.schemas.llm import ProviderName
 
@@ -33,8 +32,11 @@ class LlmChoice(BaseModel):
 
 
 class LlmChoiceIn(LlmChoice):
-    api_key: str | SkipJsonSchema[None] = Field(
-        None, max_length=1000, description="kept only in the .env beside config.yaml; never shown"
+    # not Optional: an explicit null is refused, leaving the key out keeps the stored one
+    api_key: str = Field(
+        None,  # type: ignore[assignment]
+        max_length=1000,
+        description="kept only in the .env beside config.yaml; never shown",
     )
 
 

@@ -46,9 +46,9 @@ class ExecuteRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     userInput: str = Field(
-        "",
-        max_length=20_000,
-        description="the answer to the step's prompt; required by steps that ask (elicit)",
+        min_length=1,
+        max_length=8000,  # with the step's prompt, within a chat message's 10,000 characters
+        description="the answer to the step's prompt, or what the step should consider",
         examples=["This is a medium-scale web application project"],
     )
 
