@@ -11,7 +11,16 @@ from types import FrameType, ModuleType
 from rich.console import Console
 from rich.table import Table
 
-from bench import chat, gateway, instrumentation, mcp_calls, memory, middleware, sandbox
+from bench import (
+    chat,
+    gateway,
+    instrumentation,
+    mcp_calls,
+    memory,
+    middleware,
+    runs,
+    sandbox,
+)
 
 BENCHMARKS: dict[str, ModuleType] = {
     "middleware": middleware,
@@ -21,6 +30,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "chat": chat,
     "mcp": mcp_calls,
     "sandbox": sandbox,
+    "runs": runs,
 }
 
 

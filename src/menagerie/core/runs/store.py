@@ -124,26 +124,28 @@ class RunStore:
                 ).all()
             if not queued:
                 return None
-            best = min(
+            # claimers racing for the same best run: each loser tries the next one down
+            ranked = sorted(
                 queued, key=lambda r: (-r.priority, running.get(r.tenant_id, 0), r.created_at)
             )
-            now = utcnow()
-            async with self._db.session() as session:
-                claimed = await session.execute(
-                    update(RunRow)
-                    .where(RunRow.id == best.id, RunRow.status == "queued")
-                    .values(
-                        status="running",
-                        worker_id=worker_id,
-                        attempt=RunRow.attempt + 1,
-                        started_at=now,
-                        heartbeat_at=now,
+            for candidate in ranked:
+                now = utcnow()
+                async with self._db.session() as session:
+                    claimed = await session.execute(
+                        update(RunRow)
+                        .where(RunRow.id == candidate.id, RunRow.status == "queued")
+                        .values(
+                            status="running",
+                            worker_id=worker_id,
+                            attempt=RunRow.attempt + 1,
+                            started_at=now,
+                            heartbeat_at=now,
+                        )
                     )
-                )
-                if claimed.rowcount == 1:  # type: ignore[attr-defined]
-                    row = await session.get(RunRow, best.id)
-                    assert row is not None
-                    return _run(row)
+                    if claimed.rowcount == 1:  # type: ignore[attr-defined]
+                        row = await session.get(RunRow, candidate.id)
+                        assert row is not None
+                        return _run(row)
         return None
 
     async def beat(self, worker_id: str, run_ids: Sequence[str]) -> dict[str, str]:
