@@ -53,6 +53,7 @@ from menagerie.core.sandboxes.models import TierLimits
 from menagerie.core.sandboxes.service import SandboxService
 from menagerie.core.sandboxes.settings import DEFAULT_TIERS, SandboxSettings
 from menagerie.core.sandboxes.terminals import Terminals
+from menagerie.core.scout.service import ScoutService
 from menagerie.core.sync.service import SyncService
 from menagerie.core.tools.agent_tools import McpTools
 from menagerie.core.tools.catalog import Catalog
@@ -97,6 +98,7 @@ class Platform:
     terminals: Terminals  # shells inside running sandboxes (PodPlay's terminal sessions)
     runs: Runs  # background work on taskiq workers, its state in the database
     agent_tasks: AgentTasks  # tasks that run the agent loop as runs (Crazy Gary's /api/tasks)
+    scout: ScoutService  # PodPlay's Scout projects: a workspace, a plan run, deploys
     # request counters per route category and caller; in Redis when configured, so that
     # replicas share them
     rate_limiter: RateLimiter = field(default_factory=RateLimiter)
@@ -260,6 +262,7 @@ class Platform:
         if settings.metrics_enabled:
             runs.on_transition(metrics.task_transition)
         health.watch_runs(runs.status)
+        oauth = OAuthService(database, secret_box, providers_from_settings(settings))
         return cls(
             settings,
             database,
@@ -284,7 +287,7 @@ class Platform:
                 issuer=settings.vault_jwt_issuer,
                 dev_mode=settings.dev_mode,
             ),
-            oauth=OAuthService(database, secret_box, providers_from_settings(settings)),
+            oauth=oauth,
             wallets=WalletService.from_settings(settings, database, sessions),
             accounts=AccountService(database, sessions, default_tenant=settings.default_tenant),
             api_tokens=ApiTokenService(database, identity),
@@ -297,6 +300,7 @@ class Platform:
             terminals=Terminals(sandboxes, events),
             runs=runs,
             agent_tasks=AgentTasks(tasks, runs, agents, events),
+            scout=ScoutService(database, events, runs, sandboxes, agents, llm.router, oauth),
             rate_limiter=RateLimiter(
                 settings.redis_url,
                 enabled=settings.rate_limits_enabled,
@@ -413,6 +417,7 @@ class Platform:
             await self.alerts.stop()
         if self.logbook is not None:
             await self.logbook.stop()
+        await self.scout.stop()  # its local sites read workspaces: before those stop
         await self.runs.stop()  # its jobs use the services below: stopped (and requeued) first
         await self.terminals.stop()  # their shells run in sandboxes: before those stop
         await self.sandboxes.stop()

@@ -15,6 +15,7 @@ import menagerie.core.memory.tables
 import menagerie.core.ops.tables
 import menagerie.core.runs.tables
 import menagerie.core.sandboxes.tables
+import menagerie.core.scout.tables
 import menagerie.core.tools.tables
 import menagerie.core.workflows.tables  # noqa: F401
 from menagerie.storage.base import Base, include_object
