@@ -27,7 +27,13 @@ from menagerie.dialects.podplay.chat import AGENT
 from menagerie.dialects.podplay.deps import CHAT
 from menagerie.dialects.podplay.envelope import PodPlayEnvelope, window_text
 from menagerie.platform import Platform
-from menagerie.realtime import maintenance, podplay_mcp, podplay_workspaces, system_alerts
+from menagerie.realtime import (
+    maintenance,
+    podplay_mcp,
+    podplay_scout,
+    podplay_workspaces,
+    system_alerts,
+)
 from menagerie.realtime.hub import Connection, Handler, Hub, Refused, principal_for
 from menagerie.realtime.relay import AUDIENCE, BusRelay, tenant_room, user_room
 
@@ -232,7 +238,8 @@ class PodPlaySurface:
 
     def relay(self, hub: Hub) -> BusRelay:
         """MCP status and installation progress, system alerts (the operator's), to the
-        tenant's PodPlay clients; a workspace's status and terminal output to its owner's."""
+        tenant's PodPlay clients; a workspace's status and terminal output, a Scout project's
+        progress and deployments, to its owner's."""
 
         async def deliver(tenant_id: str, event: str, payload: dict[str, Any]) -> None:
             audience = payload.pop(AUDIENCE, None)
@@ -252,6 +259,8 @@ class PodPlaySurface:
                 return maintenance.podplay(event)
             if event.topic in (WORKSPACE_TOPIC, TERMINAL_TOPIC):
                 return podplay_workspaces.shape(event)
+            if event.topic in podplay_scout.EVENT_NAMES:
+                return podplay_scout.shape(event)
             return podplay_mcp.shape(event)
 
         return BusRelay(
@@ -263,6 +272,7 @@ class PodPlaySurface:
                 ALERT_TOPIC: "system_alert",
                 **maintenance.EVENT_NAMES,
                 **podplay_workspaces.EVENT_NAMES,
+                **podplay_scout.EVENT_NAMES,
             },
             shape=shape,
         )
