@@ -6,16 +6,13 @@ from tests.contract import seeds
 from tests.contract.harness import Contract
 
 NOT_YET = "nothing measured yet (no model call since start, no MCP health check yet)"
+NO_REPOSITORY = "no repository is created (no GitHub connection is driven)"
+UNMEASURED = "no step of the template measured on this server yet, or the build failed"
 
 CONTRACT = Contract(
     seed="000",
     dialect="podplay",
-    pending={
-        "GET /api/v1/scout_agent/projects": "issue 12",
-        "POST /api/v1/scout_agent/projects": "issue 12",
-        "GET /api/v1/scout_agent/projects/{}/status": "issue 12",
-        "POST /api/v1/scout_agent/projects/{}/deploy": "issue 12",
-    },
+    pending={},
     codes=seeds.error_codes("000", "Common Error Codes"),
     # each listed in docs/contract.md, "PodPlay"
     nullable={
@@ -27,6 +24,31 @@ CONTRACT = Contract(
         ("GET /api/health", "services.database.query_avg_time"): "the database does not answer",
         ("GET /api/health/{}", "details.last_request"): NOT_YET,
         ("GET /api/health/{}", "details.performance.avg_response_time"): NOT_YET,
+        # Scout (docs/contract.md, "Scout projects")
+        ("GET /api/v1/scout_agent/projects", "projects[].repository_url"): NO_REPOSITORY,
+        ("POST /api/v1/scout_agent/projects", "repository_url"): NO_REPOSITORY,
+        ("GET /api/v1/scout_agent/projects", "projects[].estimated_completion"): UNMEASURED,
+        ("GET /api/v1/scout_agent/projects/{}/status", "estimated_remaining"): UNMEASURED,
+        (
+            "GET /api/v1/scout_agent/projects/{}/status",
+            "project_current_plan[].estimated_completion",
+        ): UNMEASURED,
+        (
+            "GET /api/v1/scout_agent/projects/{}/status",
+            "project_current_plan[].started_at",
+        ): "a step not begun",
+        (
+            "GET /api/v1/scout_agent/projects/{}/status",
+            "project_current_plan[].completed_at",
+        ): "a step not ended",
+        (
+            "GET /api/v1/scout_agent/projects/{}/status",
+            "project_active_step_id",
+        ): "no step is running (queued, planning or ended)",
+        (
+            "POST /api/v1/scout_agent/projects/{}/deploy",
+            "logs_url",
+        ): "a local deploy has no logs page",
     },
     # the caller's own metadata, stored and returned as given
     free_form=frozenset({"memories[].metadata"}),

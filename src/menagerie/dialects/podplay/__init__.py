@@ -1,6 +1,15 @@
 """PodPlay Sanctuary (seed 000), served under `/podplay`."""
 
-from menagerie.dialects.podplay import auth, chat, health, maintenance, mcp, models, workspaces
+from menagerie.dialects.podplay import (
+    auth,
+    chat,
+    health,
+    maintenance,
+    mcp,
+    models,
+    scout,
+    workspaces,
+)
 from menagerie.dialects.podplay.envelope import PodPlayEnvelope
 from menagerie.dialects.podplay.schemas import ErrorBody
 from menagerie.http.dialect import DialectSpec
@@ -21,6 +30,7 @@ SPEC = DialectSpec(
         mcp.router,
         workspaces.router,
         maintenance.router,
+        scout.router,
     ),
     description="The PodPlay Sanctuary agent framework API, served by Menagerie.",
     error_model=ErrorBody,
