@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 from collections.abc import Awaitable, Callable
@@ -83,6 +84,25 @@ def _database_reachable_or_exit(settings: Settings) -> None:
         cause = type(exc.__cause__).__name__ if exc.__cause__ else "unreachable"
         console.print(f"[red]cannot start:[/red] database {where} is unreachable ({cause})")
         raise typer.Exit(1) from None
+
+
+async def broker_ok(settings: Settings) -> tuple[bool, str]:
+    """Connects to the runs' broker as a server would (the URL's password is never shown)."""
+    from menagerie.core.runs.broker import broker_kind, create_broker
+
+    kind = broker_kind(settings.broker_url)
+    broker = create_broker(settings.broker_url, concurrency=1, queue=settings.broker_queue)
+    try:
+        async with asyncio.timeout(5):
+            await broker.startup()
+            if kind == "redis":
+                await broker.connection_pool.get_connection("PING")  # type: ignore[attr-defined]
+        return True, f"{kind}, queue {settings.broker_queue}"
+    except Exception as exc:
+        return False, f"{kind}: {type(exc).__name__}"
+    finally:
+        with contextlib.suppress(Exception):
+            await broker.shutdown()
 
 
 @app.command()
@@ -183,6 +203,11 @@ def doctor() -> None:
         row("redis", ok, detail)
     else:
         row("redis", None, "not set: in-process event bus (one server process)")
+    if settings.broker_url:
+        ok, detail = asyncio.run(broker_ok(settings))
+        row("runs broker", ok, detail)
+    else:
+        row("runs broker", None, "not set: in-memory broker, the server executes runs")
     from menagerie.core.sandboxes.backends import BwrapBackend
 
     bwrap = BwrapBackend().check()  # a real sandboxed command, as the server runs it at start

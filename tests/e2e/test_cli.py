@@ -64,8 +64,13 @@ COMMANDS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "doctor": (("doctor",), {"COLUMNS": "200"}),
     "doctor_redis_down": (
         ("doctor",),
-        {"COLUMNS": "200", "MENAGERIE_REDIS_URL": UNREACHABLE_REDIS},
+        {
+            "COLUMNS": "200",
+            "MENAGERIE_REDIS_URL": UNREACHABLE_REDIS,
+            "MENAGERIE_BROKER_URL": UNREACHABLE_REDIS,
+        },
     ),
+    "worker_without_broker": (("worker",), {}),
     "serve_unknown_dialect": (("serve", "--dialect", "nosuch"), {}),
 }
 
@@ -283,6 +288,7 @@ def test_doctor_reports_every_check(ran: Launched) -> None:
     assert rows["database"][0] == "ok"
     assert rows["database"][1].startswith("sqlite")
     assert rows["redis"][0] == "off"  # no MENAGERIE_REDIS_URL: the in-process bus
+    assert rows["runs broker"][0] == "off"  # no MENAGERIE_BROKER_URL: in memory
     # the same self-test the server runs at start: a real sandboxed command
     works = BwrapBackend().check().available
     assert rows["sandboxes (bubblewrap)"][0] == ("ok" if works else "missing")
@@ -298,6 +304,14 @@ def test_doctor_reports_an_unreachable_redis(ran: Launched) -> None:
     result = ran["doctor_redis_down"]
     assert result.returncode == 0, result.stderr
     assert _doctor_rows(result.stdout)["redis"] == ("missing", "ConnectionError")
+    assert _doctor_rows(result.stdout)["runs broker"] == ("missing", "redis: ConnectionError")
+    assert "Traceback" not in result.output
+
+
+def test_a_worker_needs_a_broker(ran: Launched) -> None:
+    result = ran["worker_without_broker"]
+    assert result.returncode == 2
+    assert "no MENAGERIE_BROKER_URL" in result.output
     assert "Traceback" not in result.output
 
 
