@@ -14,6 +14,8 @@ from menagerie.core.agents.runtime import AgentRuntime
 from menagerie.core.agents.tools import BuiltinTools, Toolbox
 from menagerie.core.chat.service import ChatService
 from menagerie.core.crypto import SecretBox, load_or_create_key
+from menagerie.core.deployments.launch import AgentLauncher
+from menagerie.core.deployments.service import DeploymentService
 from menagerie.core.errors import Unavailable
 from menagerie.core.events import EventBus, create_event_bus
 from menagerie.core.events.journal import EventJournal
@@ -110,6 +112,8 @@ class Platform:
     tracing: Tracing = field(default_factory=Tracing)  # OpenTelemetry, spans kept in process
     journal: EventJournal | None = None  # the bus's events this process saw, the latest kept
     version: str = __version__
+    # this process supervises `local` deployments (a server does; a worker leaves them to it)
+    supervises_deployments: bool = True
     bootstrap_result: BootstrapResult | None = field(default=None, init=False)
 
     @classmethod
@@ -352,6 +356,17 @@ class Platform:
             listen=madace_sync.listen_with(self.identity),
         )
 
+    @cached_property
+    def deployments(self) -> DeploymentService:
+        """NFT agents deployed as processes of their own (Panthers' `/deployments`)."""
+        return DeploymentService(
+            self.database,
+            self.wallets,
+            self.events,
+            AgentLauncher(self.settings, "menagerie.dialects.panthers.agent_app"),
+            max_local=self.settings.deployments_max_local,
+        )
+
     @property
     def incidents(self) -> IncidentService:
         """Incidents operators open (Crazy Gary's `/api/monitoring/incidents`)."""
@@ -405,8 +420,12 @@ class Platform:
             await self.health_watch.start()
         if self.maintenance is not None:
             await self.maintenance.start()
+        if self.supervises_deployments:
+            await self.deployments.start()  # resumes what a stopped server left deploying
 
     async def stop(self) -> None:
+        if "deployments" in self.__dict__:  # their processes first: they use the database
+            await self.deployments.close()
         if "sync" in self.__dict__:  # started only if it was ever asked for
             await self.sync.stop()
         if self.maintenance is not None:

@@ -178,6 +178,9 @@ class Settings(BaseSettings):
     nft_rpc_url: str | None = Field(None, description="EVM JSON-RPC endpoint for ownerOf")
     nft_contract: str | None = Field(None, description="ERC-721 contract address")
     nft_owners_file: Path | None = Field(None, description="dev: JSON {token_id: owner}")
+    deployments_max_local: int = Field(
+        16, ge=0, description="Panthers deployments run as processes here (provider local)"
+    )
 
     # vaults (Metamorph): JWTs from the vault's identity provider
     vault_jwt_secret: SecretStr | None = None

@@ -23,6 +23,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     configure_logging(settings.log_level, platform.redactor)
     platform.alerts = None
     platform.health_watch = None
+    platform.supervises_deployments = False  # the servers run the deployed agents
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

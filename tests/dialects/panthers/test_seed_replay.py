@@ -182,6 +182,43 @@ async def test_every_served_example_is_answered_as_documented(
             if chunk["done"]:
                 break
 
+    # -- orchestrator: deployments, a real agent process (provider local)
+    orchestrator = bearer(refreshed["access_token"])
+    deployed = check(
+        await client.post(
+            "/panthers/deployments",
+            json={"nft_token_id": SEED_NFT, "provider": "local", "resources": {"cpu": 1}},
+            headers=orchestrator,
+        ),
+        "POST",
+        "/deployments",
+    )
+    done("POST /deployments")
+    status = check(
+        await client.get(f"/panthers/deployments/{SEED_NFT}", headers=orchestrator),
+        "GET",
+        "/deployments/{}",
+    )
+    assert status["deployment_id"] == deployed["deployment_id"]
+    done("GET /deployments/{}")
+    listed = check(
+        await client.get(
+            "/panthers/deployments",
+            params={"status": status["status"], "provider": "local", "limit": 10, "offset": 0},
+            headers=orchestrator,
+        ),
+        "GET",
+        "/deployments",
+    )
+    assert listed["total"] == 1
+    done("GET /deployments")
+    check(
+        await client.delete(f"/panthers/deployments/{SEED_NFT}", headers=orchestrator),
+        "DELETE",
+        "/deployments/{}",
+    )
+    done("DELETE /deployments/{}")
+
     # -- "Monitoring Endpoints": Prometheus text, read by prometheus-client's own parser
     scraped = await client.get("/panthers/metrics")
     assert scraped.status_code == 200

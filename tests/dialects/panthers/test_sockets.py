@@ -82,7 +82,7 @@ async def test_subscribe_is_acknowledged_and_forwards_deployment_updates(
         ack = await receive(socket)
         assert ack["type"] == "subscribed"
         assert ack["nft_token_id"] == MINE
-        assert "does not deploy agents yet" in ack["message"]
+        assert "deployment_status" in ack["message"]
         # what the deployments domain publishes reaches the subscriber, shaped as the seed's
         # `deployment_status`; another tenant's, and another NFT's, do not
         base = {"deployment_id": "dep_1", "status": "deploying", "progress": 50, "message": "m"}

@@ -1,6 +1,6 @@
 """Secret Panthers orchestrator (seed 002), served under `/panthers`."""
 
-from menagerie.dialects.panthers import agent, auth, health, socket
+from menagerie.dialects.panthers import agent, auth, deployments, health, socket
 from menagerie.dialects.panthers.deps import require_agent_principal
 from menagerie.dialects.panthers.envelope import PanthersEnvelope
 from menagerie.dialects.panthers.schemas import ErrorBody
@@ -13,7 +13,14 @@ SPEC = DialectSpec(
     api_version=health.API_VERSION,
     mount_path="/panthers",
     envelope=PanthersEnvelope(),
-    routers=(health.router, auth.router, auth.agent_router, agent.router, socket.router),
+    routers=(
+        health.router,
+        auth.router,
+        auth.agent_router,
+        deployments.router,
+        agent.router,
+        socket.router,
+    ),
     error_model=ErrorBody,
     validation_status=400,  # the envelope answers INVALID_REQUEST / MISSING_FIELD / INVALID_FIELD
     auth_dependencies=(require_agent_principal,),

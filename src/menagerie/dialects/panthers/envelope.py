@@ -47,8 +47,8 @@ class PanthersEnvelope(ErrorEnvelope):
         E.Timeout: "TIMEOUT",
         E.Internal: "INTERNAL_ERROR",
     }
-    # the one core reason seed 002 has a code of its own for
-    reasons = {"INVALID_SIGNATURE": "INVALID_SIGNATURE"}
+    # the core reasons seed 002 has a code of its own for
+    reasons = {"INVALID_SIGNATURE": "INVALID_SIGNATURE", "ALREADY_EXISTS": "ALREADY_EXISTS"}
 
     def code_for(self, error: E.MenagerieError) -> str:
         if isinstance(error, E.Invalid) and error.missing and not error.specific:

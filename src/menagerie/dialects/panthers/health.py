@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from menagerie.core.errors import Unavailable
 from menagerie.dialects.panthers.deps import PlatformDep
 from menagerie.dialects.panthers.schemas import HealthResponse
 from menagerie.http.health import http_status
@@ -21,14 +22,16 @@ API_VERSION = "v1"
 )
 async def health(platform: PlatformDep) -> JSONResponse:
     report = await platform.health.report()
+    try:
+        active, measured = await platform.deployments.count_active(), True
+    except Unavailable:  # the database is down (and the report says so): not counted
+        active, measured = 0, False
     body = HealthResponse(
         status="healthy" if report.healthy else "unhealthy",
         version=platform.version,
         uptime=report.uptime_s,
-        # this server has no deployment service yet (issue 13): no deployment can be active,
-        # and `deployments_measured` says that this 0 is not a count
-        deployments_active=0,
-        deployments_measured=False,
+        deployments_active=active,
+        deployments_measured=measured,
         checks={name: c.status for name, c in report.components.items()},
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=http_status(report))

@@ -148,11 +148,94 @@ class HealthResponse(BaseModel):
     status: Literal["healthy", "unhealthy"]
     version: str
     uptime: float
-    deployments_active: Number
-    # False while this server has no deployment service (issue 13): `deployments_active` is
-    # then 0 because no deployment can exist, not because any were counted
+    deployments_active: Number  # deployments running now, counted in the database
+    # false only while the database cannot be read: `deployments_active` is then 0 and no count
     deployments_measured: bool
     checks: dict[str, str]
+
+
+# -- orchestrator: deployments ----------------------------------------------------------------
+
+DeploymentProvider = Literal["local", "secret_vm", "akash"]
+DeploymentState = Literal["deploying", "running", "stopped"]
+
+
+class Resources(BaseModel):
+    """What the deployment asks for; each field overrides the default. Provider `local` runs
+    the agent beside the server and records these without enforcing them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpu: Annotated[float, Field(gt=0, le=64, description="vCPUs")] | None = None
+    memory_mb: Annotated[int, Field(ge=128, le=262_144)] | None = None
+    disk_gb: Annotated[int, Field(ge=1, le=4096)] | None = None
+    gpu: Annotated[int, Field(ge=0, le=8)] | None = None
+
+
+class DeployRequest(BaseModel):
+    nft_token_id: TokenId
+    provider: DeploymentProvider
+    resources: Resources | None = None
+
+
+class DeployResponse(BaseModel):
+    deployment_id: str
+    status: DeploymentState
+    # the agent API's address: known as soon as its port is reserved, answering once running
+    endpoint_url: str
+    estimated_time: Number  # seconds until it runs; 0 once it does
+    nft_token_id: str
+    provider: DeploymentProvider
+    message: str
+
+
+class DeploymentHealth(BaseModel):
+    """The deployment's process, asked now over HTTP (its own `/health`)."""
+
+    status: Literal["healthy", "unhealthy", "unreachable", "stopped"]
+    checked_at: str
+    response_ms: float | None
+    pid: int | None
+    restarts: Number
+    last_exit: str | None
+    detail: str
+
+
+class DeploymentSummary(BaseModel):
+    deployment_id: str
+    nft_token_id: str
+    status: DeploymentState
+    provider: DeploymentProvider
+    endpoint_url: str | None
+    created_at: str
+    updated_at: str
+    stopped_at: str | None
+    resources: dict[str, Any]
+    restarts: Number
+    message: str
+
+
+class DeploymentResponse(DeploymentSummary):
+    health: DeploymentHealth
+
+
+class Pagination(BaseModel):
+    total: Number
+    limit: Number
+    offset: Number
+    has_more: bool
+
+
+class DeploymentList(BaseModel):
+    deployments: list[DeploymentSummary]
+    total: Number
+    pagination: Pagination
+
+
+class StopResponse(BaseModel):
+    message: str
+    status: DeploymentState
+    deployment_id: str
 
 
 # -- agent API --------------------------------------------------------------------------------

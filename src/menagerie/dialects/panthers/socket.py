@@ -6,9 +6,9 @@
 
 `chat_stream` carries the `message` to answer (the seed's example names only the
 conversation); the answer streams back as `chat_chunk`s. `subscribe` is acknowledged with
-`subscribed`, and every `deployment_status` published on the bus for that NFT is forwarded.
-Deployments are not built yet (issue 13), so until then none arrive, and the acknowledgement
-says so. Errors are the REST envelope, `{"type": "error", "error": {"code", …}}`.
+`subscribed`, followed by the NFT's deployment as it is now (if it has one), then every
+`deployment_status` published on the bus for that NFT as the deployment moves. Errors are the
+REST envelope, `{"type": "error", "error": {"code", …}}`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from menagerie.core.chat.nft import NftAgents
+from menagerie.core.deployments.service import TOPIC as DEPLOYMENT_TOPIC
 from menagerie.core.errors import (
     CredentialsMissing,
     Forbidden,
@@ -31,6 +32,7 @@ from menagerie.core.errors import (
     Invalid,
     MalformedRequest,
     MenagerieError,
+    NotFound,
 )
 from menagerie.core.events.bus import Subscription
 from menagerie.core.identity.models import Principal
@@ -53,12 +55,8 @@ from menagerie.platform import Platform
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["websocket"])
 ENVELOPE = PanthersEnvelope()
-# where deployment updates are published (the deployments domain, issue 13): a payload with
-# `tenant_id`, `nft_token_id`, `deployment_id`, `status`, `progress` and `message`
-DEPLOYMENT_TOPIC = "deployment.status"
-NO_DEPLOYMENTS_YET = (
-    "subscribed to deployment updates for NFT #{nft}: each deployment_status is sent as it "
-    "happens. This server does not deploy agents yet, so none will arrive until it does."
+SUBSCRIBED = (
+    "subscribed to deployment updates for NFT #{nft}: each deployment_status is sent as it happens"
 )
 REQUESTS: dict[str, type[BaseModel]] = {
     "subscribe": SubscribeRequest,
@@ -203,11 +201,24 @@ class _Connection:
 
     async def _subscribe(self, request: SubscribeRequest) -> None:
         nft = await self._nft_for(request.nft_token_id)
+        await self.platform.deployments.authorize(self.principal, nft)  # still its holder
         if self._subscription is None:
             self._subscription = await self.platform.events.subscribe(DEPLOYMENT_TOPIC)
             self._relay = asyncio.create_task(self._forward(self._subscription))
         self.watched.add(nft)
-        await self._send(Subscribed(nft_token_id=nft, message=NO_DEPLOYMENTS_YET.format(nft=nft)))
+        await self._send(Subscribed(nft_token_id=nft, message=SUBSCRIBED.format(nft=nft)))
+        try:
+            now = await self.platform.deployments.get(self.principal, nft)
+        except NotFound:
+            return
+        await self._send(
+            DeploymentStatus(
+                deployment_id=now.id,
+                status=now.status,
+                progress=50 if now.status == "deploying" else 100,
+                message=now.message,
+            )
+        )
 
     async def _forward(self, subscription: Subscription) -> None:
         async for event in subscription:

@@ -7,6 +7,7 @@ from sqlalchemy.engine import Connection
 
 # importing the table modules registers their tables on the metadata
 import menagerie.core.chat.tables
+import menagerie.core.deployments.tables
 import menagerie.core.identity.oauth.tables
 import menagerie.core.identity.tables
 import menagerie.core.identity.wallet.tables

@@ -1,0 +1,1 @@
+"""Deployments: an NFT's agent run as a process of its own (Secret Panthers, seed 002)."""
