@@ -163,3 +163,31 @@ async def test_sync_refuses_bad_actions(env: tuple[httpx.AsyncClient, Platform])
     finally:
         busy.close()
     assert (await client.get(f"{API}/sync")).json()["running"] is False
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_same_clients_on_the_main_port(env: tuple[httpx.AsyncClient, Platform]) -> None:
+    client, platform = env
+    main = str(client.base_url).replace("http://", "ws://") + "/madace/ws"
+    # not running yet: refused until `start`
+    with pytest.raises(InvalidStatus):
+        await connect(main, additional_headers=bearer(KEY))
+    request = {**example("001", "POST", "/api/sync", "request"), "wsPort": free_port()}
+    assert (await client.post(f"{API}/sync", json=request)).status_code == 200
+    with pytest.raises(InvalidStatus):
+        await connect(main, additional_headers=bearer("wrong"))
+
+    async with connect(f"{main}?token={KEY}&source=main-port") as ws:
+        await ws.send(json.dumps({"type": "ping"}))
+        assert isinstance((await next_of(ws, "pong"))["timestamp"], int)
+        status = (await client.get(f"{API}/sync")).json()
+        assert [c["metadata"]["source"] for c in status["clients"]] == ["main-port"]
+
+        (platform.projects.states_root / ".main.state.json").write_text('{"status": "done"}')
+        update = await next_of(ws, "state_update")
+        assert (update["workflowName"], update["state"]) == ("main", {"status": "done"})
+
+        await client.post(f"{API}/sync", json={"action": "stop"})
+        with pytest.raises(ConnectionClosed):
+            await drain(ws)
+    assert (await client.get(f"{API}/sync")).json()["clientCount"] == 0

@@ -11,6 +11,7 @@ from menagerie.dialects.madace import (
     state,
     stream,
     sync,
+    sync_socket,
     workflows,
 )
 from menagerie.dialects.madace.envelope import MadaceEnvelope
@@ -36,6 +37,7 @@ SPEC = DialectSpec(
         state.router,
         config.router,
         sync.router,
+        sync_socket.router,
     ),
     description="The MADACE agents, workflows and chat API, served by Menagerie.",
     # seed 001 "Rate Limiting", its announced per-address tiers
