@@ -8,6 +8,7 @@ inside the workspace, and files are written without following links.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shlex
 from pathlib import Path
 
@@ -51,7 +52,39 @@ class Commands(SandboxBase):
                 received=timeout,
                 expected=f"1-{self.settings.max_exec_timeout_ms}",
             )
-        inner = self._cwd(row, cwd)
+        return await self._run(principal, row, argv, self._cwd(row, cwd), timeout / 1000)
+
+    async def run_program(
+        self,
+        principal: Principal,
+        sandbox_id: str,
+        argv: list[str],
+        *,
+        cwd: str | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_MS / 1000,
+        read_only: tuple[Path, ...] = (),
+    ) -> ExecResult:
+        """One of the platform's own programs (an analyser) in the caller's running sandbox:
+        `argv` as given, not held to the sandbox's allow-list (its user did not type it), with
+        the host paths it needs (its interpreter, its packages) bound read-only."""
+        row = await self._running(principal, sandbox_id)
+        return await self._run(
+            principal, row, argv, self._cwd(row, cwd), timeout_s, read_only=read_only
+        )
+
+    async def _run(
+        self,
+        principal: Principal,
+        row: SandboxRow,
+        argv: list[str],
+        inner: str,
+        timeout_s: float,
+        *,
+        read_only: tuple[Path, ...] = (),
+    ) -> ExecResult:
+        request = self._request(row, argv, inner, timeout_s)
+        if read_only:
+            request = dataclasses.replace(request, ro_binds=read_only)
         # a child of the current span: the request's, or the tool call's of an agent
         with self._tracer.start_as_current_span(
             "sandbox.exec",
@@ -61,7 +94,7 @@ class Commands(SandboxBase):
                 TENANT: principal.tenant_id,
             },
         ) as span:
-            outcome = await self.backend.run(self._request(row, argv, inner, timeout / 1000))
+            outcome = await self.backend.run(request)
             span.set_attribute("process.exit.code", outcome.exit_code)
             span.set_attribute("menagerie.sandbox.timed_out", outcome.timed_out)
             if outcome.timed_out:
