@@ -41,6 +41,10 @@ from menagerie.core.ops.metrics import Metrics
 from menagerie.core.ops.ratelimit import RateLimiter
 from menagerie.core.ops.stats import RequestStats
 from menagerie.core.ops.tracing import Tracing
+from menagerie.core.orchestration.analyzer import CodeAnalyzer
+from menagerie.core.orchestration.reports import ReportGenerator
+from menagerie.core.orchestration.service import Orchestrations
+from menagerie.core.orchestration.tools import ToolRegistry
 from menagerie.core.projects.config import ProjectConfigs
 from menagerie.core.projects.layout import ProjectLayout
 from menagerie.core.redact import Redactor
@@ -100,6 +104,7 @@ class Platform:
     terminals: Terminals  # shells inside running sandboxes (PodPlay's terminal sessions)
     runs: Runs  # background work on taskiq workers, its state in the database
     agent_tasks: AgentTasks  # tasks that run the agent loop as runs (Crazy Gary's /api/tasks)
+    orchestrations: Orchestrations  # steps of tools as one run (Crazy Gary's /api/heavy)
     scout: ScoutService  # PodPlay's Scout projects: a workspace, a plan run, deploys
     # request counters per route category and caller; in Redis when configured, so that
     # replicas share them
@@ -304,6 +309,14 @@ class Platform:
             terminals=Terminals(sandboxes, events),
             runs=runs,
             agent_tasks=AgentTasks(tasks, runs, agents, events),
+            orchestrations=Orchestrations(
+                database,
+                runs,
+                events,
+                ToolRegistry(
+                    [CodeAnalyzer(sandboxes), ReportGenerator(data_dir / "reports")], mcp
+                ),
+            ),
             scout=ScoutService(database, events, runs, sandboxes, agents, llm.router, oauth),
             rate_limiter=RateLimiter(
                 settings.redis_url,

@@ -14,6 +14,7 @@ import menagerie.core.identity.wallet.tables
 import menagerie.core.llm.tables
 import menagerie.core.memory.tables
 import menagerie.core.ops.tables
+import menagerie.core.orchestration.tables
 import menagerie.core.runs.tables
 import menagerie.core.sandboxes.tables
 import menagerie.core.scout.tables

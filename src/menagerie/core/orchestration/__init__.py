@@ -1,0 +1,1 @@
+"""Heavy orchestrations: a list of tool steps run as one run on the worker (issue 12)."""
