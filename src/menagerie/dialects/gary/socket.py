@@ -5,8 +5,8 @@ served by the hub (realtime/hub.py) at `/gary/socket.io`, on the `/gary` namespa
 `--dialect gary`, at the server's root. A connection joins its tenant's room and its user's,
 where Gary's events are delivered: `system_alert` (to the operator's tenant), `health_status`
 (to the operator's admins, who alone may read the server's health), `task_update` (to the
-task's owner), and `orchestration_update` as the capability that emits it lands; the seed
-defines no event a client sends.
+task's owner) and `orchestration_update` (to the orchestration's owner); the seed defines no
+event a client sends.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from menagerie.core.ops.alerts import ALERT_TOPIC
 from menagerie.core.ops.health_watch import HEALTH_TOPIC, HealthChanged
 from menagerie.dialects.gary.envelope import GaryEnvelope
 from menagerie.platform import Platform
-from menagerie.realtime import gary_tasks, system_alerts
+from menagerie.realtime import gary_orchestration, gary_tasks, system_alerts
 from menagerie.realtime.hub import Connection, Handler, Hub, Refused, principal_for
 from menagerie.realtime.relay import AUDIENCE, BusRelay, tenant_room, user_room
 
@@ -53,6 +53,8 @@ def _shape(event: Event) -> dict[str, Any] | None:
         return health_status(event)
     if event.topic in gary_tasks.EVENT_NAMES:
         return gary_tasks.task_update(event)
+    if event.topic in gary_orchestration.EVENT_NAMES:
+        return gary_orchestration.orchestration_update(event)
     return system_alerts.gary(event)
 
 
@@ -84,7 +86,7 @@ class GarySurface:
 
     def relay(self, hub: Hub) -> BusRelay:
         """System alerts (the operator's) to the tenant's Crazy Gary clients; health changes
-        to its admins; a task's updates to its owner."""
+        to its admins; a task's or an orchestration's updates to its owner."""
 
         async def deliver(tenant_id: str, event: str, payload: dict[str, Any]) -> None:
             audience = payload.pop(AUDIENCE, None)
@@ -100,6 +102,11 @@ class GarySurface:
         return BusRelay(
             self._platform.events,
             deliver,
-            {ALERT_TOPIC: "system_alert", HEALTH_TOPIC: HEALTH_STATUS, **gary_tasks.EVENT_NAMES},
+            {
+                ALERT_TOPIC: "system_alert",
+                HEALTH_TOPIC: HEALTH_STATUS,
+                **gary_tasks.EVENT_NAMES,
+                **gary_orchestration.EVENT_NAMES,
+            },
             shape=_shape,
         )
