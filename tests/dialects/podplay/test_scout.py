@@ -10,12 +10,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import pytest
 
 from menagerie.app import create_app
+from menagerie.core.scout import plans
+from menagerie.dialects.podplay.schemas.scout import Template
 from menagerie.platform import Platform
 from menagerie.settings import Settings
 from tests.dialects.podplay.replay import assert_like, example
@@ -151,6 +153,8 @@ async def test_the_seed_replayed_a_build_and_a_local_deploy(env: Env) -> None:
 
 
 async def test_refusals(env: Env) -> None:
+    # the wire model names exactly the templates core has a plan for
+    assert set(get_args(Template)) == set(plans.TEMPLATES)
     unknown = await env.http.get(f"{BASE}/no-such-project/status")
     body = assert_error(unknown, 404, "RESOURCE_NOT_FOUND", dialect="podplay")
     assert body["details"]["reason"] == "PROJECT_NOT_FOUND"
@@ -172,15 +176,17 @@ async def test_refusals(env: Env) -> None:
     body = assert_error(vercel, 404, "RESOURCE_NOT_FOUND", dialect="podplay")
     assert body["details"]["reason"] == "NO_VERCEL_CONNECTION"
 
-    # another tenant's caller: the project does not exist for it
+    # another user of the same tenant, and another tenant: the project does not exist for them
     issued = await env.platform.api_tokens.issue_for_tenant("acme", "acme admin")
-    async with httpx.AsyncClient(
-        base_url=f"{env.url}/podplay", headers=bearer(issued.token), timeout=30
-    ) as other:
-        for response in (
-            await other.get(f"{BASE}/site/status"),
-            await other.get(f"{BASE}/{project_id}/status"),
-            await other.post(f"{BASE}/{project_id}/deploy", json={"platform": "local"}),
-        ):
-            assert_error(response, 404, "RESOURCE_NOT_FOUND", dialect="podplay")
-        assert (await other.get(BASE)).json()["projects"] == []
+    neighbour = await env.platform.accounts.register("neighbour@example.com", "a long password 1")
+    for token in (neighbour.tokens.access_token, issued.token):
+        async with httpx.AsyncClient(
+            base_url=f"{env.url}/podplay", headers=bearer(token), timeout=30
+        ) as other:
+            for response in (
+                await other.get(f"{BASE}/site/status"),
+                await other.get(f"{BASE}/{project_id}/status"),
+                await other.post(f"{BASE}/{project_id}/deploy", json={"platform": "local"}),
+            ):
+                assert_error(response, 404, "RESOURCE_NOT_FOUND", dialect="podplay")
+            assert (await other.get(BASE)).json()["projects"] == []

@@ -222,7 +222,8 @@ class ScoutService:
                 )
             ).all()
             projects = [_project(row) for row in rows]
-        return [await self._view(project) for project in projects], total or 0
+        typical = {t: await self._typical(t) for t in {p.template for p in projects}}
+        return [await self._view(p, typical[p.template]) for p in projects], total or 0
 
     async def get(self, principal: Principal, project_id: str) -> ProjectView:
         async with self._db.session() as session:
@@ -282,9 +283,10 @@ class ScoutService:
     def _owns(principal: Principal, row: ScoutProjectRow | ScoutDeploymentRow) -> bool:
         return row.tenant_id == principal.tenant_id and row.user_id == principal.user_id
 
-    async def _view(self, project: Project) -> ProjectView:
+    async def _view(self, project: Project, typical: dict[str, float] | None = None) -> ProjectView:
         run = await self._runs.store.get(project.run_id) if project.run_id else None
-        typical = await self._typical(project.template)
+        if typical is None:
+            typical = await self._typical(project.template)
         return ProjectView(project, progress.measure(project.plan, run, typical, utcnow()))
 
     async def _typical(self, template: str) -> dict[str, float]:

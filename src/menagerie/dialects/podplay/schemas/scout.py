@@ -17,6 +17,8 @@ from menagerie.core.scout.progress import duration_text
 # the list's filter: the seed's three words and the two a project may also end in
 StatusFilter = Literal["active", "completed", "paused", "failed", "initializing"]
 Text = Annotated[str, Field(max_length=100)]
+# core/scout/plans.py's templates (each with a fixed plan, documented there)
+Template = Literal["static-site", "react-typescript", "python-api"]
 
 # core's states in each place's words: the list's (`active`) and the status route's (`running`)
 LIST_WORDS = {"building": "active", "cancelled": "paused"}
@@ -50,13 +52,9 @@ class CreateBody(BaseModel):
         description="unique among the caller's projects; the status route's `{project_name}`",
     )
     description: str = Field("", max_length=2000)
-    template: str | None = Field(
-        None,
-        max_length=64,
-        description="react-typescript, static-site (the default) or python-api",
-    )
-    features: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
-        default_factory=list, max_length=20
+    template: Template | None = Field(None, description="default: static-site")
+    features: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]] = Field(
+        default_factory=list, max_length=20, description="lower-case words"
     )
     configuration: dict[Text, Text] = Field(default_factory=dict, max_length=20)
     repository: RepositoryIn | None = None
