@@ -45,6 +45,8 @@ async def base_url(tmp_path: Path) -> AsyncIterator[str]:
         rate_limits_enabled=False,
         llm_timeout_s=2.0,
         llm_retries=0,
+        # each Panthers deploy starts a real agent process: one at a time keeps the run short
+        deployments_max_local=1,
         _env_file=None,
     )
     async with serve(create_app(platform=Platform.build(settings))) as url:

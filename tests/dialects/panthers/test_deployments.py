@@ -171,8 +171,10 @@ async def test_a_local_deployment_is_a_supervised_agent_process(
     )
     assert listed.json()["total"] == 1
     assert listed.json()["deployments"][0]["deployment_id"] == body["deployment_id"]
+    # stopped, it is history: listed, no longer the NFT's deployment
     after = await env.client.get(f"/panthers/deployments/{MINE}", headers=headers)
-    assert after.json()["health"]["status"] == "stopped"
+    assert after.status_code == 404, after.text
+    assert after.json()["error"]["code"] == "NOT_FOUND"
     assert (await env.client.get("/panthers/health")).json()["deployments_active"] == 0
 
 

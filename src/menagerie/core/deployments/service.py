@@ -89,6 +89,13 @@ def _deployment(row: DeploymentRow) -> Deployment:
     )
 
 
+def _none_active(nft: str, latest: Deployment | None) -> NotFound:
+    said = f"NFT #{nft} has no deployment"
+    if latest is not None:
+        said += f" now ({latest.id} stopped; GET /deployments?status=stopped lists it)"
+    return NotFound(said, reason="DEPLOYMENT_NOT_FOUND", details={"nft_token_id": nft})
+
+
 class DeploymentService:
     def __init__(
         self,
@@ -282,11 +289,11 @@ class DeploymentService:
     # -- read -----------------------------------------------------------------------------------
 
     async def get(self, principal: Principal, nft_token_id: str) -> Deployment:
-        """The NFT's deployment: the latest one, stopped or not."""
+        """The NFT's deployment now (deploying or running); stopped ones are only listed."""
         nft = await self.authorize(principal, nft_token_id)
         found = await self._latest(principal.tenant_id, nft)
-        if found is None:
-            raise NotFound(f"NFT #{nft} has no deployment", reason="DEPLOYMENT_NOT_FOUND")
+        if found is None or not found.active:
+            raise _none_active(nft, found)
         return found
 
     async def probe(self, deployment: Deployment) -> Probe:
@@ -342,15 +349,13 @@ class DeploymentService:
 
     # -- stop -----------------------------------------------------------------------------------
 
-    async def stop(self, principal: Principal, nft_token_id: str) -> tuple[Deployment, bool]:
-        """Stop the NFT's deployment; whether it was running (False: it had stopped already)."""
+    async def stop(self, principal: Principal, nft_token_id: str) -> Deployment:
+        """Stop the NFT's deployment: its process ends before this returns."""
         nft = await self.authorize(principal, nft_token_id)
         async with self._lock(principal.tenant_id, nft):
             found = await self._latest(principal.tenant_id, nft)
-            if found is None:
-                raise NotFound(f"NFT #{nft} has no deployment", reason="DEPLOYMENT_NOT_FOUND")
-            if not found.active:
-                return found, False
+            if found is None or not found.active:
+                raise _none_active(nft, found)
             process = self._processes.pop(found.id, None)
             if process is not None:
                 await process.stop()
@@ -362,7 +367,7 @@ class DeploymentService:
                 message="stopped: its process has ended",
             )
         await self._publish(deployment, 100, "deployment stopped: its process has ended")
-        return deployment, True
+        return deployment
 
     # -- the server's start and stop ------------------------------------------------------------
 

@@ -85,7 +85,9 @@ async def list_deployments(
     )
 
 
-@router.get("/{nft_token_id}", response_model=DeploymentResponse, responses=errors(403, 404, 503))
+@router.get(
+    "/{nft_token_id}", response_model=DeploymentResponse, responses=errors(400, 403, 404, 503)
+)
 async def get_deployment(
     nft_token_id: NftDep, platform: PlatformDep, principal: PrincipalDep
 ) -> DeploymentResponse:
@@ -94,17 +96,16 @@ async def get_deployment(
     return DeploymentResponse(**_summary(deployment).model_dump(), health=_health(probe))
 
 
-@router.delete("/{nft_token_id}", response_model=StopResponse, responses=errors(403, 404, 503))
+@router.delete("/{nft_token_id}", response_model=StopResponse, responses=errors(400, 403, 404, 503))
 async def stop_deployment(
     nft_token_id: NftDep, platform: PlatformDep, principal: PrincipalDep
 ) -> StopResponse:
-    deployment, was_active = await platform.deployments.stop(principal, nft_token_id)
-    message = (
-        f"Deployment {deployment.id} stopped: its agent process has ended"
-        if was_active
-        else f"Deployment {deployment.id} was already stopped"
+    deployment = await platform.deployments.stop(principal, nft_token_id)
+    return StopResponse(
+        message=f"Deployment {deployment.id} stopped: its agent process has ended",
+        status=deployment.status,
+        deployment_id=deployment.id,
     )
-    return StopResponse(message=message, status=deployment.status, deployment_id=deployment.id)
 
 
 def _summary(deployment: Deployment) -> DeploymentSummary:

@@ -32,6 +32,9 @@ MAX_JSON_INT = 2**53 - 1
 
 
 def _token_id_text(value: Any) -> Any:
+    # JSON has one number type: 123.0 is the integer 123 to a JSON Schema validator too
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         if not 0 <= value <= MAX_JSON_INT:
             raise ValueError(f"a token id as a number must lie in 0..{MAX_JSON_INT}")
@@ -156,6 +159,16 @@ class HealthResponse(BaseModel):
 
 # -- orchestrator: deployments ----------------------------------------------------------------
 
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a number is expected, not a boolean")
+    return value
+
+
+# a count or size: `true` is none (a whole float such as 512.0 is taken as 512)
+NotBool = BeforeValidator(_not_bool)
+
 DeploymentProvider = Literal["local", "secret_vm", "akash"]
 DeploymentState = Literal["deploying", "running", "stopped"]
 
@@ -166,10 +179,10 @@ class Resources(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cpu: Annotated[float, Field(gt=0, le=64, description="vCPUs")] | None = None
-    memory_mb: Annotated[int, Field(ge=128, le=262_144)] | None = None
-    disk_gb: Annotated[int, Field(ge=1, le=4096)] | None = None
-    gpu: Annotated[int, Field(ge=0, le=8)] | None = None
+    cpu: Annotated[float, Field(gt=0, le=64), NotBool] | None = Field(None, description="vCPUs")
+    memory_mb: Annotated[int, Field(ge=128, le=262_144), NotBool] | None = None
+    disk_gb: Annotated[int, Field(ge=1, le=4096), NotBool] | None = None
+    gpu: Annotated[int, Field(ge=0, le=8), NotBool] | None = None
 
 
 class DeployRequest(BaseModel):
