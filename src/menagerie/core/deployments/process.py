@@ -223,7 +223,8 @@ class AgentProcess:
                 self.restarts += 1
 
     async def _run_once(self) -> int | None:
-        """One process from start to end; its exit code (None: stopped by us)."""
+        """One process from start to end; its exit code (None: ended by us, the reason in
+        `last_exit` when it was not a stop)."""
         process = await self._spawn()
         self.process = process
         started = monotonic()
@@ -236,8 +237,9 @@ class AgentProcess:
                 await self._emit("healthy", process.pid, f"agent process pid {process.pid} healthy")
                 self.healthy.set()  # after the listener: a waiter reads the state it recorded
             elif process.returncode is None and not self._stopping.is_set():
-                self.last_exit = f"not healthy within {self.start_timeout_s:g}s of starting"
                 await stop_group(process, self.stop_grace_s)
+                self.last_exit = f"not healthy within {self.start_timeout_s:g}s of starting"
+                return None  # the reason is the timeout, not the signal that ended it
             await asyncio.wait({stopping, exited}, return_when=asyncio.FIRST_COMPLETED)
             if self._stopping.is_set():
                 await stop_group(process, self.stop_grace_s)
