@@ -5,6 +5,7 @@ from menagerie.dialects.gary import (
     chat,
     endpoints,
     health,
+    heavy,
     mcp,
     monitoring,
     observability,
@@ -32,6 +33,7 @@ SPEC = DialectSpec(
         chat.router,
         tasks.router,
         mcp.router,
+        heavy.router,
     ),
     description="The Crazy Gary agent orchestration API, served by Menagerie.",
     # seed 004 "Rate Limits by Endpoint Type", per caller; "Authentication" is the routes that
