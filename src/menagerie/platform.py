@@ -313,9 +313,7 @@ class Platform:
                 database,
                 runs,
                 events,
-                ToolRegistry(
-                    [CodeAnalyzer(sandboxes), ReportGenerator(data_dir / "reports")], mcp
-                ),
+                ToolRegistry([CodeAnalyzer(sandboxes), ReportGenerator(data_dir / "reports")], mcp),
             ),
             scout=ScoutService(database, events, runs, sandboxes, agents, llm.router, oauth),
             rate_limiter=RateLimiter(

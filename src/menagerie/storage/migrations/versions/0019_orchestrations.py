@@ -67,9 +67,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("orchestration_id", "number", name="pk_orchestration_steps"),
     )
-    op.create_index(
-        "ix_orchestration_steps_tool_status", "orchestration_steps", ["tool", "status"]
-    )
+    op.create_index("ix_orchestration_steps_tool_status", "orchestration_steps", ["tool", "status"])
 
 
 def downgrade() -> None:
