@@ -364,6 +364,7 @@ class Platform:
         return SyncService(
             self.projects,
             host=self.settings.madace_sync_host,
+            default_port=self.settings.madace_sync_port,
             listen=madace_sync.listen_with(self.identity),
         )
 

@@ -313,6 +313,9 @@ class Settings(BaseSettings):
     madace_sync_host: str = Field(
         "127.0.0.1", description="address of the sync service's WebSocket server (loopback)"
     )
+    madace_sync_port: int = Field(
+        3001, ge=1024, le=65535, description="its port when `start` names no `wsPort` (the seed's)"
+    )
 
     # readiness: variables an operator declares mandatory for this deployment
     required_env: Annotated[list[str], NoDecode] = Field(default_factory=list)

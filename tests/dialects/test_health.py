@@ -94,7 +94,7 @@ async def test_madace_health(client: httpx.AsyncClient) -> None:
     assert body["timestamp"] > 1_700_000_000_000
     assert body["services"]["api"] == "up"
     assert body["services"]["database"] == "up"
-    assert body["services"]["sync"] == "n/a"  # the sync service is not built yet (issue 13)
+    assert body["services"]["sync"] == "down"  # not started: POST /api/sync starts it
     assert body["services"]["filesystem"] == "healthy"
     assert body["version"] == "2.0.0-alpha"
     assert response.headers["x-api-version"] == "2.0.0-alpha"

@@ -16,7 +16,8 @@ from menagerie.settings import Settings
 from tests.utils.server import client_for
 
 PREFIXES = ["/podplay", "/madace", "/panthers", "/metamorph", "/gary", "/v1"]
-# public by design: health and discovery, and the steps that hand out credentials
+# public by design: health and discovery (Gary's tool list has no credentials in its seed), and
+# the steps that hand out credentials
 PUBLIC = re.compile(
     r"""^(
       /podplay/api/(test-connection|health.*|auth/login)
@@ -24,7 +25,8 @@ PUBLIC = re.compile(
     | /panthers/(health|metrics|auth/(challenge|verify|refresh))
     | /panthers/agents/\{[^}]+\}/(health|info|auth/verify)
     | /metamorph/api/vercel/auth/callback
-    | /gary/(health.*|api/monitoring/health|api/auth/(register|login|refresh|validate))
+    | /gary/(health.*|api/monitoring/health|api/heavy/tools)
+    | /gary/api/auth/(register|login|refresh|validate)
     )$""",
     re.X,
 )

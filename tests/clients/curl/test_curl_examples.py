@@ -45,6 +45,7 @@ from tests.utils.databases import (
     reachable,
 )
 from tests.utils.fake_llm import FakeLLM
+from tests.utils.model_server import free_port
 from tests.utils.server import serve
 
 EXAMPLES = Path(__file__).with_name("examples.txt")
@@ -260,6 +261,8 @@ async def servers(
                     gemini_base_url=fake.gemini_base_url,
                     vercel_client_id="curl-examples-client",
                     vercel_client_secret=SecretStr("curl-examples-client-secret"),
+                    # the seed's sync `start` names no port: each server its own, not 3001
+                    madace_sync_port=free_port(),
                     _env_file=None,
                 )
                 platform = Platform.build(settings)

@@ -151,7 +151,8 @@ async def test_workers_run_stop_and_survive_a_kill(
     assert run is not None
     done = await server.runs.wait(run.id, 60)
     assert done.status == "completed", (done.error, _logs(tmp_path))
-    assert (await server.tasks.get(me, quick.id)).result["tool_calls"][0]["name"] == "current_time"
+    finished = await tasks.wait(me, quick.id, 10)
+    assert finished.result["tool_calls"][0]["name"] == "current_time"
 
     # a stop sent to the server reaches the task on whichever worker runs it
     long = "Tell me everything about " + " ".join(f"topic{n}" for n in range(200))
@@ -184,7 +185,7 @@ async def test_workers_run_stop_and_survive_a_kill(
     assert ended.status == "completed", (ended.error, _logs(tmp_path))
     assert ended.attempt == 2
     assert ended.worker_id != holder
-    assert (await server.tasks.get(me, survivor.id)).status == "completed"
+    assert (await tasks.wait(me, survivor.id, 10)).status == "completed"
 
 
 def _logs(folder: Path) -> str:

@@ -53,7 +53,7 @@ async def test_a_task_runs_the_agent_loop_and_calls_the_time_tool(started: Platf
     assert ended.steps[0].status == "completed"
     assert ended.steps[0].duration_s is not None
 
-    done = await started.tasks.get(me, task.id)
+    done = await started.agent_tasks.wait(me, task.id, 10)
     assert (done.status, done.progress) == ("completed", 100)
     calls = done.result["tool_calls"]
     assert [call["name"] for call in calls] == ["current_time"]
@@ -127,7 +127,7 @@ async def test_a_stopped_task_says_stopped_and_can_start_again(settings: Setting
         await _until(is_running)
         await platform.agent_tasks.stop(me, task.id)
         assert (await platform.runs.wait(run.id, 5)).status == "cancelled"
-        assert (await platform.tasks.get(me, task.id)).status == "stopped"
+        assert (await platform.agent_tasks.wait(me, task.id, 5)).status == "stopped"
         with pytest.raises(Conflict) as twice:
             await platform.agent_tasks.stop(me, task.id)
         assert twice.value.reason == "TASK_NOT_RUNNING"
@@ -230,6 +230,6 @@ async def test_a_task_whose_worker_died_too_often_fails_with_the_reason(started:
     assert ended.status == "failed"
     assert ended.error is not None
     assert ended.error.startswith("WORKER_LOST: its worker gone:1")
-    failed = await started.tasks.get(me, task.id)
+    failed = await started.agent_tasks.wait(me, task.id, 10)
     assert failed.status == "failed"
     assert failed.error == ended.error

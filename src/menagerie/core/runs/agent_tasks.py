@@ -100,14 +100,19 @@ class AgentTasks:
             )
         await self._runs.cancel(run.id, principal.tenant_id)
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(wait_s):
-                # the task's record follows its run once the run's end is handled, on any worker
-                while True:
-                    task = await self._tasks.get(principal, task_id)
-                    if task.status != "running":
-                        return task
-                    await asyncio.sleep(0.05)
+            return await self.wait(principal, task_id, wait_s)
         return await self._tasks.get(principal, task_id)
+
+    async def wait(self, principal: Principal, task_id: str, timeout_s: float) -> Task:
+        """Until the task has ended (completed, failed or stopped); TimeoutError past
+        `timeout_s`. Its record follows its run once the run's end is handled, on any
+        worker, so this polls the record rather than the run."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                task = await self._tasks.get(principal, task_id)
+                if task.status not in ("created", "running"):
+                    return task
+                await asyncio.sleep(0.05)
 
     async def _execute(self, context: RunContext) -> dict[str, Any]:
         run = context.run

@@ -93,10 +93,16 @@ def workflow_name_of(path: Path, document: dict[str, Any]) -> str:
 
 class SyncService:
     def __init__(
-        self, layout: ProjectLayout, *, host: str, listen: ListenFactory | None = None
+        self,
+        layout: ProjectLayout,
+        *,
+        host: str,
+        default_port: int = 3001,
+        listen: ListenFactory | None = None,
     ) -> None:
         self.layout = layout
         self.host = host
+        self.default_port = default_port
         self.listen = listen
         self._clients: dict[str, SyncClient] = {}
         self._run: _Run | None = None
@@ -118,9 +124,16 @@ class SyncService:
         )
 
     async def start(
-        self, principal: Principal, *, port: int, state_paths: list[str], config_path: str
+        self,
+        principal: Principal,
+        *,
+        port: int | None,
+        state_paths: list[str],
+        config_path: str,
     ) -> tuple[SyncStatus, bool]:
-        """Listen on `port` and watch the paths; (status, False) when it was already running."""
+        """Listen on `port` (None: the configured default) and watch the paths; (status,
+        False) when it was already running."""
+        port = port or self.default_port
         state_dirs = [self.layout.resolve(p, "statePaths") for p in state_paths]
         config_file = self.layout.resolve(config_path, "configPath")
         if await asyncio.to_thread(config_file.is_dir):

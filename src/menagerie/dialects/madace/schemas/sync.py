@@ -7,8 +7,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
-DEFAULT_PORT = 3001  # the seed's `ws://localhost:3001`
-
 
 class SyncClientOut(BaseModel):
     id: str
@@ -28,7 +26,8 @@ class SyncAction(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     action: Literal["start", "stop"]
-    wsPort: int = Field(DEFAULT_PORT, ge=1024, le=65535)
+    # absent: MENAGERIE_MADACE_SYNC_PORT, by default the seed's 3001
+    wsPort: int | SkipJsonSchema[None] = Field(None, ge=1024, le=65535)
     statePaths: list[Annotated[str, Field(min_length=1, max_length=1000)]] = Field(
         default_factory=lambda: ["madace-data/workflow-states"],
         min_length=1,
