@@ -434,6 +434,8 @@ class Platform:
             await self.maintenance.start()
         if self.supervises_deployments:
             await self.deployments.start()  # resumes what a stopped server left deploying
+            deployments = self.deployments
+            self.metrics.watch_deployments(lambda: deployments.supervised)
 
     async def stop(self) -> None:
         if "deployments" in self.__dict__:  # their processes first: they use the database

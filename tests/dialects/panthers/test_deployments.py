@@ -15,6 +15,7 @@ import httpx
 import pytest
 import websockets
 from eth_account.signers.local import LocalAccount
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection
 
 from menagerie.core.deployments.process import process_command_line
@@ -28,6 +29,15 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 SEED_CODES = seeds.error_codes("002", "Error Codes")
 DEADLINE_S = 60
+
+
+def deployments_gauge(response: httpx.Response) -> float:
+    """`deployments_active` from Panthers' `/metrics`, read by prometheus-client's parser."""
+    assert response.status_code == 200, response.text
+    for family in text_string_to_metric_families(response.text):
+        if family.name == "deployments_active":
+            return family.samples[0].value
+    raise AssertionError("no deployments_active on /panthers/metrics")
 
 
 async def receive(socket: ClientConnection) -> dict[str, Any]:
@@ -145,6 +155,7 @@ async def test_a_local_deployment_is_a_supervised_agent_process(
         pid = first["health"]["pid"]
         assert agent_processes(env) == [pid]
         assert (await env.client.get("/panthers/health")).json()["deployments_active"] == 1
+        assert deployments_gauge(await env.client.get("/panthers/metrics")) == 1
 
         # killed outright, it is started again, on the same address
         os.kill(pid, signal.SIGKILL)
@@ -161,6 +172,7 @@ async def test_a_local_deployment_is_a_supervised_agent_process(
         assert stopped.status_code == 200, stopped.text
         assert stopped.json()["status"] == "stopped"
         assert (await updates_until(socket, "stopped"))[-1]["progress"] == 100
+        assert deployments_gauge(await env.client.get("/panthers/metrics")) == 0
 
     assert agent_processes(env) == []
     with pytest.raises(httpx.ConnectError):

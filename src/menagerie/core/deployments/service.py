@@ -343,6 +343,11 @@ class DeploymentService:
         wallet = identity.wallet.lower()
         return [d for d in deployments if (owners[d.nft_token_id] or "").lower() == wallet]
 
+    @property
+    def supervised(self) -> int:
+        """The agent processes this server supervises now (metrics read it at scrape time)."""
+        return len(self._processes)
+
     async def count_active(self) -> int:
         """Deployments running now, on every server that shares this database."""
         return await self._count(statuses=("running",))

@@ -135,6 +135,15 @@ class Metrics:
             registry=self.registry,
         )
         self.sandboxes_running.set_function(self._count_sandboxes)
+        # seed 002 names the figure `deployments_active` (Secret Panthers' `/health`): the
+        # same word here, unprefixed, so a Panthers dashboard finds it on `/panthers/metrics`
+        self._deployments_active: Callable[[], int] | None = None
+        self.deployments_active = Gauge(
+            "deployments_active",
+            "Agent deployments (Secret Panthers) this server supervises now",
+            registry=self.registry,
+        )
+        self.deployments_active.set_function(self._count_deployments)
         self.sandbox_exec_duration = Histogram(
             "sandbox_exec_duration_seconds",
             "Sandbox command latency, by outcome (ok: exit 0, failed: another exit, timeout)",
@@ -198,6 +207,13 @@ class Metrics:
     def watch_sandboxes(self, running: Callable[[], int]) -> None:
         """Where the number of running sandboxes is read, at scrape time."""
         self._sandboxes_running = running
+
+    def watch_deployments(self, active: Callable[[], int]) -> None:
+        """Where the number of supervised deployments is read, at scrape time."""
+        self._deployments_active = active
+
+    def _count_deployments(self) -> float:
+        return float(self._deployments_active()) if self._deployments_active is not None else 0.0
 
     def _count_sandboxes(self) -> float:
         return float(self._sandboxes_running()) if self._sandboxes_running is not None else 0.0
