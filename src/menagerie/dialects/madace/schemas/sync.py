@@ -27,7 +27,7 @@ class SyncAction(BaseModel):
 
     action: Literal["start", "stop"]
     # absent: MENAGERIE_MADACE_SYNC_PORT, by default the seed's 3001
-    wsPort: int | SkipJsonSchema[None] = Field(None, ge=1024, le=65535)
+    wsPort: Annotated[int, Field(ge=1024, le=65535)] | SkipJsonSchema[None] = None
     statePaths: list[Annotated[str, Field(min_length=1, max_length=1000)]] = Field(
         default_factory=lambda: ["madace-data/workflow-states"],
         min_length=1,
