@@ -267,6 +267,7 @@ class Platform:
             heartbeat_s=settings.run_heartbeat_s,
             lapse_s=settings.run_lapse_s,
             max_attempts=settings.run_max_attempts,
+            tracer=tracing.tracer,
         )
         if settings.metrics_enabled:
             runs.on_transition(metrics.task_transition)

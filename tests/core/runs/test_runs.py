@@ -60,6 +60,17 @@ async def test_a_task_runs_the_agent_loop_and_calls_the_time_tool(started: Platf
     assert str(utcnow().year) in calls[0]["output"]  # the tool really answered
     assert done.result["response"]
 
+    # one span tree: the run, its step, the agent turn and its tool call inside the step
+    spans = {span.name: span for span in started.tracing.store.finished}
+    run_span, step_span = spans["run agent.task"], spans["run.step agent_turn"]
+    turn, tool = spans["invoke_agent gary"], spans["execute_tool current_time"]
+    assert step_span.parent is not None
+    assert step_span.parent.span_id == run_span.context.span_id
+    assert turn.parent is not None
+    assert turn.parent.span_id == step_span.context.span_id
+    assert tool.context.trace_id == run_span.context.trace_id
+    assert run_span.attributes["menagerie.run.id"] == run.id
+
     worker = started.health.check_worker()
     assert worker.healthy
     assert (worker.details["runs_broker"], worker.details["runs_executing"]) == ("memory", True)

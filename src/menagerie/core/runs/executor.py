@@ -21,9 +21,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.trace import NoOpTracer, Span, StatusCode, Tracer
+
 from menagerie.core.clock import iso, utcnow
 from menagerie.core.errors import MenagerieError
 from menagerie.core.ids import new_id
+from menagerie.core.ops.tracing import TENANT
 from menagerie.core.runs.models import JobKind, Run, RunContext, Step
 from menagerie.core.runs.store import RunStore
 
@@ -51,8 +55,10 @@ class Executor:
         concurrency: int,
         heartbeat_s: float,
         lapse_s: float,
+        tracer: Tracer | None = None,
     ) -> None:
         self.worker_id = worker_name()
+        self._tracer: Tracer = tracer or NoOpTracer()
         self._store = store
         self._kinds = kinds
         self._kick = kick
@@ -118,8 +124,22 @@ class Executor:
             error = f"UNKNOWN_JOB: no worker job is named {run.kind!r}"
             await self._end(run, "failed", error=error)
             return
+        # the run as a span, current in the job's task: its steps, agent turns and tool calls
+        # are its children
+        span = self._tracer.start_span(
+            f"run {run.kind}",
+            attributes={
+                "menagerie.run.id": run.id,
+                "menagerie.run.kind": run.kind,
+                "menagerie.run.attempt": run.attempt,
+                "menagerie.worker.id": self.worker_id,
+                TENANT: run.tenant_id,
+            },
+        )
         context = RunContext(run, self._reporter(run), self._stepper(run))
-        job = asyncio.create_task(self._job(kind, context), name=f"run-{run.id}")
+        with trace.use_span(span, end_on_exit=False):
+            job = asyncio.create_task(self._job(kind, context), name=f"run-{run.id}")
+        job.add_done_callback(lambda done: _end_span(span, done))
         self._active[run.id] = job
         try:
             await asyncio.wait({job})
@@ -184,6 +204,15 @@ class Executor:
     def _stepper(self, run: Run) -> Callable[[str], Any]:
         @contextlib.asynccontextmanager
         async def step(name: str) -> AsyncIterator[None]:
+            with self._tracer.start_as_current_span(
+                f"run.step {name}",
+                attributes={"menagerie.run.id": run.id, "menagerie.run.step": name},
+            ):
+                async with logged(name):
+                    yield
+
+        @contextlib.asynccontextmanager
+        async def logged(name: str) -> AsyncIterator[None]:
             started = utcnow()
             begun = time.perf_counter()
             await self._store.log_step(
@@ -260,3 +289,12 @@ class Executor:
                 await self._ended(ended)
         for run_id in await self._store.stale_queued(self._lapse):
             await self._kick(run_id)
+
+
+def _end_span(span: Span, job: asyncio.Task[Any]) -> None:
+    if job.cancelled():
+        span.set_attribute("menagerie.run.outcome", "cancelled")
+    elif (error := job.exception()) is not None:
+        span.record_exception(error)
+        span.set_status(StatusCode.ERROR, type(error).__name__)
+    span.end()

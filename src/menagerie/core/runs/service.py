@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from opentelemetry.trace import Tracer
 from taskiq import AsyncBroker
 from taskiq.receiver import Receiver
 
@@ -60,6 +61,7 @@ class Runs:
         heartbeat_s: float,
         lapse_s: float,
         max_attempts: int,
+        tracer: Tracer | None = None,
     ) -> None:
         self.store = RunStore(database)
         self._events = events
@@ -86,6 +88,7 @@ class Runs:
             concurrency=concurrency,
             heartbeat_s=heartbeat_s,
             lapse_s=lapse_s,
+            tracer=tracer,
         )
         self._receiver_task: asyncio.Task[None] | None = None
         self._finish_listening = asyncio.Event()

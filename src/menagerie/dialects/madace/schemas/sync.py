@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 
@@ -35,6 +35,14 @@ class SyncAction(BaseModel):
         description="folders under the MADACE data folder (`madace-data/…`)",
     )
     configPath: str = Field("madace-data/config/config.yaml", min_length=1, max_length=1000)
+
+    @field_validator("wsPort", mode="before")
+    @classmethod
+    def _port_or_absent(cls, value: object) -> object:
+        # the document says integer: an explicit null is refused, an absent port is the default
+        if value is None:
+            raise ValueError("wsPort must be an integer; leave it out for the default port")
+        return value
 
 
 class SyncActionDone(BaseModel):
