@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -16,10 +15,10 @@ from menagerie.core.chat.service import ChatService
 from menagerie.core.crypto import SecretBox, load_or_create_key
 from menagerie.core.deployments.launch import AgentLauncher
 from menagerie.core.deployments.service import DeploymentService
-from menagerie.core.errors import Unavailable
 from menagerie.core.events import EventBus, create_event_bus
 from menagerie.core.events.journal import EventJournal
 from menagerie.core.identity.accounts import AccountService
+from menagerie.core.identity.bootstrap import announce_admin_token
 from menagerie.core.identity.jwt import JwtCodec, load_or_create_secret
 from menagerie.core.identity.models import BootstrapResult
 from menagerie.core.identity.oauth import OAuthService, providers_from_settings
@@ -55,9 +54,8 @@ from menagerie.core.runs.tasks import TaskService
 from menagerie.core.runs.worker import InProcessWorker
 from menagerie.core.sandboxes.agent import SandboxAgents, SandboxTools
 from menagerie.core.sandboxes.backends import select_backend
-from menagerie.core.sandboxes.models import TierLimits
 from menagerie.core.sandboxes.service import SandboxService
-from menagerie.core.sandboxes.settings import DEFAULT_TIERS, SandboxSettings
+from menagerie.core.sandboxes.settings import sandbox_settings_from
 from menagerie.core.sandboxes.terminals import Terminals
 from menagerie.core.scout.service import ScoutService
 from menagerie.core.sync.service import SyncService
@@ -237,7 +235,7 @@ class Platform:
             events,
             worker,
             sandbox_backend,
-            sandbox_settings(settings),
+            sandbox_settings_from(settings),
             tracer=tracing.tracer,
         )
         if settings.metrics_enabled:
@@ -339,10 +337,11 @@ class Platform:
     @cached_property
     def projects(self) -> ProjectLayout:
         """Where MADACE-style project files live under the data directory."""
+        settings = self.settings
         return ProjectLayout(
-            self.settings.resolved_data_dir,
-            self.settings.default_tenant,
-            status_path=self.settings.madace_status_file,
+            settings.resolved_data_dir,
+            settings.default_tenant,
+            status_path=settings.madace_status_file,
         )
 
     @cached_property
@@ -395,22 +394,9 @@ class Platform:
         """Chat turns recorded as tasks (Crazy Gary's `POST /api/chat`)."""
         return ChatTasks(self.tasks, self.agents)
 
-    async def wait_for_database(self) -> None:
-        """Retry the first connection for a while: a database starting beside us is normal."""
-        deadline = asyncio.get_running_loop().time() + max(
-            self.settings.database_connect_timeout, 1
-        )
-        while True:
-            try:
-                await self.database.ping()
-                return
-            except Unavailable:
-                if asyncio.get_running_loop().time() >= deadline:
-                    raise
-                await asyncio.sleep(0.5)
-
     async def start(self) -> None:
-        await self.wait_for_database()
+        # a database starting beside us is normal: retry the first connection for a while
+        await self.database.wait_until_reachable(max(self.settings.database_connect_timeout, 1))
         if self.settings.migrate_on_start:
             await migrate.upgrade(self.database)
         self.bootstrap_result = await self.identity.bootstrap()
@@ -425,32 +411,24 @@ class Platform:
         await self.mcp.start()
         await self.sandboxes.start()
         await self.runs.start()  # after the services its jobs use
-        if self.logbook is not None:
-            await self.logbook.start()
-        if self.alerts is not None:
-            await self.alerts.start()
-        if self.health_watch is not None:
-            await self.health_watch.start()
-        if self.maintenance is not None:
-            await self.maintenance.start()
+        for schedule in self._schedules():
+            await schedule.start()
         if self.supervises_deployments:
             await self.deployments.start()  # resumes what a stopped server left deploying
-            deployments = self.deployments
-            self.metrics.watch_deployments(lambda: deployments.supervised)
+            self.metrics.watch_deployments(lambda: self.deployments.supervised)
+
+    def _schedules(self) -> list[Logbook | AlertMonitor | HealthWatcher | Maintenance]:
+        """The optional loops this process runs, in the order they start."""
+        loops = (self.logbook, self.alerts, self.health_watch, self.maintenance)
+        return [loop for loop in loops if loop is not None]
 
     async def stop(self) -> None:
         if "deployments" in self.__dict__:  # their processes first: they use the database
             await self.deployments.close()
         if "sync" in self.__dict__:  # started only if it was ever asked for
             await self.sync.stop()
-        if self.maintenance is not None:
-            await self.maintenance.stop()
-        if self.health_watch is not None:
-            await self.health_watch.stop()
-        if self.alerts is not None:
-            await self.alerts.stop()
-        if self.logbook is not None:
-            await self.logbook.stop()
+        for schedule in reversed(self._schedules()):
+            await schedule.stop()
         await self.scout.stop()  # its local sites read workspaces: before those stop
         await self.runs.stop()  # its jobs use the services below: stopped (and requeued) first
         await self.terminals.stop()  # their shells run in sandboxes: before those stop
@@ -465,46 +443,3 @@ class Platform:
         await asyncio.to_thread(self.tracing.shutdown)  # flushes the OTLP export, if any
         await self.rate_limiter.close()
         await self.database.dispose()
-
-
-def sandbox_settings(settings: Settings) -> SandboxSettings:
-    tiers = dict(DEFAULT_TIERS)
-    for name, tier in settings.sandbox_tiers.items():
-        tiers[name] = TierLimits(
-            tier.maxSandboxes,
-            tier.maxRuntimeHours,
-            tier.maxVcpus,
-            tier.maxMemoryMb,
-            tier.maxTimeoutMinutes,
-        )
-    if settings.sandbox_tier not in tiers:
-        raise ValueError(
-            f"MENAGERIE_SANDBOX_TIER {settings.sandbox_tier!r} is not a tier: {', '.join(tiers)}"
-        )
-    return SandboxSettings(
-        root=settings.resolved_data_dir / "sandboxes",
-        backend=settings.sandbox_backend,
-        tier=settings.sandbox_tier,
-        tiers=tiers,
-        operator_tenant=settings.default_tenant,
-        allow_weak=settings.sandbox_allow_weak,
-        idle_check_s=settings.sandbox_idle_check_s,
-        retention_days=settings.sandbox_retention_days,
-        output_bytes=settings.sandbox_output_bytes,
-        max_file_bytes=settings.sandbox_max_file_bytes,
-        max_processes=settings.sandbox_max_processes,
-    )
-
-
-def announce_admin_token(result: BootstrapResult) -> None:
-    """Print the first admin's API token, once: it is stored only as a hash."""
-    token = result.admin_token
-    assert token is not None
-    # straight to the terminal, never through logging, so log files and collectors never hold it
-    sys.stderr.write(
-        "\n"
-        "  Menagerie created the default tenant and its admin on this first start.\n"
-        f"  Admin API token (shown once, store it now): {token.token}\n"
-        "  Use it as: Authorization: Bearer <token>\n\n"
-    )
-    sys.stderr.flush()

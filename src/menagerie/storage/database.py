@@ -104,6 +104,18 @@ class Database:
                 raise Unavailable("database unavailable", service="database") from exc
             raise
 
+    async def wait_until_reachable(self, within_s: float) -> None:
+        """Ping until the database answers, for `within_s`; then `Unavailable`."""
+        deadline = asyncio.get_running_loop().time() + within_s
+        while True:
+            try:
+                await self.ping()
+                return
+            except Unavailable:
+                if asyncio.get_running_loop().time() >= deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
     async def ping(self) -> float:
         """Seconds for a `SELECT 1` round trip; raises `Unavailable` when unreachable."""
         started = time.perf_counter()

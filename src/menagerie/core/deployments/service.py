@@ -20,8 +20,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
-
 from menagerie.core.clock import utcnow
 from menagerie.core.deployments.launch import AgentLauncher
 from menagerie.core.deployments.models import (
@@ -41,6 +39,7 @@ from menagerie.core.deployments.process import (
     listen_on_loopback,
     probe_url,
 )
+from menagerie.core.deployments.store import DeploymentStore
 from menagerie.core.deployments.tables import DeploymentRow
 from menagerie.core.errors import Conflict, Forbidden, LimitReached, NotFound, Unavailable
 from menagerie.core.events import EventBus
@@ -69,26 +68,6 @@ REMOTE_PROVIDERS: dict[str, tuple[str, str]] = {
 }
 
 
-def _deployment(row: DeploymentRow) -> Deployment:
-    return Deployment(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        user_id=row.user_id,
-        nft_token_id=row.nft_token_id,
-        provider=row.provider,  # type: ignore[arg-type]
-        status=row.status,  # type: ignore[arg-type]
-        resources=dict(row.resources or {}),
-        endpoint_url=row.endpoint_url,
-        port=row.port,
-        pid=row.pid,
-        restarts=row.restarts,
-        message=row.message,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        stopped_at=row.stopped_at,
-    )
-
-
 def _none_active(nft: str, latest: Deployment | None) -> NotFound:
     said = f"NFT #{nft} has no deployment"
     if latest is not None:
@@ -108,7 +87,7 @@ class DeploymentService:
         start_timeout_s: float = 60.0,
         backoff_s: float = 0.25,
     ) -> None:
-        self._database = database
+        self.store = DeploymentStore(database)
         self._wallets = wallets
         self._events = events
         self._launcher = launcher
@@ -162,7 +141,7 @@ class DeploymentService:
         if await self._wallets.nft_exists(nft) is False:
             raise NotFound(f"NFT #{nft} does not exist", reason="NFT_NOT_FOUND")
         async with self._lock(principal.tenant_id, nft):
-            current = await self._latest(principal.tenant_id, nft)
+            current = await self.store.latest(principal.tenant_id, nft)
             if current is not None and current.active:
                 raise Conflict(
                     f"NFT #{nft} is already deployed ({current.id}, {current.status}): "
@@ -170,7 +149,7 @@ class DeploymentService:
                     reason="ALREADY_EXISTS",
                     details={"deployment_id": current.id, "status": current.status},
                 )
-            if await self._count(provider="local", statuses=ACTIVE) >= self.max_local:
+            if await self.store.count(provider="local", statuses=ACTIVE) >= self.max_local:
                 raise LimitReached(
                     f"this server runs at most {self.max_local} local deployments",
                     reason="DEPLOYMENT_LIMIT",
@@ -183,7 +162,7 @@ class DeploymentService:
         if wait_s > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(process.healthy.wait(), wait_s)
-        deployment = await self._get(deployment.id)
+        deployment = await self.store.get(deployment.id)
         waited = asyncio.get_running_loop().time() - began
         return Deployed(deployment, self._estimate(deployment, waited))
 
@@ -215,9 +194,7 @@ class DeploymentService:
             updated_at=now,
             stopped_at=None,
         )
-        async with self._database.session() as session:
-            session.add(row)
-        deployment = _deployment(row)
+        deployment = await self.store.add(row)
         await self._publish(deployment, 10, "deployment recorded: reserving a port on loopback")
         return deployment
 
@@ -240,7 +217,7 @@ class DeploymentService:
         )
         self._processes[deployment_id] = process
         message = f"port 127.0.0.1:{process.port} reserved: starting the agent process"
-        deployment = await self._update(
+        deployment = await self.store.update(
             deployment_id, port=process.port, endpoint_url=process.url, message=message
         )
         await self._publish(deployment, 25, message)
@@ -262,7 +239,7 @@ class DeploymentService:
         if self._closing:
             return  # the server is stopping: the rows keep what should run next time
         if event.state == "starting":
-            deployment = await self._update(
+            deployment = await self.store.update(
                 deployment_id,
                 status="deploying",
                 pid=event.pid,
@@ -271,7 +248,7 @@ class DeploymentService:
             )
             await self._publish(deployment, 50, f"{event.detail}: waiting for its /health")
         elif event.state == "healthy":
-            deployment = await self._update(
+            deployment = await self.store.update(
                 deployment_id, status="running", pid=event.pid, message=event.detail
             )
             await self._publish(
@@ -281,7 +258,7 @@ class DeploymentService:
             )
         else:
             message = f"{event.detail}: starting it again in {event.retry_in_s or 0:g}s"
-            deployment = await self._update(
+            deployment = await self.store.update(
                 deployment_id, status="deploying", pid=None, message=message
             )
             await self._publish(deployment, 25, message)
@@ -291,7 +268,7 @@ class DeploymentService:
     async def get(self, principal: Principal, nft_token_id: str) -> Deployment:
         """The NFT's deployment now (deploying or running); stopped ones are only listed."""
         nft = await self.authorize(principal, nft_token_id)
-        found = await self._latest(principal.tenant_id, nft)
+        found = await self.store.latest(principal.tenant_id, nft)
         if found is None or not found.active:
             raise _none_active(nft, found)
         return found
@@ -312,20 +289,7 @@ class DeploymentService:
 
     async def list(self, principal: Principal, query: DeploymentQuery) -> DeploymentPage:
         """The caller's deployments (an admin's: the tenant's), of NFTs the caller still holds."""
-        statement = select(DeploymentRow).where(DeploymentRow.tenant_id == principal.tenant_id)
-        if not principal.is_admin:
-            statement = statement.where(DeploymentRow.user_id == principal.user_id)
-        if query.status is not None:
-            statement = statement.where(DeploymentRow.status == query.status)
-        if query.provider is not None:
-            statement = statement.where(DeploymentRow.provider == query.provider)
-        column = getattr(DeploymentRow, query.sort)
-        statement = statement.order_by(
-            column.desc() if query.descending else column.asc(), DeploymentRow.id
-        )
-        async with self._database.session() as session:
-            rows = (await session.scalars(statement)).all()
-        deployments = [_deployment(row) for row in rows]
+        deployments = await self.store.listed(principal, query)
         if not principal.is_admin:
             deployments = await self._still_held(principal, deployments)
         page = deployments[query.offset : query.offset + query.limit]
@@ -350,7 +314,7 @@ class DeploymentService:
 
     async def count_active(self) -> int:
         """Deployments running now, on every server that shares this database."""
-        return await self._count(statuses=("running",))
+        return await self.store.count(statuses=("running",))
 
     # -- stop -----------------------------------------------------------------------------------
 
@@ -358,13 +322,13 @@ class DeploymentService:
         """Stop the NFT's deployment: its process ends before this returns."""
         nft = await self.authorize(principal, nft_token_id)
         async with self._lock(principal.tenant_id, nft):
-            found = await self._latest(principal.tenant_id, nft)
+            found = await self.store.latest(principal.tenant_id, nft)
             if found is None or not found.active:
                 raise _none_active(nft, found)
             process = self._processes.pop(found.id, None)
             if process is not None:
                 await process.stop()
-            deployment = await self._update(
+            deployment = await self.store.update(
                 found.id,
                 status="stopped",
                 pid=None,
@@ -379,13 +343,7 @@ class DeploymentService:
     async def start(self) -> None:
         """Resume the local deployments that were deploying or running when a server stopped."""
         self._closing = False
-        statement = select(DeploymentRow).where(
-            DeploymentRow.provider == "local", DeploymentRow.status.in_(ACTIVE)
-        )
-        async with self._database.session() as session:
-            rows = (await session.scalars(statement)).all()
-        for row in rows:
-            deployment = _deployment(row)
+        for deployment in await self.store.active_local():
             if deployment.pid is not None:
                 end_leftover(
                     deployment.pid,
@@ -408,42 +366,6 @@ class DeploymentService:
 
     def _lock(self, tenant_id: str, nft: str) -> asyncio.Lock:
         return self._locks.setdefault(f"{tenant_id}/{nft}", asyncio.Lock())
-
-    async def _latest(self, tenant_id: str, nft: str) -> Deployment | None:
-        statement = (
-            select(DeploymentRow)
-            .where(DeploymentRow.tenant_id == tenant_id, DeploymentRow.nft_token_id == nft)
-            .order_by(DeploymentRow.created_at.desc(), DeploymentRow.id.desc())
-            .limit(1)
-        )
-        async with self._database.session() as session:
-            row = await session.scalar(statement)
-            return None if row is None else _deployment(row)
-
-    async def _get(self, deployment_id: str) -> Deployment:
-        async with self._database.session() as session:
-            row = await session.get(DeploymentRow, deployment_id)
-            if row is None:
-                raise NotFound("deployment not found", reason="DEPLOYMENT_NOT_FOUND")
-            return _deployment(row)
-
-    async def _update(self, deployment_id: str, **values: Any) -> Deployment:
-        async with self._database.session() as session:
-            row = await session.get(DeploymentRow, deployment_id)
-            if row is None:
-                raise NotFound("deployment not found", reason="DEPLOYMENT_NOT_FOUND")
-            for name, value in values.items():
-                setattr(row, name, value)
-            row.updated_at = utcnow()
-            return _deployment(row)
-
-    async def _count(self, *, provider: str | None = None, statuses: Sequence[str] = ACTIVE) -> int:
-        statement = select(func.count()).select_from(DeploymentRow)
-        statement = statement.where(DeploymentRow.status.in_(statuses))
-        if provider is not None:
-            statement = statement.where(DeploymentRow.provider == provider)
-        async with self._database.session() as session:
-            return int(await session.scalar(statement) or 0)
 
     async def _publish(self, deployment: Deployment, progress: int, message: str) -> None:
         await self._events.publish(

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from menagerie.core.sandboxes.models import TierLimits
+from menagerie.settings import Settings
 
 # seed 003's usage example shows the free tier; its limit error mentions a tier of five
 DEFAULT_TIERS: dict[str, TierLimits] = {
@@ -35,3 +36,33 @@ class SandboxSettings:
     @property
     def limits(self) -> TierLimits:
         return self.tiers[self.tier]
+
+
+def sandbox_settings_from(settings: Settings) -> SandboxSettings:
+    """The sandbox service's settings from the server's (tiers: the defaults plus any named)."""
+    tiers = dict(DEFAULT_TIERS)
+    for name, tier in settings.sandbox_tiers.items():
+        tiers[name] = TierLimits(
+            tier.maxSandboxes,
+            tier.maxRuntimeHours,
+            tier.maxVcpus,
+            tier.maxMemoryMb,
+            tier.maxTimeoutMinutes,
+        )
+    if settings.sandbox_tier not in tiers:
+        raise ValueError(
+            f"MENAGERIE_SANDBOX_TIER {settings.sandbox_tier!r} is not a tier: {', '.join(tiers)}"
+        )
+    return SandboxSettings(
+        root=settings.resolved_data_dir / "sandboxes",
+        backend=settings.sandbox_backend,
+        tier=settings.sandbox_tier,
+        tiers=tiers,
+        operator_tenant=settings.default_tenant,
+        allow_weak=settings.sandbox_allow_weak,
+        idle_check_s=settings.sandbox_idle_check_s,
+        retention_days=settings.sandbox_retention_days,
+        output_bytes=settings.sandbox_output_bytes,
+        max_file_bytes=settings.sandbox_max_file_bytes,
+        max_processes=settings.sandbox_max_processes,
+    )

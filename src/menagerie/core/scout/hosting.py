@@ -58,10 +58,14 @@ class StaticSite:
             )
             writer.write(headers.encode() + (b"" if method == "HEAD" else body))
             await writer.drain()
-        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass  # a client that sends no complete request gets nothing
-        except ConnectionError:
-            pass
+        except (
+            TimeoutError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ConnectionError,
+        ) as error:
+            # a client that sends no complete request, or hangs up, gets nothing
+            log.debug("local deployment request dropped: %s", type(error).__name__)
         except Exception:
             log.exception("serving a local deployment failed")
         finally:

@@ -11,7 +11,6 @@ records the outcome and the measured step durations, which the next projects' es
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Sequence
@@ -20,9 +19,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from menagerie.core.agents.runtime import AgentRuntime, TurnRequest
+from menagerie.core.agents.runtime import AgentRuntime
 from menagerie.core.clock import utcnow
-from menagerie.core.errors import Conflict, Invalid, MenagerieError, NotFound
+from menagerie.core.errors import Conflict, Invalid, NotFound
 from menagerie.core.events import EventBus
 from menagerie.core.identity.models import Principal
 from menagerie.core.identity.oauth.connections import OAuthConnections
@@ -31,9 +30,10 @@ from menagerie.core.llm.router import Router
 from menagerie.core.paging import check_page
 from menagerie.core.runs.models import JobKind, Run, RunContext
 from menagerie.core.runs.service import Runs
-from menagerie.core.sandboxes.models import FileWrite, SandboxRequest
+from menagerie.core.sandboxes.models import SandboxRequest
 from menagerie.core.sandboxes.service import SandboxService
 from menagerie.core.scout import plans, progress
+from menagerie.core.scout.builder import ScoutBuilder
 from menagerie.core.scout.deploys import ScoutDeploys
 from menagerie.core.scout.events import ProjectUpdated
 from menagerie.core.scout.models import (
@@ -48,17 +48,9 @@ from menagerie.storage.database import Database
 
 log = logging.getLogger(__name__)
 JOB = "scout.project"
-PLANNER = "architect"  # the agent whose loop makes a plan when a real model is configured
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 WORKSPACE_KIND = "codespace"
 HISTORY = 10  # finished projects of a template whose step durations make its estimates
-COMMAND_TIMEOUT_MS = 120_000
-START_WAIT_S = 60.0
-LOG_LINES = 5
-
-
-class StepFailed(MenagerieError):
-    reason = "STEP_FAILED"
 
 
 def _project(row: ScoutProjectRow) -> Project:
@@ -85,10 +77,6 @@ def _project(row: ScoutProjectRow) -> Project:
     )
 
 
-def _tail(text: str) -> list[str]:
-    return [line for line in text.strip().splitlines() if line.strip()][-LOG_LINES:]
-
-
 class ScoutService:
     def __init__(
         self,
@@ -104,10 +92,9 @@ class ScoutService:
         self._events = events
         self._runs = runs
         self._sandboxes = sandboxes
-        self._agents = agents
-        self._router = router
+        self.builder = ScoutBuilder(sandboxes, agents, router)
         self.deploys = ScoutDeploys(
-            database, events, sandboxes, oauth, ready=self._running_workspace
+            database, events, sandboxes, oauth, ready=self.builder.running_workspace
         )
         runs.register(JobKind(JOB, self._execute, on_end=self._ended))
 
@@ -298,7 +285,7 @@ class ScoutService:
         if "plan" not in done:
             await self._publish(await self._view(project), None, ["Planning"])
             async with context.step("plan"):
-                plan, planned_by = await self._plan(principal, project)
+                plan, planned_by = await self.builder.plan(principal, project)
                 project = await self._update(
                     project.id, plan=[s.to_json() for s in plan], planned_by=planned_by
                 )
@@ -307,88 +294,11 @@ class ScoutService:
                 continue
             await self._publish(await self._view(project), step.name, [f"Starting {step.name}"])
             async with context.step(step.id):
-                logs = await self._perform(principal, project, step)
+                logs = await self.builder.perform(principal, project, step)
             view = await self._view(project)
             await context.progress(view.progress.percent)
             await self._publish(view, step.name, logs)
         return {"steps": len(project.plan), "planned_by": project.planned_by}
-
-    async def _plan(
-        self, principal: Principal, project: Project
-    ) -> tuple[tuple[PlanStep, ...], str]:
-        args = (
-            project.name,
-            project.description,
-            project.template,
-            project.features,
-            project.configuration,
-        )
-        fixed = plans.fixed_plan(*args)
-        try:
-            offline = self._router.primary().provider == "offline"
-        except MenagerieError:
-            offline = True
-        if offline:
-            return fixed, "template"
-        request = TurnRequest(
-            agent=PLANNER,
-            message=plans.agent_prompt(*args, fixed),
-            model_is_preference=True,
-            session_metadata={"scout_project_id": project.id},
-        )
-        try:
-            done = await self._agents.complete(principal, request)
-            if done.provider == "offline":  # the real models failed over to the echo
-                return fixed, "template"
-            return plans.from_answer(done.message.content), f"agent:{done.model}"
-        except (MenagerieError, ValueError) as error:
-            log.info(
-                "project %s: the agent's plan is unusable (%s); the template's", project.id, error
-            )
-            return fixed, "template"
-
-    async def _perform(self, principal: Principal, project: Project, step: PlanStep) -> list[str]:
-        await self._running_workspace(principal, project.workspace_id)
-        logs: list[str] = []
-        files = [FileWrite(path, content) for path, content in step.files.items()]
-        size = self._sandboxes.settings.max_files
-        for start in range(0, len(files), size):
-            written = await self._sandboxes.write_files(
-                principal, project.workspace_id, files[start : start + size]
-            )
-            refused = [f"{r.path}: {r.error}" for r in written if not r.success]
-            if refused:
-                raise StepFailed(f"{step.name}: {'; '.join(refused)}")
-        if files:
-            logs.append(f"Wrote {len(files)} file{'s' if len(files) != 1 else ''}")
-        for line in step.commands:
-            result = await self._sandboxes.execute(
-                principal, project.workspace_id, line, timeout_ms=COMMAND_TIMEOUT_MS
-            )
-            logs.append(f"$ {line}")
-            logs += _tail(result.stdout)
-            if not result.success:
-                why = "timed out" if result.timed_out else f"exit code {result.exit_code}"
-                detail = " ".join(_tail(result.stderr))
-                raise StepFailed(f"{step.name}: `{line}` failed ({why}) {detail}".strip())
-        return logs[-LOG_LINES * 2 :]
-
-    async def _running_workspace(self, principal: Principal, workspace_id: str) -> None:
-        """Start the workspace if it is not running (created stopped, or idled out)."""
-        async with asyncio.timeout(START_WAIT_S):
-            while True:
-                sandbox = await self._sandboxes.get(principal, workspace_id)
-                if sandbox.status == "running":
-                    return
-                if sandbox.status == "terminated":
-                    raise StepFailed("the project's workspace was deleted")
-                if sandbox.status in ("pending", "stopped"):
-                    try:
-                        await self._sandboxes.start_sandbox(principal, workspace_id)
-                        return
-                    except Conflict:
-                        pass  # started by someone else meanwhile: look again
-                await asyncio.sleep(0.1)
 
     async def _ended(self, run: Run) -> None:
         if run.subject_id is None:

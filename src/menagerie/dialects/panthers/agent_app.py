@@ -62,7 +62,7 @@ def create_agent_app(platform: Platform, nft_token_id: str) -> ASGIApp:
 async def _start(platform: Platform) -> None:
     # what the agent API uses: the database, the bus, and the agent loop's models. Runs,
     # sandboxes and MCP servers stay with the server that deployed it
-    await platform.wait_for_database()
+    await platform.database.wait_until_reachable(max(platform.settings.database_connect_timeout, 1))
     await platform.events.start()
     await platform.worker.start()
     await platform.llm.start()
