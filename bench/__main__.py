@@ -18,6 +18,7 @@ from bench import (
     mcp_calls,
     memory,
     middleware,
+    recall,
     runs,
     sandbox,
 )
@@ -27,6 +28,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "gateway": gateway,
     "instrumentation": instrumentation,
     "memory": memory,
+    "recall": recall,
     "chat": chat,
     "mcp": mcp_calls,
     "sandbox": sandbox,
