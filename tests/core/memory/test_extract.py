@@ -25,6 +25,9 @@ from menagerie.core.memory.extract import extract_memories
         ("I work at Acme Corp.", "context", "employer", "Acme Corp"),
         ("I usually use Neovim", "context", "neovim", "Neovim"),
         ("I live in Lisbon", "personal_info", "location", "Lisbon"),
+        ("I moved to Lisbon.", "personal_info", "location", "Lisbon"),
+        ("We talked. I've just moved to Porto!", "personal_info", "location", "Porto"),
+        ("I recently relocated to New York", "personal_info", "location", "New York"),
         ("I'm a backend developer", "skills", "role", "backend developer"),
     ],
 )
@@ -44,6 +47,13 @@ def test_statements_become_memories(text: str, category: str, key: str, value: s
         "What is my name?",
         "I don't like spam",
         "I never use Windows",
+        "I never moved to Lisbon",
+        "I haven't moved to Lisbon",
+        "I did not relocate to Berlin",
+        "I no longer live in Paris",
+        "If I moved to Lisbon, would you know?",
+        "Should I move to Lisbon",
+        "Did I say I moved to Lisbon?",
         "If I prefer tea, tell me",
         "The weather is nice",
         "",
@@ -60,3 +70,11 @@ def test_several_in_one_message() -> None:
         ("user_preferences", "short_answers"),
         ("context", "go"),
     ]
+
+
+def test_a_move_is_where_the_user_lives() -> None:
+    [moved] = extract_memories("I moved to Lisbon")
+    assert moved.content == "The user lives in Lisbon"
+    # one location per message: the move, the newer news, wins
+    [found] = extract_memories("I live in Paris, well, I moved to Lisbon")
+    assert (found.key, found.value) == ("location", "Lisbon")

@@ -4,7 +4,7 @@ The user's message is stored before any model is called, so a failed call loses 
 The model sees the persona, the memories relevant to the message and the newest history
 that fits its context window; tool calls are executed and fed back for a bounded number of
 steps; the answer is stored with its model, tokens, cost and timing; then what the user said
-is mined for memories.
+is mined for memories, reconciled with those already stored (`core/memory/reconcile.py`).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from menagerie.core.llm.models import (
     Usage,
 )
 from menagerie.core.llm.router import CallOptions, Routed, Router
+from menagerie.core.memory import reconcile
 from menagerie.core.memory.models import Memory, ScoredMemory
 from menagerie.core.memory.service import MemoryService
 from menagerie.core.ops.tracing import TENANT
@@ -348,18 +349,21 @@ class AgentRuntime:
             tenant_id=principal.tenant_id,
             user_id=principal.user_id,
         )
-        saved = []
-        for draft in drafts:
-            try:
-                saved.append(
-                    await self.memory.save(
-                        principal, draft.model_copy(update={"agent_id": agent.name})
-                    )
-                )
-            except MenagerieError as error:  # a full memory quota must not fail the answer
-                log.info("memory not saved for session %s: %s", session.id, error.message)
-                break
-        return saved
+        drafts = [draft.model_copy(update={"agent_id": agent.name}) for draft in drafts]
+        try:
+            # against what the user's memory holds: added, updated, deleted or already known
+            decisions = await reconcile.reconcile(
+                self.memory,
+                principal,
+                drafts,
+                router=self.router,
+                provider=tally.provider,
+                model_id=tally.model.model_id,
+            )
+        except Exception:  # the turn never fails for it: the facts are saved as they are
+            log.exception("memory reconciliation failed for session %s", session.id)
+            decisions = [reconcile.Decision(reconcile.Action.ADD, draft) for draft in drafts]
+        return await reconcile.apply(self.memory, principal, decisions)
 
 
 def _describe(span: Span, event: AgentEvent) -> None:

@@ -3,8 +3,9 @@
 Used with the offline model, and whenever a model's own extraction fails. It prefers
 missing a fact to inventing one: questions and negated or hypothetical sentences are skipped.
 
-Categories: `personal_info` (name), `user_preferences` (likes, dislikes, favourites),
-`context` (where and with what the user works), `skills` (what they are).
+Categories: `personal_info` (name, where they live or moved to), `user_preferences` (likes,
+dislikes, favourites), `context` (where and with what the user works), `skills` (what they
+are).
 """
 
 from __future__ import annotations
@@ -76,6 +77,14 @@ RULES: tuple[_Rule, ...] = (
         r"\bi work (?:at|for) " + _VALUE, "context", "employer", 0.7, "The user works at {value}"
     ),
     _rule(r"\bi (?:mostly |usually )?use " + _VALUE, "context", None, 0.6, "The user uses {value}"),
+    # before "live in": a move is the newer news ("I live in Paris, well, I moved to Lisbon")
+    _rule(
+        r"\bi(?:'ve| have)? (?:just |recently )?(?:moved|relocated) to " + _VALUE,
+        "personal_info",
+        "location",
+        0.7,
+        "The user lives in {value}",
+    ),
     _rule(r"\bi live in " + _VALUE, "personal_info", "location", 0.7, "The user lives in {value}"),
     _rule(
         r"\bi(?:'m| am) an? (?P<value>[a-z][\w+# -]{1,40}?(?:developer|engineer|designer|"

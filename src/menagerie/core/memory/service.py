@@ -283,6 +283,30 @@ class MemoryService:
             )
             return ranked
 
+    async def find_by_key(
+        self, principal: Principal, key: str, *, category: str | None = None, limit: int = 20
+    ) -> list[Memory]:
+        """The principal's own live memories with this key (in this category when given),
+        whichever agent or session saved them, most recently updated first: what a newly
+        mined fact is reconciled with. Never another user's, admin or not."""
+        check_page(limit, 0)
+        conditions = [
+            MemoryRow.tenant_id == principal.tenant_id,
+            MemoryRow.user_id == principal.user_id,
+            MemoryRow.key == key,
+            _unexpired(utcnow()),
+        ]
+        if category is not None:
+            conditions.append(MemoryRow.category == category)
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(MemoryRow)
+                .where(*conditions)
+                .order_by(MemoryRow.updated_at.desc(), MemoryRow.id)
+                .limit(limit)
+            )
+            return [_memory(row) for row in rows]
+
 
 async def _check_session(session: Any, principal: Principal, session_id: str) -> None:
     owner = await session.scalar(
