@@ -67,3 +67,24 @@ def test_chat_through_a_running_server(tmp_path: Path) -> None:
         )
         assert refused.returncode == 1
         assert "needs a token" in refused.stderr
+
+
+def test_a_fact_told_to_two_agents_is_listed_once(tmp_path: Path) -> None:
+    """Issue 15: the memory store's upsert is per agent, reconciliation is per user."""
+    data_dir = tmp_path / "data"
+    first = chat(
+        "--local", stdin="my name is Ada\nI live in Paris\n/quit\n", data_dir=data_dir, cwd=tmp_path
+    )
+    assert first.returncode == 0, first.stderr
+    second = chat(
+        "mama-bear",
+        "--local",
+        stdin="My name is Ada.\nI moved to Lisbon\n/memories\n/quit\n",
+        data_dir=data_dir,
+        cwd=tmp_path,
+    )
+    assert second.returncode == 0, second.stderr
+    listed = second.stdout + second.stderr
+    assert listed.count("The user's name is Ada") == 1
+    assert "The user lives in Lisbon" in listed
+    assert "Paris" not in listed
