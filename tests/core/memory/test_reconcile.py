@@ -287,6 +287,30 @@ async def test_a_model_answer_is_held_to_the_rules(settings: Settings) -> None:
             await platform.stop()
 
 
+async def test_a_keyless_fact_told_twice_is_one_memory(settings: Settings) -> None:
+    """A model's fact without a key has no upsert identity: each save was a new row."""
+    async with FakeLLM(api_key=DEFAULT_KEY) as fake:
+        platform = Platform.build(model_settings(settings, fake))
+        await platform.start()
+        try:
+            me = admin(platform)
+            on_call = extracted({"category": "context", "value": "The user is on call this week"})
+            fake.push(reply("Good luck."), reply(on_call))  # nothing stored: no question asked
+            first = await platform.agents.complete(me, TurnRequest(AGENT, "I'm on call"))
+            assert [m.key for m in first.memories] == [None]
+            fake.push(
+                reply("Still?"),
+                reply(on_call),
+                reply('{"memory": [{"id": "f1", "event": "ADD"}]}'),  # already held: NONE
+            )
+            again = await platform.agents.complete(me, TurnRequest(AGENT, "on call, as I said"))
+            assert len(fake.requests) == 5  # the model was asked the second time only
+            assert again.memories == ()
+            assert await contents(platform) == ["The user is on call this week"]
+        finally:
+            await platform.stop()
+
+
 # ---- parsing a model's answer
 
 
@@ -337,7 +361,7 @@ def test_an_unreadable_answer_is_refused(answer: str) -> None:
 
 
 def test_a_readable_answer_keeps_what_it_was_shown() -> None:
-    decisions, settled = parse(
+    parsed = parse(
         json.dumps(
             {
                 "memory": [
@@ -355,15 +379,14 @@ def test_a_readable_answer_keeps_what_it_was_shown() -> None:
         FACTS,
         EXISTING,
     )
-    assert [(d.action, d.target_id) for d in decisions] == [
-        (Action.UPDATE, "mem_a"),
-        (Action.NONE, "mem_b"),
-        (Action.DELETE, "mem_a"),
+    assert [(d.action, d.target_id, fact) for d, fact in parsed] == [
+        (Action.UPDATE, "mem_a", 0),
+        (Action.NONE, "mem_b", 1),
+        (Action.DELETE, "mem_a", None),
     ]
-    update = decisions[0].draft
+    update = parsed[0][0].draft
     assert update is not None
     assert (update.content, update.value) == ("Lives in Lisbon", "Lisbon")
-    assert settled == {0, 1}
 
 
 def test_keys_are_canonical_and_slots_known() -> None:

@@ -15,7 +15,8 @@ answer is unreadable, gets the rules:
 - the same text as a similar memory: NONE; otherwise ADD.
 
 A model's answer is held to the ids it was shown: an invented id is ignored, a fact it says
-nothing about is decided by the rules, and an ADD into an occupied slot becomes an UPDATE.
+nothing about is decided by the rules, and an ADD of something already held (the same key,
+a taken slot, the same text) becomes an UPDATE, or NONE.
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ async def reconcile(
             return await _by_model(router, principal, facts, existing, model_id)
         except (MenagerieError, ValueError) as error:
             log.info("memory reconciliation by %s failed, using rules: %s", model_id, error)
-    return _settle(facts, [], set())
+    return _settle(facts, [])
 
 
 async def apply(
@@ -175,10 +176,11 @@ async def apply(
 
 def parse(
     text: str, drafts: Sequence[MemoryDraft], existing: Sequence[Memory]
-) -> tuple[list[Decision], set[int]]:
-    """A model's decisions and the facts they settle (by index), from its JSON answer, shown
-    facts `f1`… and memories `m1`…; ValueError when the answer is not the JSON asked for.
-    Entries naming ids it was not shown, or events it does not know, are ignored."""
+) -> list[tuple[Decision, int | None]]:
+    """A model's decisions from its JSON answer, each with the index of the fact it is for
+    (None where it names none), having been shown facts `f1`… and memories `m1`…;
+    ValueError when the answer is not the JSON asked for. Entries naming ids it was not
+    shown, or events it does not know, are ignored."""
     found = _JSON_OBJECT.search(text)
     if found is None:
         raise ValueError("no JSON object in the answer")
@@ -188,8 +190,7 @@ def parse(
         raise ValueError("no `memory` list in the answer")
     fact_ids = {f"f{i + 1}": i for i in range(len(drafts))}
     memory_ids = {f"m{i + 1}": known for i, known in enumerate(existing)}
-    decisions: list[Decision] = []
-    settled: set[int] = set()
+    decisions: list[tuple[Decision, int | None]] = []
     for item in items[: 4 * (len(drafts) + len(existing))]:
         if not isinstance(item, dict):
             continue
@@ -208,25 +209,20 @@ def parse(
             draft = drafts[fact]
             if said is not None:
                 draft = draft.model_copy(update={"content": said})
-            decisions.append(Decision(Action.ADD, draft))
-            settled.add(fact)
+            decisions.append((Decision(Action.ADD, draft), fact))
         elif action is Action.UPDATE:
             if target is None or (fact is None and said is None):
                 continue
             draft = drafts[fact] if fact is not None else _draft_from(target, said or "")
             if said is not None:
                 draft = draft.model_copy(update={"content": said})
-            decisions.append(Decision(Action.UPDATE, draft, target))
-            if fact is not None:
-                settled.add(fact)
+            decisions.append((Decision(Action.UPDATE, draft, target), fact))
         elif action is Action.DELETE:
-            # the fact itself is not settled by it: what replaces the memory is still saved
             if target is not None:
-                decisions.append(Decision(Action.DELETE, target=target))
+                decisions.append((Decision(Action.DELETE, target=target), fact))
         elif fact is not None:  # NONE
-            decisions.append(Decision(Action.NONE, drafts[fact], target))
-            settled.add(fact)
-    return decisions, settled
+            decisions.append((Decision(Action.NONE, drafts[fact], target), fact))
+    return decisions
 
 
 # ---- candidates
@@ -291,15 +287,16 @@ async def _by_model(
         model_id=model_id,
         options=CallOptions(temperature=0, max_tokens=600),
     )
-    decisions, settled = parse(completion.text, drafts, existing)
-    return _settle(facts, decisions, settled)
+    return _settle(facts, parse(completion.text, drafts, existing))
 
 
 def _settle(
-    facts: Sequence[_Fact], decided: Sequence[Decision], settled: set[int]
+    facts: Sequence[_Fact], decided: Sequence[tuple[Decision, int | None]]
 ) -> list[Decision]:
     """The model's decisions held to the rules, and the rules' for the facts it left: an ADD
-    into an occupied slot updates it; a memory is updated or deleted once at most."""
+    of what is already held (the same key, a taken slot, the same text) updates it or is
+    NONE; a memory is updated or deleted once at most. A DELETE settles no fact: what
+    replaces the deleted memory is still saved."""
     out: list[Decision] = []
     changed: set[str] = set()  # memories already updated or deleted
 
@@ -311,15 +308,13 @@ def _settle(
             changed.add(target)
         out.append(decision)
 
-    for decision in decided:
-        if decision.action is Action.ADD and decision.draft is not None:
-            # the fact it came from (the model may have reworded it): same category and key
-            fact = next((f for f in facts if _same_fact(f.draft, decision.draft)), None)
-            if fact is not None and is_slot(fact.draft.key):
-                for ruled in _by_rules(fact, decision.draft, changed):
-                    take(ruled)
-                continue
-        take(decision)
+    settled = {index for d, index in decided if index is not None and d.action is not Action.DELETE}
+    for decision, index in decided:
+        if decision.action is Action.ADD and decision.draft is not None and index is not None:
+            for ruled in _by_rules(facts[index], decision.draft, changed):
+                take(ruled)
+        else:
+            take(decision)
     for index, fact in enumerate(facts):
         if index not in settled:
             for ruled in _by_rules(fact, fact.draft, changed):
@@ -388,10 +383,6 @@ def _draft_from(target: Memory, text: str) -> MemoryDraft:
         importance=target.importance,
         context=target.context[:2000] if target.context else None,
     )
-
-
-def _same_fact(fact: MemoryDraft, draft: MemoryDraft | None) -> bool:
-    return draft is not None and (fact.category, fact.key) == (draft.category, draft.key)
 
 
 def _same_text(left: str, right: str) -> bool:
