@@ -13,8 +13,10 @@ Baseline, measured in the same run on the same turns: Okapi BM25 (k1 1.2, b 0.75
 lower-case words, no stemming, no stop words) computed in this process over each person's
 turns, the textbook keyword ranking the issue's reference numbers use. The goal is 0.70.
 
-A search that raises fails the benchmark. Modes the service does not offer yet (`search`
-without a `mode` parameter, or no embedder to be found) are shown as "not available".
+A search that raises fails the benchmark. The mode is passed to `search(mode=...)` where it
+takes one, else given to a service per mode (`MemoryService(..., search_mode=...)`). Modes
+the service does not offer yet (neither, or no embedder with its model installed) are shown
+as "not available".
 
 `MENAGERIE_BENCH_RECALL_USERS=2` runs the first two people only, for a quick look.
 `MENAGERIE_BENCH_RECALL_EMBEDDER=module:factory` names the embedder to use (called without
@@ -127,10 +129,17 @@ class BM25:
 
 
 def supported_modes() -> tuple[str, ...]:
-    """The modes `MemoryService.search` accepts: none when it takes no `mode` yet."""
-    if "mode" not in inspect.signature(MemoryService.search).parameters:
-        return ()
-    return MODES
+    """The modes the service offers: none when neither `search` takes a `mode` nor the
+    service a `search_mode`."""
+    if "mode" in inspect.signature(MemoryService.search).parameters:
+        return MODES
+    if "search_mode" in inspect.signature(MemoryService.__init__).parameters:
+        return MODES
+    return ()
+
+
+def _per_call_mode() -> bool:
+    return "mode" in inspect.signature(MemoryService.search).parameters
 
 
 def find_embedder() -> tuple[Any | None, str]:
@@ -183,6 +192,16 @@ async def _evaluate(data_dir: Path, people: list[dict[str, Any]]) -> Outcome:
         modes = supported_modes()
         embedder, embedder_name = find_embedder() if modes else (None, "not looked for")
         service = MemoryService(platform.database, embedder=embedder)
+        # the mode per search where `search` takes one, else one service per mode
+        services = {key: service for key in ("default", *MODES)}
+        if modes and not _per_call_mode():
+            for mode in MODES:
+                services[mode] = MemoryService(
+                    platform.database, embedder=embedder, search_mode=mode
+                )
+        if embedder is not None and not getattr(embedder, "available", True):
+            embedder_name += " (its model is not installed)"
+            embedder = None
         baseline = ModeResult(BASELINE)
         rows: dict[str, ModeResult] = {}
         if modes:
@@ -216,10 +235,10 @@ async def _evaluate(data_dir: Path, people: list[dict[str, Any]]) -> Outcome:
                 for key, row in rows.items():
                     if not row.available:
                         continue
-                    extra = {} if key == "default" else {"mode": key}
+                    extra = {"mode": key} if key != "default" and _per_call_mode() else {}
                     started = time.perf_counter()
                     try:
-                        results = await service.search(
+                        results = await services[key].search(
                             principal, question["question"], limit=LIMIT, **extra
                         )
                     except Exception as exc:
