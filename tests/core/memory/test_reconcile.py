@@ -200,6 +200,7 @@ async def test_a_model_decides_updates_deletes_and_adds(settings: Settings) -> N
                                     "text": "Lives in Lisbon",
                                 },
                                 {"id": "m2", "fact": "f1", "event": "DELETE"},
+                                {"id": "f1", "event": "ADD"},  # decided already: ignored
                                 {"id": "m7", "event": "DELETE"},  # invented: ignored
                                 {"id": "f2", "event": "ADD", "text": "Surfs"},
                                 {"id": "f9", "event": "ADD", "text": "Invented"},

@@ -295,26 +295,33 @@ def _settle(
 ) -> list[Decision]:
     """The model's decisions held to the rules, and the rules' for the facts it left: an ADD
     of what is already held (the same key, a taken slot, the same text) updates it or is
-    NONE; a memory is updated or deleted once at most. A DELETE settles no fact: what
-    replaces the deleted memory is still saved."""
+    NONE; a fact is decided once and a memory updated or deleted once at most. A DELETE
+    settles no fact: what replaces the deleted memory is still saved."""
     out: list[Decision] = []
     changed: set[str] = set()  # memories already updated or deleted
 
-    def take(decision: Decision) -> None:
+    def take(decision: Decision) -> bool:
         target = decision.target_id
         if decision.action in (Action.UPDATE, Action.DELETE) and target is not None:
             if target in changed:
-                return
+                return False
             changed.add(target)
         out.append(decision)
+        return True
 
-    settled = {index for d, index in decided if index is not None and d.action is not Action.DELETE}
+    settled: set[int] = set()  # facts decided: the first decision taken for a fact is the one
     for decision, index in decided:
+        settles = index is not None and decision.action is not Action.DELETE
+        if settles and index in settled:
+            continue
         if decision.action is Action.ADD and decision.draft is not None and index is not None:
-            for ruled in _by_rules(facts[index], decision.draft, changed):
-                take(ruled)
+            taken = [take(ruled) for ruled in _by_rules(facts[index], decision.draft, changed)]
+            taken_any = any(taken)
         else:
-            take(decision)
+            taken_any = take(decision)
+        if settles and taken_any:
+            assert index is not None
+            settled.add(index)
     for index, fact in enumerate(facts):
         if index not in settled:
             for ruled in _by_rules(fact, fact.draft, changed):
