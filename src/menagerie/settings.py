@@ -295,6 +295,18 @@ class Settings(BaseSettings):
     memory_quota_per_tenant: int | None = Field(
         None, ge=1, description="memories a tenant may keep; over it: MEMORY_QUOTA_EXCEEDED"
     )
+    memory_search_mode: Literal["hybrid", "keyword", "vector"] = Field(
+        "hybrid", description="memory search's default: words and meaning fused, or one alone"
+    )
+    memory_embeddings: bool = Field(
+        True, description="embed memories (all-MiniLM-L6-v2, when its package is installed)"
+    )
+    memory_vector_candidates: int = Field(
+        2000, ge=0, le=100_000, description="a scope's most recent memories the vector leg ranks"
+    )
+    memory_backfill_interval_s: float = Field(
+        30.0, gt=0, description="how often memories without a vector are looked for"
+    )
     llm_quotas: dict[str, int] = Field(
         default_factory=dict,
         description="tokens per tenant per calendar month, by provider name",

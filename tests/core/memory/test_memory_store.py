@@ -244,21 +244,27 @@ async def test_filters_apply_before_the_candidate_limit(started: Platform) -> No
 class _Meaning:
     """An embedder that knows that a kitten is a cat."""
 
+    model = "meaning-test"
+    dims = 2
+
     async def embed(self, texts: list[str]) -> list[list[float]]:
         return [[1.0, 0.0] if "cat" in text or "kitten" in text else [0.0, 1.0] for text in texts]
 
 
-async def test_an_embedder_reranks_keyword_matches_by_meaning(started: Platform) -> None:
+async def test_an_embedder_ranks_matches_by_meaning(started: Platform) -> None:
     me = admin(started)
-    plain = MemoryService(started.database)
-    dog = await plain.save(me, draft(category="c", content="my pet dog", importance=0.9))
-    cat = await plain.save(me, draft(category="c", content="my pet cat", importance=0.1))
-    assert [hit.memory.id for hit in await plain.search(me, "my pet")] == [dog.id, cat.id]
     with_meaning = MemoryService(started.database, embedder=_Meaning())
+    dog = await with_meaning.save(me, draft(category="c", content="my pet dog", importance=0.9))
+    cat = await with_meaning.save(me, draft(category="c", content="my pet cat", importance=0.1))
+    keyword = await with_meaning.search(me, "my pet", mode="keyword")
+    assert [hit.memory.id for hit in keyword] == [dog.id, cat.id]
     # no memory holds "kitten": both match by "my pet", and meaning puts the cat first
     hits = await with_meaning.search(me, "my pet kitten")
     assert hits[0].memory.id == cat.id
     assert all(0 <= hit.relevance_score <= 1 for hit in hits)
+    assert [hit.memory.id for hit in await with_meaning.search(me, "kitten", mode="vector")] == [
+        cat.id
+    ]
 
 
 async def test_the_search_index_follows_updates_and_deletes(started: Platform) -> None:

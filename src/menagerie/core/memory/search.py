@@ -1,9 +1,15 @@
-"""Full-text candidates and the fused relevance score.
+"""Full-text and vector candidates, and the fused relevance score.
 
 Text ranking comes from the database (FTS5's bm25 on SQLite, ts_rank_cd on PostgreSQL); it is
 squashed into 0..1 and fused with the memory's importance and recency, so that what a user
-said that matches, matters and is recent ranks first. Vector similarity joins the fusion
-through an `Embedder` when one is installed.
+said that matches, matters and is recent ranks first (`keyword` mode).
+
+With an `Embedder`, each memory's vector is stored beside it (`memory_embeddings`, int8 with a
+scale) and the vector leg ranks a bounded set by cosine similarity in NumPy: the text
+candidates plus the scope's most recent memories. `hybrid` mode fuses the two rankings by
+reciprocal rank (k=60), then folds importance and recency in; `vector` mode ranks by the
+vector leg alone. Both read the database on every search: another process's writes and
+deletes are seen at once, nothing is cached between searches.
 """
 
 from __future__ import annotations
@@ -13,8 +19,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
+import numpy as np
 from sqlalchemy import ColumnElement, column, func, literal_column, select, table, text
 
 # registers PostgreSQL's typed to_tsvector/to_tsquery, which SQLAlchemy requires before they
@@ -22,13 +29,28 @@ from sqlalchemy import ColumnElement, column, func, literal_column, select, tabl
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from menagerie.core.memory.tables import FTS_TABLE, SEARCH_VECTOR, TS_CONFIG, MemoryRow
+from menagerie.core.memory.tables import (
+    FTS_TABLE,
+    SEARCH_VECTOR,
+    TS_CONFIG,
+    MemoryEmbeddingRow,
+    MemoryRow,
+)
+
+SearchMode = Literal["hybrid", "keyword", "vector"]
+SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "keyword", "vector")
 
 TEXT_WEIGHT = 0.6
 IMPORTANCE_WEIGHT = 0.25
 RECENCY_WEIGHT = 0.15
 RECENCY_HALF_LIFE_DAYS = 30.0
 CANDIDATES = 200  # text matches ranked further, before fusion
+VECTOR_RANKED = 200  # the vector leg's best, which take part in the fusion
+RRF_K = 60
+# hybrid and vector modes: the fused rank decides, importance and recency break near-ties
+RANK_WEIGHT = 0.85
+RANKED_IMPORTANCE_WEIGHT = 0.1
+RANKED_RECENCY_WEIGHT = 0.05
 _TERM = re.compile(r"[\w']+", re.UNICODE)
 _MAX_TERMS = 16
 
@@ -41,27 +63,48 @@ _PG_VECTOR = literal_column(f"{MemoryRow.__tablename__}.{SEARCH_VECTOR}", type_=
 
 
 class Embedder(Protocol):
-    """An embedding model, the seam for an optional extra; keyword search works without one.
+    """An embedding model; keyword search works without one.
 
     Async, so that an implementation can run a local model in a thread or call a service
-    without blocking the event loop. Given, it re-ranks the keyword candidates by meaning.
+    without blocking the event loop. `model` names it in the stored rows (a vector of another
+    model is never compared, and the backfill replaces it); `dims` is its vectors' width. An
+    implementation may say `available = False` (its model is not installed): search is then
+    keyword-only.
     """
+
+    model: str
+    dims: int
 
     async def embed(self, texts: list[str]) -> list[list[float]]: ...
 
 
-async def similarities(embedder: Embedder, query: str, contents: list[str]) -> list[float]:
-    """Cosine similarity of the query to each content, clipped into 0..1."""
-    if not contents:
-        return []
-    vectors = await embedder.embed([query, *contents])
-    wanted, others = vectors[0], vectors[1:]
-    return [max(_cosine(wanted, other), 0.0) for other in others]
+def model_of(embedder: Embedder) -> str:
+    return str(getattr(embedder, "model", None) or type(embedder).__name__)[:128]
 
 
-def _cosine(a: list[float], b: list[float]) -> float:
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return sum(x * y for x, y in zip(a, b, strict=False)) / norm if norm else 0.0
+def is_available(embedder: Embedder | None) -> bool:
+    return embedder is not None and bool(getattr(embedder, "available", True))
+
+
+async def embed(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Unit vectors of `texts` (float32, one row each)."""
+    as_array = getattr(embedder, "embed_array", None)
+    vectors = await as_array(texts) if as_array is not None else await embedder.embed(texts)
+    matrix = np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.maximum(norms, 1e-12)
+
+
+def quantise(vector: np.ndarray) -> tuple[bytes, float]:
+    """A unit vector as int8 bytes and the scale that turns them back into floats."""
+    peak = float(np.max(np.abs(vector))) if vector.size else 0.0
+    scale = peak / 127.0 if peak > 0 else 1.0
+    return np.clip(np.rint(vector / scale), -127, 127).astype(np.int8).tobytes(), scale
+
+
+def dequantise(blobs: Sequence[bytes], scales: Sequence[float], dims: int) -> np.ndarray:
+    matrix = np.frombuffer(b"".join(blobs), dtype=np.int8).reshape(len(blobs), dims)
+    return matrix.astype(np.float32) * np.asarray(scales, dtype=np.float32)[:, None]
 
 
 def terms(query: str) -> list[str]:
@@ -193,27 +236,88 @@ def recency(updated_at: datetime, now: datetime) -> float:
     return math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
 
 
-def fuse(
-    text_score: float,
-    importance: float,
-    recency_score: float,
-    *,
-    has_query: bool,
-    similarity: float | None = None,
-) -> float:
+def fuse(text_score: float, importance: float, recency_score: float, *, has_query: bool) -> float:
+    """Keyword mode's score: the squashed text score, importance and recency."""
     if not has_query:
         score = 0.6 * importance + 0.4 * recency_score
-    elif similarity is not None:
-        # meaning takes half of the text's share: keyword matches still count the most
-        score = (
-            TEXT_WEIGHT / 2 * (text_score + similarity)
-            + IMPORTANCE_WEIGHT * importance
-            + RECENCY_WEIGHT * recency_score
-        )
     else:
         score = (
             TEXT_WEIGHT * text_score
             + IMPORTANCE_WEIGHT * importance
             + RECENCY_WEIGHT * recency_score
         )
+    return round(min(max(score, 0.0), 1.0), 4)
+
+
+@dataclass(frozen=True, slots=True)
+class VectorHit:
+    """A memory the vector leg ranked: its cosine similarity to the query (-1..1)."""
+
+    id: str
+    similarity: float
+    importance: float
+    updated_at: datetime
+
+
+async def vector_candidates(
+    session: AsyncSession,
+    tenant_id: str,
+    user_id: str | None,
+    model: str,
+    query: np.ndarray,
+    filters: Sequence[ColumnElement[bool]] = (),
+    *,
+    recent: int,
+    also: Sequence[str] = (),
+) -> list[VectorHit]:
+    """The best `VECTOR_RANKED` by similarity among the scope's `recent` most recently updated
+    memories with a vector of `model`, and the memories `also` names (the text candidates).
+
+    Only memories more similar than orthogonal take part: an unrelated memory is no match.
+    """
+    e = MemoryEmbeddingRow
+    scoped = (
+        select(e.memory_id, e.scale, e.vector, MemoryRow.importance, MemoryRow.updated_at)
+        .join(MemoryRow, MemoryRow.id == e.memory_id)
+        .where(
+            e.tenant_id == tenant_id,
+            *([e.user_id == user_id] if user_id is not None else []),
+            e.model == model,
+            e.dims == len(query),
+            *filters,
+        )
+    )
+    rows = []
+    if recent > 0:
+        rows = list(await session.execute(scoped.order_by(e.updated_at.desc()).limit(recent)))
+    seen = {row[0] for row in rows}
+    missing = [memory_id for memory_id in also if memory_id not in seen]
+    if missing:
+        rows += list(await session.execute(scoped.where(e.memory_id.in_(missing))))
+    if not rows:
+        return []
+    matrix = dequantise([row[2] for row in rows], [row[1] for row in rows], len(query))
+    scores = matrix @ query.astype(np.float32)
+    best = np.argsort(-scores, kind="stable")[:VECTOR_RANKED]
+    return [
+        VectorHit(rows[i][0], float(scores[i]), rows[i][3], rows[i][4])
+        for i in best
+        if scores[i] > 0
+    ]
+
+
+def reciprocal_rank(ranks: Sequence[int | None], legs: int) -> float:
+    """Reciprocal rank fusion (k=60) of a memory's 1-based rank in each leg (None: absent),
+    divided by the best possible (first in every leg that ran): 0..1."""
+    total = sum(1.0 / (RRF_K + rank) for rank in ranks if rank is not None)
+    return total * (RRF_K + 1) / legs if legs else 0.0
+
+
+def fuse_ranked(relevance: float, importance: float, recency_score: float) -> float:
+    """Hybrid and vector modes' score: the fused rank first, importance and recency after."""
+    score = (
+        RANK_WEIGHT * relevance
+        + RANKED_IMPORTANCE_WEIGHT * importance
+        + RANKED_RECENCY_WEIGHT * recency_score
+    )
     return round(min(max(score, 0.0), 1.0), 4)

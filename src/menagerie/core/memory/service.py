@@ -2,29 +2,53 @@
 
 Every call is scoped to the caller's tenant and user; another tenant's memory is answered
 exactly as a missing one. Expired memories are never returned and are removed by pruning.
+With an embedder, each save stores the memory's vector in the same transaction, search
+fuses words and meaning (`search.SearchMode`), and `backfill_embeddings` embeds the memories
+saved before (or without) one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from menagerie.core.chat.tables import ChatSessionRow
 from menagerie.core.clock import as_utc, utcnow
-from menagerie.core.errors import NotFound, QuotaExceeded
+from menagerie.core.errors import Invalid, NotFound, QuotaExceeded
 from menagerie.core.identity.models import Principal
 from menagerie.core.ids import new_id
 from menagerie.core.memory import search
 from menagerie.core.memory.models import Memory, MemoryDraft, ScoredMemory
-from menagerie.core.memory.tables import MemoryRow
+from menagerie.core.memory.search import SEARCH_MODES, SearchMode
+from menagerie.core.memory.tables import MemoryEmbeddingRow, MemoryRow
 from menagerie.core.paging import check_page
 from menagerie.storage.database import Database
 
 MAX_LIST_LIMIT = 200
+VECTOR_CANDIDATES = 2000  # the scope's most recent memories the vector leg ranks
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillProgress:
+    """Where the embedding of older memories stands: `embedded` memories have a vector of
+    the embedder's model, `pending` have none (or another model's); `done` by this call."""
+
+    embedder: str | None
+    available: bool
+    embedded: int
+    pending: int
+    done: int = 0
 
 
 def draft(**fields: Any) -> MemoryDraft:
@@ -39,12 +63,38 @@ class MemoryService:
         *,
         quota_per_tenant: int | None = None,
         embedder: search.Embedder | None = None,
+        search_mode: SearchMode = "hybrid",
+        vector_candidates: int = VECTOR_CANDIDATES,
     ) -> None:
         self._db = database
         self.quota_per_tenant = quota_per_tenant
         self._embedder = embedder
+        self.search_mode = _check_mode(search_mode)
+        self.vector_candidates = vector_candidates
+        self._embed_failed = False
+
+    @property
+    def embedder(self) -> search.Embedder | None:
+        """The embedder in use: None when none was given or its model is not installed."""
+        return self._embedder if search.is_available(self._embedder) else None
+
+    async def _vectors(self, texts: list[str]) -> np.ndarray | None:
+        """The texts' unit vectors, or None (keyword-only) without a working embedder."""
+        embedder = self.embedder
+        if embedder is None or not texts:
+            return None
+        try:
+            return await search.embed(embedder, texts)
+        except Exception:  # an embedder that fails costs the meaning, never the memory
+            if not self._embed_failed:
+                log.exception("memory embedding failed; keyword search only until it works")
+            self._embed_failed = True
+            return None
 
     async def save(self, principal: Principal, memory: MemoryDraft) -> Memory:
+        # embedded before the transaction: no connection is held while the model runs
+        vectors = await self._vectors([memory.text()])
+        vector = vectors[0] if vectors is not None else None
         now = utcnow()
         identity = _identity(principal, memory)
         values: dict[str, Any] = {
@@ -71,9 +121,11 @@ class MemoryService:
                             select(MemoryRow).where(MemoryRow.identity == identity)
                         )
                         if existing is not None:
+                            changed = existing.content != values["content"]
                             for name, value in values.items():
                                 setattr(existing, name, value)
                             await session.flush()
+                            await self._store_vector(session, existing, vector, changed=changed)
                             return _memory(existing)
                     await self._check_quota(session, principal.tenant_id)
                     row = MemoryRow(
@@ -87,10 +139,15 @@ class MemoryService:
                     )
                     session.add(row)
                     await session.flush()
+                    await self._store_vector(session, row, vector, new=True)
                     return _memory(row)
             except IntegrityError as exc:
-                # the same key saved at once by another request: update theirs
-                if identity is None or "identity" not in str(exc.orig).lower():
+                # the same key saved at once by another request: update theirs; the backfill
+                # storing this memory's vector at the same moment: store ours over it
+                message = str(exc.orig).lower()
+                if "memory_embeddings" in message:
+                    continue
+                if identity is None or "identity" not in message:
                     if memory.session_id is not None:
                         raise NotFound(
                             f"chat session {memory.session_id} not found",
@@ -98,6 +155,41 @@ class MemoryService:
                         ) from None
                     raise
         raise AssertionError("unreachable")
+
+    async def _store_vector(
+        self,
+        session: AsyncSession,
+        row: MemoryRow,
+        vector: np.ndarray | None,
+        *,
+        new: bool = False,
+        changed: bool = True,
+    ) -> None:
+        e = MemoryEmbeddingRow
+        if vector is None or self._embedder is None:
+            if not new:
+                # without a new vector, an old one of other content must not stay; the
+                # backfill embeds the memory again when it can
+                stale = delete(e) if changed else update(e).values(updated_at=row.updated_at)
+                await session.execute(stale.where(e.memory_id == row.id))
+            return
+        blob, scale = search.quantise(vector)
+        fields = {
+            "tenant_id": row.tenant_id,
+            "user_id": row.user_id,
+            "model": search.model_of(self._embedder),
+            "dims": int(vector.shape[0]),
+            "scale": scale,
+            "vector": blob,
+            "updated_at": row.updated_at,
+        }
+        stored = None if new else await session.get(e, row.id)
+        if stored is None:
+            session.add(e(memory_id=row.id, **fields))
+        else:
+            for name, value in fields.items():
+                setattr(stored, name, value)
+        await session.flush()
 
     async def _check_quota(self, session: Any, tenant_id: str) -> None:
         if self.quota_per_tenant is None:
@@ -208,80 +300,68 @@ class MemoryService:
         agent_id: str | None = None,
         category: str | None = None,
         limit: int = 10,
+        mode: SearchMode | None = None,
     ) -> list[ScoredMemory]:
+        """The caller's memories that best answer `query`, each with its relevance (0..1).
+
+        `keyword`: full-text matches only. `vector`: the memories nearest in meaning.
+        `hybrid` (the default unless the service was given another): both rankings fused.
+        Without a working embedder every mode is keyword search; memories not embedded yet
+        are found by their words only.
+        """
         check_page(limit, 0)
+        mode = _check_mode(mode or self.search_mode)
         now = utcnow()
         words = search.terms(query)
         narrow = [_unexpired(now), *_narrow(agent_id, None, category, None)]
         conditions = _owned(principal) + narrow
-        async with self._db.session() as session:
-            if words:
-                candidates = await search.text_candidates(
-                    session,
-                    self._db.backend,
-                    principal.tenant_id,
-                    None if principal.is_admin else principal.user_id,
-                    words,
-                    narrow,
-                    want=limit,
-                    with_content=self._embedder is not None,
-                )
-            else:
-                candidates = [
-                    search.Candidate(row.id, 0.0, row.importance, row.updated_at, "")
-                    for row in await session.execute(
-                        select(MemoryRow.id, MemoryRow.importance, MemoryRow.updated_at)
-                        .where(*conditions)
-                        .order_by(MemoryRow.importance.desc(), MemoryRow.updated_at.desc())
-                        .limit(limit)
+        user_id = None if principal.is_admin else principal.user_id
+        embedder = self.embedder if words and mode != "keyword" else None
+        # the query's vector is computed in the embedder's thread while the text leg runs
+        meaning = asyncio.ensure_future(self._vectors([query])) if embedder else None
+        try:
+            async with self._db.session() as session:
+                candidates: list[search.Candidate] = []
+                if not words:
+                    candidates = [
+                        search.Candidate(row.id, 0.0, row.importance, row.updated_at, "")
+                        for row in await session.execute(
+                            select(MemoryRow.id, MemoryRow.importance, MemoryRow.updated_at)
+                            .where(*conditions)
+                            .order_by(MemoryRow.importance.desc(), MemoryRow.updated_at.desc())
+                            .limit(limit)
+                        )
+                    ]
+                elif mode != "vector" or meaning is None:
+                    candidates = await search.text_candidates(
+                        session,
+                        self._db.backend,
+                        principal.tenant_id,
+                        user_id,
+                        words,
+                        narrow,
+                        want=limit,
                     )
-                ]
-            if not candidates:
-                return []
-            meaning: list[float | None] = [None] * len(candidates)
-            if self._embedder is not None and words:
-                meaning = list(
-                    await search.similarities(
-                        self._embedder, query, [c.content for c in candidates]
+                vector = await meaning if meaning is not None else None
+                if vector is None or embedder is None:
+                    scored = _keyword_scores(candidates, now, has_query=bool(words))
+                else:
+                    hits = await search.vector_candidates(
+                        session,
+                        principal.tenant_id,
+                        user_id,
+                        search.model_of(embedder),
+                        vector[0],
+                        narrow,
+                        recent=self.vector_candidates,
+                        also=[c.id for c in candidates],
                     )
-                )
-            # rank the candidates' few columns; whole memories are read for the winners only
-            scored = sorted(
-                (
-                    (
-                        search.fuse(
-                            candidate.text_score,
-                            candidate.importance,
-                            search.recency(as_utc(candidate.updated_at), now),
-                            has_query=bool(words),
-                            similarity=similarity,
-                        ),
-                        candidate.id,
-                    )
-                    for candidate, similarity in zip(candidates, meaning, strict=True)
-                ),
-                key=lambda pair: (-pair[0], pair[1]),
-            )[:limit]
-            winners = [memory_id for _, memory_id in scored]
-            rows = {
-                row.id: row
-                # by id alone: the candidates were already scoped and filtered, and with the
-                # tenant's conditions too the planner may walk the tenant's index instead
-                for row in await session.scalars(select(MemoryRow).where(MemoryRow.id.in_(winners)))
-            }
-            ranked = [
-                ScoredMemory(_memory(rows[memory_id]), score)
-                for score, memory_id in scored
-                if memory_id in rows
-            ]
-            await session.execute(
-                update(MemoryRow)
-                .where(MemoryRow.id.in_(winners))
-                .values(last_accessed_at=now, access_count=MemoryRow.access_count + 1)
-                # the returned memories are already built; nothing in the session to refresh
-                .execution_options(synchronize_session=False)
-            )
-            return ranked
+                    scored = _ranked_scores(candidates, hits, now)
+                scored = sorted(scored, key=lambda pair: (-pair[0], pair[1]))[:limit]
+                return await _winners(session, scored, now)
+        finally:
+            if meaning is not None and not meaning.done():
+                meaning.cancel()
 
     async def find_by_key(
         self, principal: Principal, key: str, *, category: str | None = None, limit: int = 20
@@ -306,6 +386,86 @@ class MemoryService:
                 .limit(limit)
             )
             return [_memory(row) for row in rows]
+
+
+def _keyword_scores(
+    candidates: list[search.Candidate], now: datetime, *, has_query: bool
+) -> list[tuple[float, str]]:
+    return [
+        (
+            search.fuse(
+                c.text_score,
+                c.importance,
+                search.recency(as_utc(c.updated_at), now),
+                has_query=has_query,
+            ),
+            c.id,
+        )
+        for c in candidates
+    ]
+
+
+def _ranked_scores(
+    candidates: list[search.Candidate], hits: list[search.VectorHit], now: datetime
+) -> list[tuple[float, str]]:
+    """Reciprocal rank fusion of the text leg (when it ran) and the vector leg."""
+    legs = 2 if candidates else 1
+    text_rank = {c.id: rank for rank, c in enumerate(candidates, 1)}
+    vector_rank = {hit.id: rank for rank, hit in enumerate(hits, 1)}
+    seen: dict[str, tuple[float, datetime]] = {
+        c.id: (c.importance, c.updated_at) for c in candidates
+    }
+    for hit in hits:
+        seen.setdefault(hit.id, (hit.importance, hit.updated_at))
+    return [
+        (
+            search.fuse_ranked(
+                search.reciprocal_rank(
+                    [text_rank.get(memory_id), vector_rank.get(memory_id)], legs
+                ),
+                importance,
+                search.recency(as_utc(updated_at), now),
+            ),
+            memory_id,
+        )
+        for memory_id, (importance, updated_at) in seen.items()
+    ]
+
+
+async def _winners(
+    session: AsyncSession, scored: list[tuple[float, str]], now: datetime
+) -> list[ScoredMemory]:
+    """The ranked memories, read whole, their access counted."""
+    if not scored:
+        return []
+    winners = [memory_id for _, memory_id in scored]
+    rows = {
+        row.id: row
+        # by id alone: the candidates were already scoped and filtered, and with the
+        # tenant's conditions too the planner may walk the tenant's index instead
+        for row in await session.scalars(select(MemoryRow).where(MemoryRow.id.in_(winners)))
+    }
+    ranked = [
+        ScoredMemory(_memory(rows[memory_id]), score)
+        for score, memory_id in scored
+        if memory_id in rows
+    ]
+    await session.execute(
+        update(MemoryRow)
+        .where(MemoryRow.id.in_(winners))
+        .values(last_accessed_at=now, access_count=MemoryRow.access_count + 1)
+        # the returned memories are already built; nothing in the session to refresh
+        .execution_options(synchronize_session=False)
+    )
+    return ranked
+
+
+def _check_mode(mode: str) -> SearchMode:
+    if mode not in SEARCH_MODES:
+        raise Invalid(
+            f"mode: must be one of {', '.join(SEARCH_MODES)}", field="mode", received=mode
+        )
+    return mode  # type: ignore[return-value]
 
 
 async def _check_session(session: Any, principal: Principal, session_id: str) -> None:
