@@ -6,6 +6,7 @@ run instead of skipping its tests.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,7 +24,12 @@ from tests.utils.databases import (
     drop_postgres_database,
     reachable,
 )
+from tests.utils.local_model import start_build
 from tests.utils.server import client_for
+
+# The embedded model builds llama.cpp at a server's first start: a test server (in this
+# process or a subprocess) does so only when its test asks for it (tests/utils/local_model.py).
+os.environ["MENAGERIE_LOCAL_MODEL"] = "off"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -38,6 +44,12 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             "CI=true requires reachable test services, none may be skipped: " + ", ".join(problems)
         )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # the local model's runtime builds while the other tests run, not when its first test does
+    if any(item.get_closest_marker("local_model") for item in items):
+        start_build()
 
 
 def _require(url: str | None, what: str, port: int) -> str:

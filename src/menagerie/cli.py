@@ -228,10 +228,51 @@ def doctor() -> None:
     )
     for provider, ready in settings.configured_providers().items():
         row(f"provider {provider}", ready if ready else None, "configured" if ready else "no key")
+    row(*_local_model_row(settings))
     missing = settings.missing_env()
     row("required settings", not missing, ", ".join(missing) or "all present")
     row("dev mode", None if not settings.dev_mode else True, "on" if settings.dev_mode else "off")
     Console().print(table)
+
+
+def _local_model_row(settings: Settings) -> tuple[str, bool | None, str]:
+    from menagerie.core.llm.local.runtime import LocalRuntime
+    from menagerie.core.llm.local.service import LocalModel
+
+    local = LocalModel(settings)
+    status = local.status()
+    name = f"local model ({status.model})" if status.model else "local model"
+    if status.state == "off":
+        return name, None, status.detail
+    if status.state == "preparing" and local.runtime.status().state == "absent":
+        problem = LocalRuntime.preflight()
+        if problem is not None:
+            return name, False, f"{problem}; the offline model answers instead"
+        return name, None, "not built yet: the server builds it in the background at start"
+    ok = {"ready": True, "preparing": None}.get(status.state, False)
+    return name, ok, status.detail
+
+
+@app.command("local-model")
+def local_model() -> None:
+    """Build the embedded model's runtime now (the server otherwise does it in the background)."""
+    from menagerie.core.llm.local.runtime import LocalRuntime, RuntimeStatus
+    from menagerie.core.llm.local.service import LocalModel
+
+    settings = Settings()
+    local = LocalModel(settings)
+    if local.path is None:
+        typer.echo(f"local model: {local.status().detail}", err=True)
+        raise typer.Exit(1)
+
+    def show(status: RuntimeStatus) -> None:
+        typer.echo(f"local model: {status.describe()}")
+
+    runtime = LocalRuntime(local.root, index_url=settings.mcp_pip_index_url, on_change=show)
+    status = asyncio.run(runtime.prepare())
+    show(status)
+    if status.state != "ready":
+        raise typer.Exit(1)
 
 
 @app.command()

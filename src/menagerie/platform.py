@@ -28,7 +28,10 @@ from menagerie.core.identity.tokens import ApiTokenService
 from menagerie.core.identity.vaults import VaultVerifier
 from menagerie.core.identity.wallet.service import WalletService
 from menagerie.core.llm.endpoints import EndpointManager
+from menagerie.core.llm.local.service import LocalModel
 from menagerie.core.llm.service import LlmService
+from menagerie.core.memory.backfill import EmbeddingBackfill
+from menagerie.core.memory.embedding import default_embedder
 from menagerie.core.memory.service import MemoryService
 from menagerie.core.ops.alerts import AlertMonitor, Thresholds
 from menagerie.core.ops.health import HealthService
@@ -87,6 +90,7 @@ class Platform:
     redactor: Redactor
     llm: LlmService
     endpoints: EndpointManager
+    local: LocalModel
     secrets: SecretBox
     vaults: VaultVerifier  # Metamorph: vault JWTs (or X-Vault-Id in dev mode) -> tenants
     oauth: OAuthService  # OAuth connections to other services (Vercel), tokens sealed
@@ -112,6 +116,7 @@ class Platform:
     alerts: AlertMonitor | None = None  # conditions checked on a schedule
     health_watch: HealthWatcher | None = None  # health changes published on the bus
     maintenance: Maintenance | None = None  # the operator's maintenance mode, server-wide
+    memory_backfill: EmbeddingBackfill | None = None  # older memories embedded in the background
     tracing: Tracing = field(default_factory=Tracing)  # OpenTelemetry, spans kept in process
     journal: EventJournal | None = None  # the bus's events this process saw, the latest kept
     version: str = __version__
@@ -167,10 +172,14 @@ class Platform:
             data_dir=data_dir,
             providers=settings.configured_providers(),
         )
-        endpoints = EndpointManager.from_settings(settings, events)
+        local = LocalModel(settings, events)
+        endpoints = EndpointManager.from_settings(
+            settings, events, [local.backend] if local.path is not None else []
+        )
         # a chat routed to a sleeping endpoint wakes it through the router
-        llm = LlmService(settings, database, events, endpoints=endpoints)
+        llm = LlmService(settings, database, events, endpoints=endpoints, local=local)
         health.watch_models(llm.router, llm.ledger)  # provider health now, not at boot
+        health.watch_local_model(local.status)
         metrics = Metrics()
         if settings.metrics_enabled:
             llm.ledger.on_record(metrics.model_call)
@@ -205,7 +214,15 @@ class Platform:
         )
         secret_box = SecretBox(encryption_key)
         chat = ChatService(database)
-        memory = MemoryService(database, quota_per_tenant=settings.memory_quota_per_tenant)
+        memory = MemoryService(
+            database,
+            quota_per_tenant=settings.memory_quota_per_tenant,
+            embedder=default_embedder() if settings.memory_embeddings else None,
+            search_mode=settings.memory_search_mode,
+            vector_candidates=settings.memory_vector_candidates,
+        )
+        memory_backfill = EmbeddingBackfill(memory, interval_s=settings.memory_backfill_interval_s)
+        health.watch_memory(memory_backfill.status)
         # one backend for sandboxes and for the MCP servers that run inside it
         sandbox_backend = select_backend(settings.sandbox_backend)
         mcp = ToolService(
@@ -282,6 +299,7 @@ class Platform:
             redactor,
             llm=llm,
             endpoints=endpoints,
+            local=local,
             secrets=secret_box,
             vaults=VaultVerifier(
                 database,
@@ -324,6 +342,7 @@ class Platform:
             logbook=logbook,
             alerts=alerts,
             maintenance=Maintenance(database, events, operator_tenant=settings.default_tenant),
+            memory_backfill=memory_backfill,
             tracing=tracing,
             journal=EventJournal(events),
             health_watch=HealthWatcher(
@@ -408,6 +427,7 @@ class Platform:
         await self.worker.start()
         await self.llm.start()
         await self.endpoints.start()
+        await self.local.start()  # builds its runtime in the background the first time
         await self.mcp.start()
         await self.sandboxes.start()
         await self.runs.start()  # after the services its jobs use
@@ -417,9 +437,17 @@ class Platform:
             await self.deployments.start()  # resumes what a stopped server left deploying
             self.metrics.watch_deployments(lambda: self.deployments.supervised)
 
-    def _schedules(self) -> list[Logbook | AlertMonitor | HealthWatcher | Maintenance]:
+    def _schedules(
+        self,
+    ) -> list[Logbook | AlertMonitor | HealthWatcher | Maintenance | EmbeddingBackfill]:
         """The optional loops this process runs, in the order they start."""
-        loops = (self.logbook, self.alerts, self.health_watch, self.maintenance)
+        loops = (
+            self.logbook,
+            self.alerts,
+            self.health_watch,
+            self.maintenance,
+            self.memory_backfill,
+        )
         return [loop for loop in loops if loop is not None]
 
     async def stop(self) -> None:
@@ -434,6 +462,7 @@ class Platform:
         await self.terminals.stop()  # their shells run in sandboxes: before those stop
         await self.sandboxes.stop()
         await self.mcp.stop()  # its servers are child processes: take them down first
+        await self.local.stop()
         await self.endpoints.stop()  # first: it takes down the model servers it started
         await self.llm.stop()
         await self.worker.stop()

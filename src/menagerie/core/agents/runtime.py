@@ -165,7 +165,9 @@ class AgentRuntime:
             )
             if part
         )
-        tools = self.toolbox.specs(agent.tools, principal.tenant_id)
+        # a model whose chat format has no tools (the small local one) answers without them,
+        # rather than being refused for the agent's tools it could never call
+        tools = self.toolbox.specs(agent.tools, principal.tenant_id) if model.has(["tools"]) else []
         messages = context.window(history, model=model, system_prompt=system_prompt, tools=tools)
         # everything that can refuse the turn has run: what follows is the answer
         yield TurnStarted(session.id, agent.name, user_message)

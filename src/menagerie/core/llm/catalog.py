@@ -279,6 +279,10 @@ class Catalog:
     def __len__(self) -> int:
         return len(self._models)
 
+    def add(self, model: ModelInfo) -> None:
+        """List a model found after start (the embedded one, once its metadata is read)."""
+        self._models[model.model_id] = model
+
     def get(self, model_id: str) -> ModelInfo | None:
         return self._models.get(model_id)
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, replace
 
 from menagerie.core.llm.models import ChatMessage, ChatRequest, Usage
-from menagerie.core.llm.providers.base import ProviderConfig
+from menagerie.core.llm.providers.base import Provider, ProviderConfig
 from menagerie.core.llm.providers.factory import build_provider
 
 DEFAULT_PROMPT = "Say hello!"
@@ -36,10 +36,15 @@ async def probe_provider(
     *,
     timeout_s: float = PROBE_TIMEOUT_S,
     max_tokens: int = PROBE_MAX_TOKENS,
+    provider: Provider | None = None,
 ) -> ProbeResult:
-    """Send `prompt` to `model` once; raises the provider's `ProviderError` when it fails."""
+    """Send `prompt` to `model` once; raises the provider's `ProviderError` when it fails.
+
+    `provider`: one the caller holds (and keeps: it is not closed here).
+    """
     config = replace(config, timeout_s=min(config.timeout_s, timeout_s))
-    provider = build_provider(config)
+    owned = provider is None
+    provider = provider or build_provider(config)
     request = ChatRequest(
         model=model, messages=(ChatMessage("user", prompt),), max_tokens=max_tokens
     )
@@ -47,7 +52,8 @@ async def probe_provider(
     try:
         completion = await provider.complete(request)
     finally:
-        await provider.aclose()
+        if owned:
+            await provider.aclose()
     return ProbeResult(
         provider=config.name,
         model=model,

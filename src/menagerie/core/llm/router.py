@@ -131,19 +131,24 @@ class Router:
     # --- what can be called ------------------------------------------------------------
 
     def availability(self, model: ModelInfo) -> Availability:
-        if model.provider not in self.providers:
+        if not self._ready(model.provider):
             return "unavailable"
         return "degraded" if self.breakers[model.provider].state == "open" else "available"
 
     def callable_models(self) -> list[ModelInfo]:
-        return [m for m in self.catalog if m.provider in self.providers]
+        return [m for m in self.catalog if self._ready(m.provider)]
+
+    def _ready(self, provider: str) -> bool:
+        """Configured, and not still being prepared (the embedded model builds at first start)."""
+        found = self.providers.get(provider)
+        return found is not None and found.available
 
     def resolve(self, model_id: str) -> ModelInfo:
         """A catalogue id, or `provider/model` for a model the catalogue does not list."""
         model = self.catalog.get(model_id)
         if model is None:
             provider, sep, name = model_id.partition("/")
-            if sep and provider in self.providers and name:
+            if sep and self._ready(provider) and name:
                 return ModelInfo(model_id, provider, name, upstream_model=name)
             raise NotFound(
                 f"unknown model {model_id!r}",
@@ -156,6 +161,13 @@ class Router:
         if model.provider not in self.providers:
             raise Unavailable(
                 f"model {model_id!r} needs provider {model.provider!r}, which is not configured",
+                service=f"llm:{model.provider}",
+                reason="MODEL_UNAVAILABLE",
+            )
+        provider = self.providers[model.provider]
+        if not provider.available:
+            raise Unavailable(
+                f"model {model_id!r} is not ready: {provider.unavailable_reason()}",
                 service=f"llm:{model.provider}",
                 reason="MODEL_UNAVAILABLE",
             )
@@ -183,7 +195,7 @@ class Router:
         first = self.resolve(model_id) if model_id else self.primary()
         if self.fallbacks:
             rest = [self.catalog.get(name) for name in self.fallbacks]
-            candidates = [m for m in rest if m is not None and m.provider in self.providers]
+            candidates = [m for m in rest if m is not None and self._ready(m.provider)]
         else:
             # no chain configured: one model from each other configured provider, never the
             # offline echo, which would pass off a non-answer as an answer

@@ -7,9 +7,15 @@ from dataclasses import dataclass
 from menagerie.core.events import EventBus
 from menagerie.core.llm.catalog import Catalog, ModelInfo
 from menagerie.core.llm.connection import TestedProvider, check_connection
+from menagerie.core.llm.local.backend import NAME as LOCAL
+from menagerie.core.llm.local.catalog import catalog_entry
+from menagerie.core.llm.local.provider import LocalProvider
+from menagerie.core.llm.local.service import LocalModel
 from menagerie.core.llm.models import ChatMessage
-from menagerie.core.llm.probe import ProbeResult
-from menagerie.core.llm.providers.factory import build_provider, provider_configs
+from menagerie.core.llm.probe import DEFAULT_PROMPT, ProbeResult, probe_provider
+from menagerie.core.llm.providers.base import ProviderConfig
+from menagerie.core.llm.providers.factory import OFFLINE, build_provider, provider_configs
+from menagerie.core.llm.providers.offline import MODEL as OFFLINE_MODEL
 from menagerie.core.llm.quotas import QuotaService, QuotaUsage
 from menagerie.core.llm.router import (
     Availability,
@@ -59,14 +65,20 @@ class LlmService:
         database: Database,
         events: EventBus,
         endpoints: EndpointWaker | None = None,
+        local: LocalModel | None = None,
     ) -> None:
         self.settings = settings
         configs = provider_configs(settings)
         delay = settings.offline_token_delay_ms / 1000
+        notice = local.notice if local is not None else None
         self.providers = {
-            name: build_provider(config, offline_token_delay_s=delay)
+            name: build_provider(config, offline_token_delay_s=delay, offline_notice=notice)
             for name, config in configs.items()
         }
+        self.local = local
+        if local is not None and local.path is not None:
+            config = ProviderConfig(LOCAL, "openai", None, local.base_url, settings.llm_timeout_s)
+            self.providers[LOCAL] = LocalProvider(config, local)
         extra_models = {p.name: p.models for p in settings.llm_providers}
         for endpoint in settings.llm_endpoints:
             if endpoint.model and endpoint.name in configs:
@@ -90,6 +102,10 @@ class LlmService:
             cost_optimization=settings.llm_cost_optimization,
             endpoints=endpoints,
         )
+        if local is not None:
+            local.on_described(
+                lambda model: self.catalog.add(catalog_entry(model, settings.local_model_context))
+            )
 
     async def start(self) -> None:
         await self.ledger.start()
@@ -158,6 +174,20 @@ class LlmService:
     ) -> ProbeResult:
         """One direct call to `provider` with the caller's key: no router, no fallback, no
         quota, since the caller wants to know about this provider and nothing else."""
+        local = self.local
+        if provider == "local" and local is not None and local.path is not None:
+            # the embedded model, woken for the test; while it is being prepared the offline
+            # model answers and says so (the result names the model that really answered)
+            if local.available and self.router.endpoints is not None:
+                await self.router.endpoints.ensure_awake(LOCAL)
+                config = ProviderConfig(
+                    LOCAL, "openai", None, local.base_url, self.settings.llm_timeout_s
+                )
+                return await probe_provider(config, local.model_id, prompt or DEFAULT_PROMPT)
+            offline = self.providers[OFFLINE]
+            return await probe_provider(
+                offline.config, OFFLINE_MODEL, prompt or DEFAULT_PROMPT, provider=offline
+            )
         return await check_connection(
             provider, model, self.settings, api_key=api_key, prompt=prompt
         )

@@ -136,8 +136,10 @@ class HealthService:
         self.started_at = utcnow()
         self._router: RouterView | None = None
         self._sandbox_status: Callable[[], Any] | None = None
+        self._local_status: Callable[[], Any] | None = None
         self._runs_status: Callable[[], Any] | None = None
         self.model_calls = ModelCallStats()
+        self._memory_status: Callable[[], dict[str, Any]] | None = None
         prime_cpu()  # so that the first report's CPU figure is a measurement, not 0.0
 
     def watch_models(self, router: RouterView, ledger: Any) -> None:
@@ -154,6 +156,27 @@ class HealthService:
         """Report the sandbox backend: which runs, whether it works, how each limit holds."""
         self._sandbox_status = status
 
+    def watch_local_model(self, status: Callable[[], Any]) -> None:
+        """Report the embedded model: off, being prepared (how far), ready, or why it cannot."""
+        self._local_status = status
+
+    def check_local_model(self) -> ComponentHealth | None:
+        status = self._local_status() if self._local_status is not None else None
+        if status is None or status.state == "off":
+            return None
+        details = {"state": status.state, "model": status.model, "progress": status.progress}
+        if status.eta is not None:
+            details["eta"] = status.eta
+        # a machine that cannot build it still answers (offline model): only a failed
+        # build is something to fix
+        failed = status.state == "failed"
+        return ComponentHealth(
+            "local_model",
+            not failed,
+            details={**details, **({} if failed else {"detail": status.detail})},
+            error=status.detail if failed else None,
+        )
+
     def check_sandboxes(self) -> ComponentHealth | None:
         if self._sandbox_status is None:
             return None
@@ -169,6 +192,16 @@ class HealthService:
             },
             error=None if status.available else status.reason,
         )
+
+    def watch_memory(self, status: Callable[[], dict[str, Any]]) -> None:
+        """Report memory search: the embedder, memories embedded and still to embed."""
+        self._memory_status = status
+
+    def check_memory(self) -> ComponentHealth | None:
+        if self._memory_status is None:
+            return None
+        # keyword-only search (no embedder installed) works: reported, never a failure
+        return ComponentHealth("memory", True, details=dict(self._memory_status()))
 
     @property
     def uptime_s(self) -> float:
@@ -278,9 +311,15 @@ class HealthService:
             "worker": self.check_worker(),
             "filesystem": filesystem,
         }
+        memory = self.check_memory()
+        if memory is not None:
+            components["memory"] = memory
         sandboxes = self.check_sandboxes()
         if sandboxes is not None:
             components["sandboxes"] = sandboxes
+        local_model = self.check_local_model()
+        if local_model is not None:
+            components["local_model"] = local_model
         failing = {name for name, component in components.items() if not component.healthy}
         status: Status = "unhealthy" if failing & CRITICAL else "degraded" if failing else "healthy"
         return HealthReport(

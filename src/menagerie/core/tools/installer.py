@@ -9,25 +9,22 @@ halfway leaves a home that the next install redoes rather than trusts.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import importlib.util
 import os
 import re
 import shutil
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from menagerie.core.errors import Unavailable
+from menagerie.core.filelock import LOCK_FILE, locked
 from menagerie.core.tools.models import Package
 
 Progress = Callable[[int, str], Awaitable[None]]
 READY_MARKER = ".menagerie-ready"
 USERS = ".menagerie-users"
-LOCK_FILE = ".lock"
 INSTALL_TIMEOUT_S = 600.0
 OUTPUT_TAIL = 2000
 
@@ -68,7 +65,7 @@ class PackageInstaller:
         """Install the package unless it is there, and record `user` (an installation) as
         one of its users: a copy is removed only when its last user releases it."""
         home = self.home(package)
-        async with _locked(home.path):
+        async with locked(home.path):
             if self.is_installed(package):
                 await progress(80, f"{package.identifier} is already installed")
             else:
@@ -91,7 +88,7 @@ class PackageInstaller:
         home = self.home_path(package)
         if not home.exists():
             return False
-        async with _locked(home):
+        async with locked(home):
             users = home / USERS
             (users / _safe(user)).unlink(missing_ok=True)
             if not (home / READY_MARKER).exists():
@@ -151,27 +148,6 @@ def _empty(path: Path) -> None:
             shutil.rmtree(child, ignore_errors=True)
         else:
             child.unlink(missing_ok=True)
-
-
-@contextlib.asynccontextmanager
-async def _locked(path: Path) -> AsyncIterator[None]:
-    handle = await asyncio.to_thread(_open_lock_file, path)
-    try:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                await asyncio.sleep(0.2)  # another process installs this package right now
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
-
-
-def _open_lock_file(path: Path) -> IO[str]:
-    path.mkdir(parents=True, exist_ok=True)
-    return (path / LOCK_FILE).open("w")
 
 
 async def _run(command: list[str | Path]) -> None:

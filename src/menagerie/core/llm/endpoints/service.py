@@ -92,12 +92,16 @@ class EndpointManager:
         backend_factory: BackendFactory | None = None,
         watch_interval_s: float | None = None,
         operator_tenant: str = "default",
+        built: Sequence[ProcessBackend] = (),
     ) -> None:
+        """`built`: endpoints whose backend the caller made (the embedded model's)."""
         self._events = events
         self.operator_tenant = operator_tenant
         factory = backend_factory or (
             lambda settings: create_backend(settings, huggingface_token=huggingface_token)
         )
+        given = {backend.settings.name: backend for backend in built}
+        endpoints = [*endpoints, *(backend.settings for backend in built)]
         self._endpoints: dict[str, _Endpoint] = {}
         for settings in endpoints:
             if settings.name in self._endpoints:
@@ -107,7 +111,7 @@ class EndpointManager:
                     received=settings.name,
                     expected="unique endpoint names",
                 )
-            endpoint = _Endpoint(settings, factory(settings))
+            endpoint = _Endpoint(settings, given.get(settings.name) or factory(settings))
             endpoint.backend.on_exit = self._exit_callback(endpoint)
             self._endpoints[settings.name] = endpoint
         shortest_idle = min((e.idle_timeout_s for e in endpoints), default=60.0)
@@ -117,13 +121,16 @@ class EndpointManager:
         self._helpers: set[asyncio.Task[None]] = set()
 
     @classmethod
-    def from_settings(cls, settings: Settings, events: EventBus) -> EndpointManager:
+    def from_settings(
+        cls, settings: Settings, events: EventBus, built: Sequence[ProcessBackend] = ()
+    ) -> EndpointManager:
         key = settings.huggingface_api_key
         return cls(
             settings.llm_endpoints,
             events,
             huggingface_token=key.get_secret_value() if key is not None else None,
             operator_tenant=settings.default_tenant,
+            built=built,
         )
 
     # ---- reading

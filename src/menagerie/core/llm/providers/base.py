@@ -39,6 +39,15 @@ class Provider(ABC):
     def name(self) -> str:
         return self.config.name
 
+    @property
+    def available(self) -> bool:
+        """Whether it can be called now; a provider still being prepared says no."""
+        return True
+
+    def unavailable_reason(self) -> str | None:
+        """Why it cannot be called now, in a sentence; None when it can."""
+        return None
+
     @abstractmethod
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Yield the answer as it arrives; ends with `Usage` (when known) and `Finish`."""

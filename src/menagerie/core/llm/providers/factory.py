@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from menagerie.core.llm.providers.base import Provider, ProviderConfig
 from menagerie.settings import Settings
 
@@ -48,12 +50,17 @@ def openai_base(url: str) -> str:
     return url if url.endswith("/v1") else f"{url}/v1"
 
 
-def build_provider(config: ProviderConfig, *, offline_token_delay_s: float = 0.0) -> Provider:
+def build_provider(
+    config: ProviderConfig,
+    *,
+    offline_token_delay_s: float = 0.0,
+    offline_notice: Callable[[], str | None] | None = None,
+) -> Provider:
     # adapters import their SDK lazily: a server that never calls Gemini never loads it
     if config.kind == "offline":
         from menagerie.core.llm.providers.offline import OfflineProvider
 
-        return OfflineProvider(config, token_delay_s=offline_token_delay_s)
+        return OfflineProvider(config, token_delay_s=offline_token_delay_s, notice=offline_notice)
     if config.kind == "openai":
         from menagerie.core.llm.providers.openai_compat import OpenAICompatProvider
 

@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from menagerie.core.llm.errors import ProviderRejected
 from menagerie.core.llm.models import (
@@ -35,9 +35,17 @@ _QUOTE_LIMIT = 200
 
 
 class OfflineProvider(Provider):
-    def __init__(self, config: ProviderConfig, *, token_delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        config: ProviderConfig,
+        *,
+        token_delay_s: float = 0.0,
+        notice: Callable[[], str | None] | None = None,
+    ) -> None:
         super().__init__(config)
         self.token_delay_s = token_delay_s
+        # a sentence about the real model on its way (the embedded one while it is built)
+        self.notice = notice
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         if request.model not in (MODEL, "offline"):
@@ -54,6 +62,9 @@ class OfflineProvider(Provider):
             yield Finish("tool_calls")
             return
         text = reply_text(request.messages)
+        extra = self.notice() if self.notice is not None else None
+        if extra:
+            text = f"{text} {extra}"
         for produced, piece in enumerate(split_tokens(text)):
             if request.max_tokens is not None and produced >= request.max_tokens:
                 yield Usage(input_tokens, produced)
