@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -15,6 +16,7 @@ from bench import (
     chat,
     gateway,
     instrumentation,
+    local_model,
     mcp_calls,
     memory,
     middleware,
@@ -23,6 +25,10 @@ from bench import (
     sandbox,
 )
 
+# A benchmark's servers do not build the embedded model's runtime in their temporary data
+# directories; the `local` benchmark turns it on, over the runtime the tests build.
+os.environ.setdefault("MENAGERIE_LOCAL_MODEL", "off")
+
 BENCHMARKS: dict[str, ModuleType] = {
     "middleware": middleware,
     "gateway": gateway,
@@ -30,6 +36,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "memory": memory,
     "recall": recall,
     "chat": chat,
+    "local": local_model,
     "mcp": mcp_calls,
     "sandbox": sandbox,
     "runs": runs,

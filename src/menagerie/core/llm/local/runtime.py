@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 from collections import deque
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from menagerie.core.filelock import is_locked, locked
+from menagerie.core.processes import signal_group
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +193,7 @@ class LocalRuntime:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=env,
+            start_new_session=True,  # pip's compilers are its children: stopped as one group
         )
         tail: deque[str] = deque(maxlen=OUTPUT_TAIL)
         compile_started: float | None = None
@@ -209,7 +212,7 @@ class LocalRuntime:
                     self._set(_compiling(done, total, now - compile_started, started))
                 await process.wait()
         except (TimeoutError, asyncio.CancelledError):
-            process.kill()
+            signal_group(process, signal.SIGKILL)
             await process.wait()
             raise
         if process.returncode != 0:
