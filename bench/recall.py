@@ -182,6 +182,7 @@ async def _evaluate(data_dir: Path, people: list[dict[str, Any]]) -> Outcome:
         data_dir=data_dir,
         database_url=f"sqlite+aiosqlite:///{data_dir / 'recall.db'}",
         log_level="WARNING",
+        local_model="off",  # memory search needs no chat model; never build one per run
         _env_file=None,
     )
     platform = Platform.build(settings)

@@ -149,8 +149,9 @@ async def test_madace_connection_test_reaches_the_local_model(local: Platform) -
     assert body["success"] is True
     assert body["provider"] == "local"
     assert body["model"] == "smollm2-135m-instruct"  # the model that really answered
-    assert body["response"]
-    assert "[offline model]" not in body["response"]
+    assert body["message"]
+    assert "[offline model]" not in body["message"]
+    assert body["usage"]["promptTokens"] > 0
 
 
 async def test_while_it_is_prepared_the_offline_model_says_so(

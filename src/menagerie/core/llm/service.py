@@ -180,10 +180,10 @@ class LlmService:
             # model answers and says so (the result names the model that really answered)
             if local.available and self.router.endpoints is not None:
                 await self.router.endpoints.ensure_awake(LOCAL)
-                config = ProviderConfig(
-                    LOCAL, "openai", None, local.base_url, self.settings.llm_timeout_s
+                provider = self.providers[LOCAL]  # it counts tokens with the model's tokenizer
+                return await probe_provider(
+                    provider.config, local.model_id, prompt or DEFAULT_PROMPT, provider=provider
                 )
-                return await probe_provider(config, local.model_id, prompt or DEFAULT_PROMPT)
             offline = self.providers[OFFLINE]
             return await probe_provider(
                 offline.config, OFFLINE_MODEL, prompt or DEFAULT_PROMPT, provider=offline
