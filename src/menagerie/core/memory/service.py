@@ -363,6 +363,77 @@ class MemoryService:
             if meaning is not None and not meaning.done():
                 meaning.cancel()
 
+    async def backfill_embeddings(self, batch: int = 64) -> BackfillProgress:
+        """Embed up to `batch` memories that have no vector of the embedder's model (saved
+        before the embeddings existed, while no embedder worked, or by another model), newest
+        first, and say how far the whole store is. Search finds the others by their words
+        meanwhile. Safe beside saves and other backfills: a memory changed or deleted while
+        its text was embedded is left for the next pass, a vector stored at the same moment by
+        a save is kept."""
+        embedder = self.embedder
+        if embedder is None:
+            async with self._db.session() as session:
+                total = await session.scalar(select(func.count()).select_from(MemoryRow))
+            name = search.model_of(self._embedder) if self._embedder is not None else None
+            return BackfillProgress(name, False, 0, int(total or 0))
+        model = search.model_of(embedder)
+        e = MemoryEmbeddingRow
+        current = and_(e.memory_id == MemoryRow.id, e.model == model)
+        async with self._db.session() as session:
+            todo = list(
+                await session.execute(
+                    select(MemoryRow.id, MemoryRow.content)
+                    .outerjoin(e, current)
+                    .where(e.memory_id.is_(None))
+                    .order_by(MemoryRow.updated_at.desc())
+                    .limit(batch)
+                )
+            )
+        done = 0
+        if todo:
+            vectors = await self._vectors([content for _, content in todo])
+            if vectors is not None:
+                done = await self._store_backfilled(todo, vectors)
+        async with self._db.session() as session:
+            embedded = await session.scalar(
+                select(func.count()).select_from(e).where(e.model == model)
+            )
+            total = await session.scalar(select(func.count()).select_from(MemoryRow))
+        embedded = int(embedded or 0)
+        return BackfillProgress(model, True, embedded, max(int(total or 0) - embedded, 0), done)
+
+    async def _store_backfilled(self, todo: list[Any], vectors: np.ndarray) -> int:
+        embedded = {
+            memory_id: (content, vector)
+            for (memory_id, content), vector in zip(todo, vectors, strict=True)
+        }
+        try:
+            async with self._db.session() as session:
+                # read again, locked (PostgreSQL; SQLite has one writer), inside the
+                # transaction: only memories whose text is still the one embedded get its
+                # vector, and no save can change one before this commits
+                rows = (
+                    await session.scalars(
+                        select(MemoryRow)
+                        .where(MemoryRow.id.in_(list(embedded)))
+                        .order_by(MemoryRow.id)
+                        .with_for_update()
+                    )
+                ).all()
+                fresh = [row for row in rows if row.content == embedded[row.id][0]]
+                if fresh:
+                    await session.execute(
+                        delete(MemoryEmbeddingRow).where(
+                            MemoryEmbeddingRow.memory_id.in_([row.id for row in fresh])
+                        )
+                    )
+                for row in fresh:
+                    await self._store_vector(session, row, embedded[row.id][1], new=True)
+                return len(fresh)
+        except IntegrityError:  # a save or another backfill stored one first: theirs stays
+            log.debug("memory backfill: a vector was stored meanwhile; next pass")
+            return 0
+
     async def find_by_key(
         self, principal: Principal, key: str, *, category: str | None = None, limit: int = 20
     ) -> list[Memory]:
