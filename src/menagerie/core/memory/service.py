@@ -480,7 +480,7 @@ def _ranked_scores(
     candidates: list[search.Candidate], hits: list[search.VectorHit], now: datetime
 ) -> list[tuple[float, str]]:
     """Reciprocal rank fusion of the text leg (when it ran) and the vector leg."""
-    legs = 2 if candidates else 1
+    weights = (search.TEXT_RANK_WEIGHT if candidates else 0.0, 1.0)
     text_rank = {c.id: rank for rank, c in enumerate(candidates, 1)}
     vector_rank = {hit.id: rank for rank, hit in enumerate(hits, 1)}
     seen: dict[str, tuple[float, datetime]] = {
@@ -492,7 +492,7 @@ def _ranked_scores(
         (
             search.fuse_ranked(
                 search.reciprocal_rank(
-                    [text_rank.get(memory_id), vector_rank.get(memory_id)], legs
+                    [text_rank.get(memory_id), vector_rank.get(memory_id)], weights
                 ),
                 importance,
                 search.recency(as_utc(updated_at), now),
