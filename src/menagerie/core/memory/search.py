@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -109,11 +109,6 @@ def quantise(vector: np.ndarray) -> tuple[bytes, float]:
     peak = float(np.max(np.abs(vector))) if vector.size else 0.0
     scale = peak / 127.0 if peak > 0 else 1.0
     return np.clip(np.rint(vector / scale), -127, 127).astype(np.int8).tobytes(), scale
-
-
-def dequantise(blobs: Sequence[bytes], scales: Sequence[float], dims: int) -> np.ndarray:
-    matrix = np.frombuffer(b"".join(blobs), dtype=np.int8).reshape(len(blobs), dims)
-    return matrix.astype(np.float32) * np.asarray(scales, dtype=np.float32)[:, None]
 
 
 def terms(query: str) -> list[str]:
@@ -273,26 +268,29 @@ async def vector_candidates(
     tenant_id: str,
     user_id: str | None,
     model: str,
-    query: np.ndarray,
+    query: Awaitable[np.ndarray | None],
     filters: Sequence[ColumnElement[bool]] = (),
     *,
+    dims: int | None,
     recent: int,
     also: Sequence[str] = (),
-) -> list[VectorHit]:
+) -> list[VectorHit] | None:
     """The best `VECTOR_RANKED` by similarity among the scope's `recent` most recently updated
     memories with a vector of `model`, and the memories `also` names (the text candidates).
 
-    Only memories at least `RELATIVE_SIMILARITY` as similar as the best take part.
+    The vectors are read while the query's own is still being computed (`query`, awaited
+    after the read; None from it means no vector leg, and None is answered). Only memories
+    at least `RELATIVE_SIMILARITY` as similar as the best take part.
     """
     e = MemoryEmbeddingRow
     scoped = (
-        select(e.memory_id, e.scale, e.vector, MemoryRow.importance, MemoryRow.updated_at)
+        select(e.memory_id, e.scale, e.vector)
         .join(MemoryRow, MemoryRow.id == e.memory_id)
         .where(
             e.tenant_id == tenant_id,
             *([e.user_id == user_id] if user_id is not None else []),
             e.model == model,
-            e.dims == len(query),
+            *([e.dims == dims] if dims is not None else []),
             *filters,
         )
     )
@@ -303,16 +301,32 @@ async def vector_candidates(
     missing = [memory_id for memory_id in also if memory_id not in seen]
     if missing:
         rows += list(await session.execute(scoped.where(e.memory_id.in_(missing))))
+    vector = await query
+    if vector is None:
+        return None
+    rows = [row for row in rows if len(row[2]) == len(vector)]
     if not rows:
         return []
-    matrix = dequantise([row[2] for row in rows], [row[1] for row in rows], len(query))
-    scores = matrix @ query.astype(np.float32)
+    matrix = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.int8)
+    matrix = matrix.reshape(len(rows), len(vector)).astype(np.float32)
+    scores = (matrix @ vector.astype(np.float32)) * np.array([row[1] for row in rows], np.float32)
     order = np.argsort(-scores, kind="stable")[:VECTOR_RANKED]
     floor = max(float(scores[order[0]]) * RELATIVE_SIMILARITY, 0.0)
+    kept = [int(i) for i in order if scores[i] > floor]
+    # importance and update time for the few kept: read for thousands, they cost more than
+    # the vectors themselves (each datetime parsed)
+    details = {
+        memory_id: (importance, updated_at)
+        for memory_id, importance, updated_at in await session.execute(
+            select(MemoryRow.id, MemoryRow.importance, MemoryRow.updated_at).where(
+                MemoryRow.id.in_([rows[i][0] for i in kept])
+            )
+        )
+    }
     return [
-        VectorHit(rows[i][0], float(scores[i]), rows[i][3], rows[i][4])
-        for i in order
-        if scores[i] > floor
+        VectorHit(rows[i][0], float(scores[i]), *details[rows[i][0]])
+        for i in kept
+        if rows[i][0] in details
     ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -342,20 +342,22 @@ class MemoryService:
                         narrow,
                         want=limit,
                     )
-                vector = await meaning if meaning is not None else None
-                if vector is None or embedder is None:
-                    scored = _keyword_scores(candidates, now, has_query=bool(words))
-                else:
+                hits = None
+                if meaning is not None and embedder is not None:
                     hits = await search.vector_candidates(
                         session,
                         principal.tenant_id,
                         user_id,
                         search.model_of(embedder),
-                        vector[0],
+                        _first(meaning),
                         narrow,
+                        dims=getattr(embedder, "dims", None),
                         recent=self.vector_candidates,
                         also=[c.id for c in candidates],
                     )
+                if hits is None:
+                    scored = _keyword_scores(candidates, now, has_query=bool(words))
+                else:
                     scored = _ranked_scores(candidates, hits, now)
                 scored = sorted(scored, key=lambda pair: (-pair[0], pair[1]))[:limit]
                 return await _winners(session, scored, now)
@@ -457,6 +459,11 @@ class MemoryService:
                 .limit(limit)
             )
             return [_memory(row) for row in rows]
+
+
+async def _first(vectors: Awaitable[np.ndarray | None]) -> np.ndarray | None:
+    found = await vectors
+    return found[0] if found is not None else None
 
 
 def _keyword_scores(
