@@ -283,24 +283,29 @@ async def vector_candidates(
     at least `RELATIVE_SIMILARITY` as similar as the best take part.
     """
     e = MemoryEmbeddingRow
-    scoped = (
-        select(e.memory_id, e.scale, e.vector)
-        .join(MemoryRow, MemoryRow.id == e.memory_id)
-        .where(
-            e.tenant_id == tenant_id,
-            *([e.user_id == user_id] if user_id is not None else []),
-            e.model == model,
-            *([e.dims == dims] if dims is not None else []),
-            *filters,
-        )
-    )
+    of_model = [e.model == model, *([e.dims == dims] if dims is not None else [])]
     rows = []
     if recent > 0:
-        rows = list(await session.execute(scoped.order_by(e.updated_at.desc()).limit(recent)))
+        recent_first = (
+            select(e.memory_id, e.scale, e.vector)
+            .join(MemoryRow, MemoryRow.id == e.memory_id)
+            .where(
+                e.tenant_id == tenant_id,
+                *([e.user_id == user_id] if user_id is not None else []),
+                *of_model,
+                *filters,
+            )
+            .order_by(e.updated_at.desc())
+            .limit(recent)
+        )
+        rows = list(await session.execute(recent_first))
     seen = {row[0] for row in rows}
     missing = [memory_id for memory_id in also if memory_id not in seen]
     if missing:
-        rows += list(await session.execute(scoped.where(e.memory_id.in_(missing))))
+        # by id alone: the text candidates are scoped and filtered already, and with the
+        # tenant's conditions too the planner walks the tenant's index (65 ms at 100k)
+        by_id = select(e.memory_id, e.scale, e.vector).where(e.memory_id.in_(missing), *of_model)
+        rows += list(await session.execute(by_id))
     vector = await query
     if vector is None:
         return None
