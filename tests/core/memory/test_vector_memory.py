@@ -101,6 +101,19 @@ async def test_meaning_is_found_without_a_shared_word(
         assert all(0 <= hit.relevance_score <= 1 for hit in hits)
     # the default mode is the settings' (hybrid)
     assert (await memory.search(me, query, limit=1))[0].memory.id == pet.id
+    # expired memories and those the filters leave out are never found by meaning either
+    await memory.save(
+        me,
+        draft(category="facts", content="The user has a pet parrot", expires_at=utcnow()),
+    )
+    parrot = await memory.save(
+        me, draft(category="birds", content="The user has a pet parrot", agent_id="zoo")
+    )
+    hits = await memory.search(me, query, mode="vector")
+    assert [hit.memory.content for hit in hits].count("The user has a pet parrot") == 1
+    for narrowed in ({"agent_id": "zoo"}, {"category": "birds"}):
+        found = await memory.search(me, query, mode="vector", **narrowed)
+        assert [hit.memory.id for hit in found] == [parrot.id]
     # an update of the content is embedded anew
     keyed = await memory.save(me, draft(category="facts", key="k", value="plays the violin"))
     await memory.save(me, draft(category="facts", key="k", value="is allergic to peanuts"))

@@ -274,6 +274,7 @@ async def vector_candidates(
     dims: int | None,
     recent: int,
     also: Sequence[str] = (),
+    narrowed: bool = True,
 ) -> list[VectorHit] | None:
     """The best `VECTOR_RANKED` by similarity among the scope's `recent` most recently updated
     memories with a vector of `model`, and the memories `also` names (the text candidates).
@@ -281,23 +282,24 @@ async def vector_candidates(
     The vectors are read while the query's own is still being computed (`query`, awaited
     after the read; None from it means no vector leg, and None is answered). Only memories
     at least `RELATIVE_SIMILARITY` as similar as the best take part.
+
+    `filters` (on memories) hold for every hit. Unless `narrowed` (filters that leave out
+    more than expired memories: an agent, a category), the recent vectors are read without
+    joining their memories, and the filters checked on the best ones only (the join cost
+    half the read at 100k memories).
     """
     e = MemoryEmbeddingRow
     of_model = [e.model == model, *([e.dims == dims] if dims is not None else [])]
     rows = []
     if recent > 0:
-        recent_first = (
-            select(e.memory_id, e.scale, e.vector)
-            .join(MemoryRow, MemoryRow.id == e.memory_id)
-            .where(
-                e.tenant_id == tenant_id,
-                *([e.user_id == user_id] if user_id is not None else []),
-                *of_model,
-                *filters,
-            )
-            .order_by(e.updated_at.desc())
-            .limit(recent)
+        recent_first = select(e.memory_id, e.scale, e.vector).where(
+            e.tenant_id == tenant_id,
+            *([e.user_id == user_id] if user_id is not None else []),
+            *of_model,
         )
+        if narrowed:
+            recent_first = recent_first.join(MemoryRow, MemoryRow.id == e.memory_id).where(*filters)
+        recent_first = recent_first.order_by(e.updated_at.desc()).limit(recent)
         rows = list(await session.execute(recent_first))
     seen = {row[0] for row in rows}
     missing = [memory_id for memory_id in also if memory_id not in seen]
@@ -315,23 +317,23 @@ async def vector_candidates(
     matrix = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.int8)
     matrix = matrix.reshape(len(rows), len(vector)).astype(np.float32)
     scores = (matrix @ vector.astype(np.float32)) * np.array([row[1] for row in rows], np.float32)
-    order = np.argsort(-scores, kind="stable")[:VECTOR_RANKED]
-    floor = max(float(scores[order[0]]) * RELATIVE_SIMILARITY, 0.0)
-    kept = [int(i) for i in order if scores[i] > floor]
-    # importance and update time for the few kept: read for thousands, they cost more than
-    # the vectors themselves (each datetime parsed)
+    best = [int(i) for i in np.argsort(-scores, kind="stable")[:VECTOR_RANKED] if scores[i] > 0]
+    # importance and update time for the best only (read for thousands, they cost more than
+    # the vectors themselves: each datetime parsed), and the filters checked on them
     details = {
         memory_id: (importance, updated_at)
         for memory_id, importance, updated_at in await session.execute(
             select(MemoryRow.id, MemoryRow.importance, MemoryRow.updated_at).where(
-                MemoryRow.id.in_([rows[i][0] for i in kept])
+                MemoryRow.id.in_([rows[i][0] for i in best]), *filters
             )
         )
     }
+    found = [i for i in best if rows[i][0] in details]
+    floor = float(scores[found[0]]) * RELATIVE_SIMILARITY if found else 0.0
     return [
         VectorHit(rows[i][0], float(scores[i]), *details[rows[i][0]])
-        for i in kept
-        if rows[i][0] in details
+        for i in found
+        if scores[i] > floor
     ]
 
 

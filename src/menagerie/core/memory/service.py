@@ -354,6 +354,7 @@ class MemoryService:
                         dims=getattr(embedder, "dims", None),
                         recent=self.vector_candidates,
                         also=[c.id for c in candidates],
+                        narrowed=agent_id is not None or category is not None,
                     )
                 if hits is None:
                     scored = _keyword_scores(candidates, now, has_query=bool(words))
