@@ -218,3 +218,22 @@ async def test_search_stays_keyword_only_without_the_model(
     assert await _vectors(started) == 0
     progress = await memory.backfill_embeddings()
     assert (progress.available, progress.embedded, progress.pending) == (False, 0, 1)
+
+
+class _Broken:
+    model = "broken"
+    dims = 3
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        raise RuntimeError("the model crashed")
+
+
+async def test_an_embedder_that_fails_costs_the_meaning_not_the_memory(
+    started: Platform,
+) -> None:
+    me = admin(started)
+    memory = MemoryService(started.database, embedder=_Broken())
+    pet = await memory.save(me, draft(category="facts", content=PET))
+    for mode in ("hybrid", "keyword", "vector"):
+        hits = await memory.search(me, "golden retriever", mode=mode)
+        assert [hit.memory.id for hit in hits] == [pet.id], mode

@@ -332,7 +332,7 @@ class MemoryService:
                             .limit(limit)
                         )
                     ]
-                elif mode != "vector" or meaning is None:
+                elif mode != "vector":
                     candidates = await search.text_candidates(
                         session,
                         self._db.backend,
@@ -355,6 +355,16 @@ class MemoryService:
                         recent=self.vector_candidates,
                         also=[c.id for c in candidates],
                         narrowed=agent_id is not None or category is not None,
+                    )
+                if hits is None and words and mode == "vector":  # the query did not embed
+                    candidates = await search.text_candidates(
+                        session,
+                        self._db.backend,
+                        principal.tenant_id,
+                        user_id,
+                        words,
+                        narrow,
+                        want=limit,
                     )
                 if hits is None:
                     scored = _keyword_scores(candidates, now, has_query=bool(words))
