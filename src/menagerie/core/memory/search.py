@@ -45,7 +45,7 @@ IMPORTANCE_WEIGHT = 0.25
 RECENCY_WEIGHT = 0.15
 RECENCY_HALF_LIFE_DAYS = 30.0
 CANDIDATES = 200  # text matches ranked further, before fusion
-VECTOR_RANKED = 200  # the vector leg's best, which take part in the fusion
+VECTOR_RANKED = 100  # the vector leg's best in the fusion; as many text matches get a vector rank
 # a memory found by the vector leg alone is a match only when it is at least this share as
 # similar to the query as the best one: nearest neighbours always exist, and the far ones of a
 # small store (a dog for "typescript") are noise, whatever the absolute cosine says

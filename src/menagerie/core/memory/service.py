@@ -353,7 +353,7 @@ class MemoryService:
                         narrow,
                         dims=getattr(embedder, "dims", None),
                         recent=self.vector_candidates,
-                        also=[c.id for c in candidates],
+                        also=[c.id for c in candidates[: search.VECTOR_RANKED]],
                         narrowed=agent_id is not None or category is not None,
                     )
                 if hits is None and words and mode == "vector":  # the query did not embed
