@@ -62,6 +62,12 @@ def embedder() -> MiniLmEmbedder:
     return model
 
 
+async def _without_backfill(platform: Platform) -> None:
+    """Stop the platform's own backfill, which would embed this test's memories meanwhile."""
+    if platform.memory_backfill is not None:
+        await platform.memory_backfill.stop()
+
+
 async def test_the_embedder_matches_the_reference_model(embedder: MiniLmEmbedder) -> None:
     vectors = await embedder.embed_array(list(REFERENCE))
     assert vectors.shape == (3, DIMS)
@@ -151,6 +157,7 @@ async def test_deleting_a_memory_deletes_its_vector(
 async def test_the_backfill_embeds_older_memories(
     started: Platform, embedder: MiniLmEmbedder
 ) -> None:
+    await _without_backfill(started)
     memory, me = started.memory, admin(started)
     now = utcnow()
     rows = [
@@ -206,6 +213,7 @@ async def test_the_backfill_embeds_older_memories(
 async def test_search_stays_keyword_only_without_the_model(
     started: Platform, tmp_path: Path
 ) -> None:
+    await _without_backfill(started)
     me = admin(started)
     missing = MiniLmEmbedder(tmp_path / "no-model")
     memory = MemoryService(started.database, embedder=missing)
@@ -231,6 +239,7 @@ class _Broken:
 async def test_an_embedder_that_fails_costs_the_meaning_not_the_memory(
     started: Platform,
 ) -> None:
+    await _without_backfill(started)
     me = admin(started)
     memory = MemoryService(started.database, embedder=_Broken())
     pet = await memory.save(me, draft(category="facts", content=PET))
