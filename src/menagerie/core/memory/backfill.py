@@ -13,7 +13,8 @@ import contextlib
 import logging
 from typing import Any
 
-from menagerie.core.memory.service import BackfillProgress, MemoryService
+from menagerie.core.memory.service import MemoryService
+from menagerie.core.memory.vectors import BackfillProgress
 
 log = logging.getLogger(__name__)
 

@@ -11,24 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from menagerie.core.chat.tables import ChatSessionRow
 from menagerie.core.clock import as_utc, utcnow
-from menagerie.core.errors import Invalid, NotFound, QuotaExceeded
+from menagerie.core.errors import NotFound, QuotaExceeded
 from menagerie.core.identity.models import Principal
 from menagerie.core.ids import new_id
-from menagerie.core.memory import search
+from menagerie.core.memory import ranking, scope, search, vectors
 from menagerie.core.memory.models import Memory, MemoryDraft, ScoredMemory
-from menagerie.core.memory.search import SEARCH_MODES, SearchMode
+from menagerie.core.memory.search import SearchMode
 from menagerie.core.memory.tables import MemoryEmbeddingRow, MemoryRow
 from menagerie.core.paging import check_page
 from menagerie.storage.database import Database
@@ -37,18 +34,6 @@ MAX_LIST_LIMIT = 200
 VECTOR_CANDIDATES = 2000  # the scope's most recent memories the vector leg ranks
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class BackfillProgress:
-    """Where the embedding of older memories stands: `embedded` memories have a vector of
-    the embedder's model, `pending` have none (or another model's); `done` by this call."""
-
-    embedder: str | None
-    available: bool
-    embedded: int
-    pending: int
-    done: int = 0
 
 
 def draft(**fields: Any) -> MemoryDraft:
@@ -69,9 +54,14 @@ class MemoryService:
         self._db = database
         self.quota_per_tenant = quota_per_tenant
         self._embedder = embedder
-        self.search_mode = _check_mode(search_mode)
+        self.search_mode = ranking.check_mode(search_mode)
         self.vector_candidates = vector_candidates
         self._embed_failed = False
+
+    @property
+    def _model(self) -> str | None:
+        """The model name stored beside each vector; None without an embedder."""
+        return search.model_of(self._embedder) if self._embedder is not None else None
 
     @property
     def embedder(self) -> search.Embedder | None:
@@ -93,10 +83,10 @@ class MemoryService:
 
     async def save(self, principal: Principal, memory: MemoryDraft) -> Memory:
         # embedded before the transaction: no connection is held while the model runs
-        vectors = await self._vectors([memory.text()])
-        vector = vectors[0] if vectors is not None else None
+        embedded = await self._vectors([memory.text()])
+        vector = embedded[0] if embedded is not None else None
         now = utcnow()
-        identity = _identity(principal, memory)
+        identity = scope.identity(principal, memory)
         values: dict[str, Any] = {
             "agent_id": memory.agent_id,
             "session_id": memory.session_id,
@@ -115,7 +105,7 @@ class MemoryService:
             try:
                 async with self._db.session() as session:
                     if memory.session_id is not None:
-                        await _check_session(session, principal, memory.session_id)
+                        await scope.check_session(session, principal, memory.session_id)
                     if identity is not None:
                         existing = await session.scalar(
                             select(MemoryRow).where(MemoryRow.identity == identity)
@@ -125,8 +115,10 @@ class MemoryService:
                             for name, value in values.items():
                                 setattr(existing, name, value)
                             await session.flush()
-                            await self._store_vector(session, existing, vector, changed=changed)
-                            return _memory(existing)
+                            await vectors.store_vector(
+                                session, existing, vector, model=self._model, changed=changed
+                            )
+                            return scope.to_memory(existing)
                     await self._check_quota(session, principal.tenant_id)
                     row = MemoryRow(
                         id=new_id("mem"),
@@ -139,8 +131,8 @@ class MemoryService:
                     )
                     session.add(row)
                     await session.flush()
-                    await self._store_vector(session, row, vector, new=True)
-                    return _memory(row)
+                    await vectors.store_vector(session, row, vector, model=self._model, new=True)
+                    return scope.to_memory(row)
             except IntegrityError as exc:
                 # the same key saved at once by another request: update theirs; the backfill
                 # storing this memory's vector at the same moment: store ours over it
@@ -155,41 +147,6 @@ class MemoryService:
                         ) from None
                     raise
         raise AssertionError("unreachable")
-
-    async def _store_vector(
-        self,
-        session: AsyncSession,
-        row: MemoryRow,
-        vector: np.ndarray | None,
-        *,
-        new: bool = False,
-        changed: bool = True,
-    ) -> None:
-        e = MemoryEmbeddingRow
-        if vector is None or self._embedder is None:
-            if not new:
-                # without a new vector, an old one of other content must not stay; the
-                # backfill embeds the memory again when it can
-                stale = delete(e) if changed else update(e).values(updated_at=row.updated_at)
-                await session.execute(stale.where(e.memory_id == row.id))
-            return
-        blob, scale = search.quantise(vector)
-        fields = {
-            "tenant_id": row.tenant_id,
-            "user_id": row.user_id,
-            "model": search.model_of(self._embedder),
-            "dims": int(vector.shape[0]),
-            "scale": scale,
-            "vector": blob,
-            "updated_at": row.updated_at,
-        }
-        stored = None if new else await session.get(e, row.id)
-        if stored is None:
-            session.add(e(memory_id=row.id, **fields))
-        else:
-            for name, value in fields.items():
-                setattr(stored, name, value)
-        await session.flush()
 
     async def _check_quota(self, session: Any, tenant_id: str) -> None:
         if self.quota_per_tenant is None:
@@ -208,16 +165,16 @@ class MemoryService:
     async def get(self, principal: Principal, memory_id: str) -> Memory:
         async with self._db.session() as session:
             row = await session.scalar(
-                select(MemoryRow).where(MemoryRow.id == memory_id, *_live(principal, utcnow()))
+                select(MemoryRow).where(MemoryRow.id == memory_id, *scope.live(principal, utcnow()))
             )
             if row is None:
                 raise NotFound(f"memory {memory_id} not found", reason="MEMORY_NOT_FOUND")
-            return _memory(row)
+            return scope.to_memory(row)
 
     async def delete(self, principal: Principal, memory_id: str) -> None:
         async with self._db.session() as session:
             result = await session.execute(
-                delete(MemoryRow).where(MemoryRow.id == memory_id, *_owned(principal))
+                delete(MemoryRow).where(MemoryRow.id == memory_id, *scope.owned(principal))
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 raise NotFound(f"memory {memory_id} not found", reason="MEMORY_NOT_FOUND")
@@ -237,10 +194,10 @@ class MemoryService:
     ) -> list[Memory]:
         """Newest first. `session_scope`: that session's memories and those of no session."""
         check_page(limit, offset)
-        conditions = _live(principal, utcnow())
-        conditions += _narrow(agent_id, session_id, category, categories)
+        conditions = scope.live(principal, utcnow())
+        conditions += scope.narrow(agent_id, session_id, category, categories)
         if session_scope is not None:
-            conditions.append(_in_scope(session_scope))
+            conditions.append(scope.in_scope(session_scope))
         if min_importance is not None:
             conditions.append(MemoryRow.importance >= min_importance)
         async with self._db.session() as session:
@@ -251,10 +208,10 @@ class MemoryService:
                 .limit(limit)
                 .offset(offset)
             )
-            return [_memory(row) for row in rows]
+            return [scope.to_memory(row) for row in rows]
 
     async def count(self, principal: Principal, *, categories: Sequence[str] | None = None) -> int:
-        conditions = _live(principal, utcnow()) + _narrow(None, None, None, categories)
+        conditions = scope.live(principal, utcnow()) + scope.narrow(None, None, None, categories)
         async with self._db.session() as session:
             total = await session.scalar(
                 select(func.count()).select_from(MemoryRow).where(*conditions)
@@ -274,9 +231,9 @@ class MemoryService:
     ) -> int:
         """Remove the caller's memories matching every filter given, and all expired ones."""
         now = utcnow()
-        filters = _narrow(agent_id, session_id, category, None)
+        filters = scope.narrow(agent_id, session_id, category, None)
         if session_scope is not None:
-            filters.append(_in_scope(session_scope))
+            filters.append(scope.in_scope(session_scope))
         if older_than is not None:
             filters.append(MemoryRow.created_at < as_utc(older_than))
         if importance_less_than is not None:
@@ -289,7 +246,9 @@ class MemoryService:
         elif filters:  # only a scope (agent or session) was given: its expired ones
             matching = and_(expired, *filters)
         async with self._db.session() as session:
-            result = await session.execute(delete(MemoryRow).where(*_owned(principal), matching))
+            result = await session.execute(
+                delete(MemoryRow).where(*scope.owned(principal), matching)
+            )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def search(
@@ -310,11 +269,11 @@ class MemoryService:
         are found by their words only.
         """
         check_page(limit, 0)
-        mode = _check_mode(mode or self.search_mode)
+        mode = ranking.check_mode(mode or self.search_mode)
         now = utcnow()
         words = search.terms(query)
-        narrow = [_unexpired(now), *_narrow(agent_id, None, category, None)]
-        conditions = _owned(principal) + narrow
+        narrow = [scope.unexpired(now), *scope.narrow(agent_id, None, category, None)]
+        conditions = scope.owned(principal) + narrow
         user_id = None if principal.is_admin else principal.user_id
         embedder = self.embedder if words and mode != "keyword" else None
         # the query's vector is computed in the embedder's thread while the text leg runs
@@ -349,7 +308,7 @@ class MemoryService:
                         principal.tenant_id,
                         user_id,
                         search.model_of(embedder),
-                        _first(meaning),
+                        ranking.first(meaning),
                         narrow,
                         dims=getattr(embedder, "dims", None),
                         recent=self.vector_candidates,
@@ -367,16 +326,16 @@ class MemoryService:
                         want=limit,
                     )
                 if hits is None:
-                    scored = _keyword_scores(candidates, now, has_query=bool(words))
+                    scored = ranking.keyword_scores(candidates, now, has_query=bool(words))
                 else:
-                    scored = _ranked_scores(candidates, hits, now)
+                    scored = ranking.ranked_scores(candidates, hits, now)
                 scored = sorted(scored, key=lambda pair: (-pair[0], pair[1]))[:limit]
-                return await _winners(session, scored, now)
+                return await ranking.winners(session, scored, now)
         finally:
             if meaning is not None and not meaning.done():
                 meaning.cancel()
 
-    async def backfill_embeddings(self, batch: int = 64) -> BackfillProgress:
+    async def backfill_embeddings(self, batch: int = 64) -> vectors.BackfillProgress:
         """Embed up to `batch` memories that have no vector of the embedder's model (saved
         before the embeddings existed, while no embedder worked, or by another model), newest
         first, and say how far the whole store is. Search finds the others by their words
@@ -388,7 +347,7 @@ class MemoryService:
             async with self._db.session() as session:
                 total = await session.scalar(select(func.count()).select_from(MemoryRow))
             name = search.model_of(self._embedder) if self._embedder is not None else None
-            return BackfillProgress(name, False, 0, int(total or 0))
+            return vectors.BackfillProgress(name, False, 0, int(total or 0))
         model = search.model_of(embedder)
         e = MemoryEmbeddingRow
         current = and_(e.memory_id == MemoryRow.id, e.model == model)
@@ -404,48 +363,18 @@ class MemoryService:
             )
         done = 0
         if todo:
-            vectors = await self._vectors([content for _, content in todo])
-            if vectors is not None:
-                done = await self._store_backfilled(todo, vectors)
+            found = await self._vectors([content for _, content in todo])
+            if found is not None:
+                done = await vectors.store_backfilled(self._db, todo, found, model)
         async with self._db.session() as session:
             embedded = await session.scalar(
                 select(func.count()).select_from(e).where(e.model == model)
             )
             total = await session.scalar(select(func.count()).select_from(MemoryRow))
         embedded = int(embedded or 0)
-        return BackfillProgress(model, True, embedded, max(int(total or 0) - embedded, 0), done)
-
-    async def _store_backfilled(self, todo: list[Any], vectors: np.ndarray) -> int:
-        embedded = {
-            memory_id: (content, vector)
-            for (memory_id, content), vector in zip(todo, vectors, strict=True)
-        }
-        try:
-            async with self._db.session() as session:
-                # read again, locked (PostgreSQL; SQLite has one writer), inside the
-                # transaction: only memories whose text is still the one embedded get its
-                # vector, and no save can change one before this commits
-                rows = (
-                    await session.scalars(
-                        select(MemoryRow)
-                        .where(MemoryRow.id.in_(list(embedded)))
-                        .order_by(MemoryRow.id)
-                        .with_for_update()
-                    )
-                ).all()
-                fresh = [row for row in rows if row.content == embedded[row.id][0]]
-                if fresh:
-                    await session.execute(
-                        delete(MemoryEmbeddingRow).where(
-                            MemoryEmbeddingRow.memory_id.in_([row.id for row in fresh])
-                        )
-                    )
-                for row in fresh:
-                    await self._store_vector(session, row, embedded[row.id][1], new=True)
-                return len(fresh)
-        except IntegrityError:  # a save or another backfill stored one first: theirs stays
-            log.debug("memory backfill: a vector was stored meanwhile; next pass")
-            return 0
+        return vectors.BackfillProgress(
+            model, True, embedded, max(int(total or 0) - embedded, 0), done
+        )
 
     async def find_by_key(
         self, principal: Principal, key: str, *, category: str | None = None, limit: int = 20
@@ -458,7 +387,7 @@ class MemoryService:
             MemoryRow.tenant_id == principal.tenant_id,
             MemoryRow.user_id == principal.user_id,
             MemoryRow.key == key,
-            _unexpired(utcnow()),
+            scope.unexpired(utcnow()),
         ]
         if category is not None:
             conditions.append(MemoryRow.category == category)
@@ -469,173 +398,4 @@ class MemoryService:
                 .order_by(MemoryRow.updated_at.desc(), MemoryRow.id)
                 .limit(limit)
             )
-            return [_memory(row) for row in rows]
-
-
-async def _first(vectors: Awaitable[np.ndarray | None]) -> np.ndarray | None:
-    found = await vectors
-    return found[0] if found is not None else None
-
-
-def _keyword_scores(
-    candidates: list[search.Candidate], now: datetime, *, has_query: bool
-) -> list[tuple[float, str]]:
-    return [
-        (
-            search.fuse(
-                c.text_score,
-                c.importance,
-                search.recency(as_utc(c.updated_at), now),
-                has_query=has_query,
-            ),
-            c.id,
-        )
-        for c in candidates
-    ]
-
-
-def _ranked_scores(
-    candidates: list[search.Candidate], hits: list[search.VectorHit], now: datetime
-) -> list[tuple[float, str]]:
-    """Reciprocal rank fusion of the text leg (when it ran) and the vector leg."""
-    weights = (search.TEXT_RANK_WEIGHT if candidates else 0.0, 1.0)
-    text_rank = {c.id: rank for rank, c in enumerate(candidates, 1)}
-    vector_rank = {hit.id: rank for rank, hit in enumerate(hits, 1)}
-    seen: dict[str, tuple[float, datetime]] = {
-        c.id: (c.importance, c.updated_at) for c in candidates
-    }
-    for hit in hits:
-        seen.setdefault(hit.id, (hit.importance, hit.updated_at))
-    return [
-        (
-            search.fuse_ranked(
-                search.reciprocal_rank(
-                    [text_rank.get(memory_id), vector_rank.get(memory_id)], weights
-                ),
-                importance,
-                search.recency(as_utc(updated_at), now),
-            ),
-            memory_id,
-        )
-        for memory_id, (importance, updated_at) in seen.items()
-    ]
-
-
-async def _winners(
-    session: AsyncSession, scored: list[tuple[float, str]], now: datetime
-) -> list[ScoredMemory]:
-    """The ranked memories, read whole, their access counted."""
-    if not scored:
-        return []
-    winners = [memory_id for _, memory_id in scored]
-    rows = {
-        row.id: row
-        # by id alone: the candidates were already scoped and filtered, and with the
-        # tenant's conditions too the planner may walk the tenant's index instead
-        for row in await session.scalars(select(MemoryRow).where(MemoryRow.id.in_(winners)))
-    }
-    ranked = [
-        ScoredMemory(_memory(rows[memory_id]), score)
-        for score, memory_id in scored
-        if memory_id in rows
-    ]
-    await session.execute(
-        update(MemoryRow)
-        .where(MemoryRow.id.in_(winners))
-        .values(last_accessed_at=now, access_count=MemoryRow.access_count + 1)
-        # the returned memories are already built; nothing in the session to refresh
-        .execution_options(synchronize_session=False)
-    )
-    return ranked
-
-
-def _check_mode(mode: str) -> SearchMode:
-    if mode not in SEARCH_MODES:
-        raise Invalid(
-            f"mode: must be one of {', '.join(SEARCH_MODES)}", field="mode", received=mode
-        )
-    return mode  # type: ignore[return-value]
-
-
-async def _check_session(session: Any, principal: Principal, session_id: str) -> None:
-    owner = await session.scalar(
-        select(ChatSessionRow.user_id).where(
-            ChatSessionRow.id == session_id, ChatSessionRow.tenant_id == principal.tenant_id
-        )
-    )
-    if owner is None or not (principal.is_admin or owner == principal.user_id):
-        raise NotFound(f"chat session {session_id} not found", reason="SESSION_NOT_FOUND")
-
-
-def _identity(principal: Principal, memory: MemoryDraft) -> str | None:
-    if memory.key is None:
-        return None
-    parts = (
-        principal.tenant_id,
-        principal.user_id,
-        memory.agent_id or "",
-        memory.session_id or "",
-        memory.category,
-        memory.key,
-    )
-    return "\x1f".join(parts)[:400]
-
-
-def _owned(principal: Principal) -> list[ColumnElement[bool]]:
-    conditions = [MemoryRow.tenant_id == principal.tenant_id]
-    if not principal.is_admin:
-        conditions.append(MemoryRow.user_id == principal.user_id)
-    return conditions
-
-
-def _unexpired(now: datetime) -> ColumnElement[bool]:
-    return or_(MemoryRow.expires_at.is_(None), MemoryRow.expires_at > now)
-
-
-def _live(principal: Principal, now: datetime) -> list[ColumnElement[bool]]:
-    return [*_owned(principal), _unexpired(now)]
-
-
-def _narrow(
-    agent_id: str | None,
-    session_id: str | None,
-    category: str | None,
-    categories: Sequence[str] | None,
-) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if agent_id is not None:
-        conditions.append(MemoryRow.agent_id == agent_id)
-    if session_id is not None:
-        conditions.append(MemoryRow.session_id == session_id)
-    if category is not None:
-        conditions.append(MemoryRow.category == category)
-    if categories:
-        conditions.append(MemoryRow.category.in_(list(categories)))
-    return conditions
-
-
-def _in_scope(session_id: str) -> ColumnElement[bool]:
-    return or_(MemoryRow.session_id == session_id, MemoryRow.session_id.is_(None))
-
-
-def _memory(row: MemoryRow) -> Memory:
-    return Memory(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        user_id=row.user_id,
-        agent_id=row.agent_id,
-        session_id=row.session_id,
-        category=row.category,
-        key=row.key,
-        content=row.content,
-        value=row.value,
-        importance=row.importance,
-        tags=list(row.tags or []),
-        metadata=dict(row.meta or {}),
-        context=row.context,
-        expires_at=row.expires_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        last_accessed_at=row.last_accessed_at,
-        access_count=row.access_count,
-    )
+            return [scope.to_memory(row) for row in rows]
