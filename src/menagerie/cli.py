@@ -165,11 +165,11 @@ def doctor() -> None:
     table.add_column("state")
     table.add_column("detail")
 
-    def row(name: str, ok: bool | None, detail: str) -> None:
+    def row(name: str, ok: bool | None, detail: str, label: str | None = None) -> None:
         state = {
             True: "[green]ok[/green]",
             False: "[red]missing[/red]",
-            None: "[yellow]off[/yellow]",
+            None: f"[yellow]{label or 'off'}[/yellow]",
         }
         table.add_row(name, state[ok], detail)
 
@@ -235,7 +235,7 @@ def doctor() -> None:
     Console().print(table)
 
 
-def _local_model_row(settings: Settings) -> tuple[str, bool | None, str]:
+def _local_model_row(settings: Settings) -> tuple[str, bool | None, str, str | None]:
     from menagerie.core.llm.local.runtime import LocalRuntime
     from menagerie.core.llm.local.service import LocalModel
 
@@ -243,14 +243,16 @@ def _local_model_row(settings: Settings) -> tuple[str, bool | None, str]:
     status = local.status()
     name = f"local model ({status.model})" if status.model else "local model"
     if status.state == "off":
-        return name, None, status.detail
+        return name, None, status.detail, None
     if status.state == "preparing" and local.runtime.status().state == "absent":
         problem = LocalRuntime.preflight()
         if problem is not None:
-            return name, False, f"{problem}; the offline model answers instead"
-        return name, None, "not built yet: the server builds it in the background at start"
-    ok = {"ready": True, "preparing": None}.get(status.state, False)
-    return name, ok, status.detail
+            return name, False, f"{problem}; the offline model answers instead", None
+        detail = "not built yet: the server builds it in the background at start"
+        return name, None, detail, "not built"
+    if status.state == "preparing":
+        return name, None, status.detail, "building"
+    return name, status.state == "ready", status.detail, None
 
 
 @app.command("local-model")

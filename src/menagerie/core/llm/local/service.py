@@ -95,7 +95,7 @@ class LocalModel:
             return LocalStatus("missing", None, self._missing_reason or "no model file", 0)
         runtime = self.runtime.status()
         name = self.model.name if self.model else self.model_id
-        if runtime.state == "ready" and self.model is not None:
+        if runtime.state == "ready":
             return LocalStatus("ready", name, "ready", 100)
         state: LocalState = {
             "failed": "failed",
