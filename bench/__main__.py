@@ -1,4 +1,8 @@
-"""Run every benchmark in turn and print its table: `python -m bench [NAME ...]`."""
+"""Run every benchmark in turn and print its table: `python -m bench [NAME ...]`.
+
+A benchmark that fails (its requests failed, or it raised) is reported in red with its name;
+the others still run, and the exit status is 1 when any failed.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from types import FrameType, ModuleType
 
@@ -24,6 +29,7 @@ from bench import (
     runs,
     sandbox,
 )
+from bench.checks import BenchmarkFailed
 
 # A benchmark's servers do not build the embedded model's runtime in their temporary data
 # directories; the `local` benchmark turns it on, over the runtime the tests build.
@@ -55,14 +61,26 @@ def main(argv: list[str]) -> int:
     if unknown:
         console.print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
         return 2
+    failed: list[str] = []
     for name in argv or list(BENCHMARKS):
         module = BENCHMARKS[name]
         runner: Callable[[], Table] = module.run
         console.print(f"[bold]{module.TITLE}[/bold] ({name}) ...")
         started = time.perf_counter()
-        table = runner()
-        console.print(table)
+        try:
+            table = runner()
+        except Exception as exc:
+            failed.append(name)
+            # requests that failed say what failed; anything else shows where it was raised
+            message = str(exc) if isinstance(exc, BenchmarkFailed) else traceback.format_exc()
+            console.print(f"[bold red]{name} FAILED[/bold red]", markup=True)
+            console.print(message, style="red", markup=False, highlight=False)
+        else:
+            console.print(table)
         console.print(f"[dim]{name}: {time.perf_counter() - started:.1f} s[/dim]\n")
+    if failed:
+        console.print(f"[bold red]FAILED: {', '.join(failed)}[/bold red]")
+        return 1
     return 0
 
 
