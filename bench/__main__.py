@@ -6,47 +6,56 @@ the others still run, and the exit status is 1 when any failed.
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from types import FrameType, ModuleType
 
 from rich.console import Console
 from rich.table import Table
 
-from bench import (
-    chat,
-    gateway,
-    instrumentation,
-    local_model,
-    mcp_calls,
-    memory,
-    middleware,
-    recall,
-    runs,
-    sandbox,
-)
 from bench.checks import BenchmarkFailed
 
 # A benchmark's servers do not build the embedded model's runtime in their temporary data
 # directories; the `local` benchmark turns it on, over the runtime the tests build.
 os.environ.setdefault("MENAGERIE_LOCAL_MODEL", "off")
 
-BENCHMARKS: dict[str, ModuleType] = {
-    "middleware": middleware,
-    "gateway": gateway,
-    "instrumentation": instrumentation,
-    "memory": memory,
-    "recall": recall,
-    "chat": chat,
-    "local": local_model,
-    "mcp": mcp_calls,
-    "sandbox": sandbox,
-    "runs": runs,
-}
+
+class _Benchmarks(Mapping[str, ModuleType]):
+    """Each benchmark's module, imported when it is first asked for: most import Menagerie
+    only in the servers they start, so `python -m bench middleware` need not import it."""
+
+    def __init__(self, modules: dict[str, str]) -> None:
+        self._modules = modules
+
+    def __getitem__(self, name: str) -> ModuleType:
+        return importlib.import_module(self._modules[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+
+BENCHMARKS: Mapping[str, ModuleType] = _Benchmarks(
+    {
+        "middleware": "bench.middleware",
+        "gateway": "bench.gateway",
+        "instrumentation": "bench.instrumentation",
+        "memory": "bench.memory",
+        "recall": "bench.recall",
+        "chat": "bench.chat",
+        "local": "bench.local_model",
+        "mcp": "bench.mcp_calls",
+        "sandbox": "bench.sandbox",
+        "runs": "bench.runs",
+    }
+)
 
 
 def _exit_on_sigterm(signum: int, _: FrameType | None) -> None:

@@ -28,6 +28,7 @@ from pydantic import SecretStr
 from rich.table import Table
 from sqlalchemy import insert, update
 
+from bench.checks import BenchmarkFailed, sized
 from menagerie.app import create_app
 from menagerie.core.agents.runtime import TurnRequest
 from menagerie.core.chat.tables import ChatMessageRow, ChatSessionRow
@@ -39,8 +40,9 @@ from menagerie.platform import Platform
 from menagerie.settings import Settings
 
 TITLE = "A chat turn with the offline model"
-TURNS = 60
-LONG_SESSION = 10_000
+TURNS = sized(60, 3)
+LONG_SESSION = sized(10_000, 50)
+WARMUP = sized(5, 1)
 MESSAGE = "Hello there, I work with Python and I prefer short answers."
 MASTER_KEY = "bench-master-key-0123456789abcdef"
 
@@ -140,7 +142,7 @@ async def _measure(data_dir: Path) -> dict[str, list[float]]:
             ("turn, fresh session", fresh_turn),
             (f"turn, {LONG_SESSION:,}-message session", long_turn),
         ):
-            await _timed(5, action)  # warm-up
+            await _timed(WARMUP, action)
             results[name] = await _timed(TURNS, action)
 
         headers = {"Authorization": f"Bearer {MASTER_KEY}"}
@@ -149,21 +151,37 @@ async def _measure(data_dir: Path) -> dict[str, list[float]]:
 
             async def http_turn() -> None:
                 response = await client.post(url, json={"message": MESSAGE})
-                response.raise_for_status()
+                if not response.is_success:
+                    raise BenchmarkFailed(
+                        "chat", [f"HTTP turn: {response.status_code} {response.text[:300]}"]
+                    )
 
-            await _timed(5, http_turn)
+            await _timed(WARMUP, http_turn)
             results["HTTP turn (PodPlay)"] = await _timed(TURNS, http_turn)
             first_chunks = []
+            failures: list[str] = []
             for _ in range(TURNS):
                 started = time.perf_counter()
                 async with client.stream(
                     "POST", url, json={"message": MESSAGE, "stream": True}
                 ) as response:
                     first = None
+                    last = ""
                     async for line in response.aiter_lines():
                         if first is None and '"type":"chunk"' in line:
                             first = (time.perf_counter() - started) * 1000
-                first_chunks.append(first or float("nan"))
+                        if line.strip():
+                            last = line.strip()
+                # a stream that failed (non-2xx, an error event instead of [DONE], no chunk)
+                # would time the failure
+                if not response.is_success or first is None or last != "data: [DONE]":
+                    failures.append(f"HTTP {response.status_code}, last event {last[:200]!r}")
+                    continue
+                first_chunks.append(first)
+            if failures:
+                raise BenchmarkFailed(
+                    "chat", [f"{len(failures)} of {TURNS} streamed turns failed", failures[0]]
+                )
             results["first SSE chunk (PodPlay)"] = first_chunks
         return results
     finally:

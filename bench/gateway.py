@@ -36,6 +36,7 @@ from rich import box
 from rich.table import Table
 
 from bench.bare_app import LIVE_PATH
+from bench.checks import load_failure, require_no_failures, sized
 from bench.load import LoadResult, percentile, run_load
 from bench.middleware import (
     READY_TIMEOUT_S,
@@ -52,13 +53,13 @@ UPSTREAM_LATENCY_S = 0.05
 MODEL = "gpt-4o-mini"
 CHAT_PATH = "/v1/chat/completions"
 PROMPT = "Say hello to the benchmark"
-CONCURRENCIES = (1, 32, 128)
+CONCURRENCIES = sized((1, 32, 128), (4,))
 # per load run; at 50 ms a request, concurrency 1 manages about 19 a second
-REQUESTS = {1: 50, 32: 1200, 128: 2400}
-ROUNDS = 3
+REQUESTS = sized({1: 50, 32: 1200, 128: 2400}, {4: 8})
+ROUNDS = sized(3, 1)
 RUN_DEADLINE_S = 5.0  # 3 levels x 4 modes x 3 rounds stays under three minutes
-WARMUP_REQUESTS = 300
-WARMUP_CONCURRENCY = 32
+WARMUP_REQUESTS = sized(300, 4)
+WARMUP_CONCURRENCY = sized(32, 4)
 # the issue's targets, at this concurrency: what the gateway may add to the direct call
 TARGET_CONCURRENCY = 32
 TARGET_ADDED_P50_MS = 3.0
@@ -196,9 +197,11 @@ async def measure(
     concurrencies: Sequence[int],
     requests: Mapping[int, int],
     rounds: int,
+    benchmark: str = "gateway",
 ) -> dict[tuple[int, Mode], Case]:
     """Warm every mode up, then run each (concurrency, mode) `rounds` times, alternating
-    whether direct or gateway goes first, and pool each case's rounds."""
+    whether direct or gateway goes first, and pool each case's rounds. Raise
+    `BenchmarkFailed` (naming `benchmark`) when any request failed."""
 
     async def once(mode: Mode, total: int, concurrency: int, deadline_s: float) -> LoadResult:
         target = targets[mode]
@@ -215,8 +218,10 @@ async def measure(
             engine="raw",  # httpx would cost the client several times the upstream's CPU
         )
 
+    failures: list[str | None] = []
     for mode in targets:
-        await once(mode, WARMUP_REQUESTS, WARMUP_CONCURRENCY, 10.0)
+        warmup = await once(mode, WARMUP_REQUESTS, WARMUP_CONCURRENCY, 10.0)
+        failures.append(load_failure(f"{mode.name} warm-up", warmup))
     cases: dict[tuple[int, Mode], Case] = {}
     for concurrency in concurrencies:
         total = requests[concurrency]
@@ -230,8 +235,12 @@ async def measure(
                 result = await once(mode, total, concurrency, RUN_DEADLINE_S)
                 cpu[mode] += cpu_seconds(process) - before
                 runs[mode].append(result)
+                label = f"{mode.name} at concurrency {concurrency}, round {round_no + 1}"
+                failures.append(load_failure(label, result))
         for mode, results in runs.items():
             cases[(concurrency, mode)] = _pool(results, cpu[mode])
+    # figures of failed requests would measure the failures: none are printed then
+    require_no_failures(benchmark, failures)
     return cases
 
 

@@ -23,6 +23,7 @@ from rich import box
 from rich.table import Table
 
 from bench.bare_app import LIVE_PATH
+from bench.checks import BenchmarkFailed, sized
 from bench.gateway import (
     MODEL,
     UPSTREAM_LATENCY_S,
@@ -38,9 +39,9 @@ from bench.gateway import (
 from bench.middleware import start_server, stop_server, wait_ready
 
 TITLE = "Cost of instrumentation (metrics and tracing on vs off)"
-CONCURRENCY = 32
-REQUESTS = 1200
-ROUNDS = 3
+CONCURRENCY = sized(32, 4)
+REQUESTS = sized(1200, 8)
+ROUNDS = sized(3, 1)
 GOAL_ADDED = 0.05  # the goal: under 5% more CPU per request
 
 ON_JSON = Mode("on JSON", True, False)
@@ -58,7 +59,7 @@ def check(cases: Mapping[tuple[int, Mode], Case]) -> None:
         if case.errors or case.ok == 0
     ]
     if failed:
-        raise RuntimeError("instrumentation benchmark: requests failed: " + "; ".join(failed))
+        raise BenchmarkFailed("instrumentation", failed)
 
 
 def build_table(cases: Mapping[tuple[int, Mode], Case], rounds: int) -> Table:
@@ -141,6 +142,8 @@ def run(requests: int = REQUESTS, rounds: int = ROUNDS) -> Table:
                 targets[mode] = Target(server.base_url, headers, psutil.Process(server.process.pid))
         check_answers(targets, (upstream, *gateways.values()))
         with asyncio.Runner(loop_factory=_uvloop()) as runner:
-            cases = runner.run(measure(targets, (CONCURRENCY,), {CONCURRENCY: requests}, rounds))
+            cases = runner.run(
+                measure(targets, (CONCURRENCY,), {CONCURRENCY: requests}, rounds, "instrumentation")
+            )
     check(cases)
     return build_table(cases, rounds)

@@ -32,6 +32,7 @@ import numpy as np
 from rich.table import Table
 from sqlalchemy import delete, insert, select, text
 
+from bench.checks import sized
 from menagerie.core.clock import utcnow
 from menagerie.core.identity.models import ADMIN, Principal
 from menagerie.core.ids import new_id
@@ -44,10 +45,15 @@ from menagerie.settings import Settings
 
 TITLE = "Memory search latency"
 SIZES = tuple(
-    int(size) for size in os.environ.get("MENAGERIE_BENCH_MEMORY_SIZES", "10000,100000").split(",")
+    int(size)
+    for size in os.environ.get("MENAGERIE_BENCH_MEMORY_SIZES", sized("10000,100000", "200")).split(
+        ","
+    )
 )
-QUERIES = 300
-DELETES = 50
+QUERIES = sized(300, 10)
+DELETES = sized(50, 5)
+INGESTS = sized(50, 5)
+WARMUP = sized(20, 2)
 BATCH = 5000
 TARGET_P95_MS = 25.0
 WORDS = [
@@ -205,10 +211,10 @@ async def _fill(
 async def _ingest(
     platform: Platform, principal: Principal, rng: random.Random
 ) -> tuple[float, float]:
-    """p50 of `save` with the embedder (on) and without (off), 50 memories each."""
+    """p50 of `save` with the embedder (on) and without (off), INGESTS memories each."""
     timings: dict[bool, list[float]] = {True: [], False: []}
     services = {True: platform.memory, False: MemoryService(platform.database)}
-    for _ in range(50):
+    for _ in range(INGESTS):
         for on in (True, False):
             memory = draft(category="context", content=_content(rng))
             started = time.perf_counter()
@@ -241,7 +247,7 @@ async def _measure(
         words = await _word_vectors()
         for size in sizes:
             some_id = await _fill(platform, principal, size, rng, words)
-            for _ in range(20):  # warm caches, the connection pool and the model
+            for _ in range(WARMUP):  # warm caches, the connection pool and the model
                 await platform.memory.search(principal, " ".join(rng.sample(WORDS, 2)))
             lookups, keyword, hybrid = [], [], []
             for _ in range(QUERIES):
