@@ -431,7 +431,7 @@ def run(
             log_dir=tmp,
         )
         stack.callback(stop_server, upstream)  # before the temporary directory goes
-        wait_upstream(upstream, upstream_key)
+        # both start at once (the gateway calls the upstream only when asked to)
         gateway = start_server(
             "menagerie",
             "bench._serve_gateway:create_gateway",
@@ -448,6 +448,7 @@ def run(
             log_dir=tmp,
         )
         stack.callback(stop_server, gateway)
+        wait_upstream(upstream, upstream_key)
         wait_ready(gateway, LIVE_PATH)
         upstream_process = psutil.Process(upstream.process.pid)
         gateway_process = psutil.Process(gateway.process.pid)

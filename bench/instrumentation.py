@@ -110,7 +110,6 @@ def run(requests: int = REQUESTS, rounds: int = ROUNDS) -> Table:
             log_dir=tmp,
         )
         stack.callback(stop_server, upstream)
-        wait_upstream(upstream, upstream_key)
         gateways = {}
         for switch in ("on", "off"):
             data_dir = tmp / f"data-{switch}"
@@ -132,8 +131,11 @@ def run(requests: int = REQUESTS, rounds: int = ROUNDS) -> Table:
                 log_dir=tmp,
             )
             stack.callback(stop_server, server)
-            wait_ready(server, LIVE_PATH)
             gateways[switch] = server
+        # all three start at once (the gateways call the upstream only when asked to)
+        wait_upstream(upstream, upstream_key)
+        for server in gateways.values():
+            wait_ready(server, LIVE_PATH)
         headers = {"Authorization": f"Bearer {master_key}", "Content-Type": "application/json"}
         targets = {}
         for on, off in PAIRS:

@@ -25,6 +25,7 @@ import httpx
 from mcp import Client, StdioServerParameters
 from rich.table import Table
 
+from bench.checks import load_failure, require_no_failures, sized
 from bench.gateway import server_env
 from bench.load import LoadResult, percentile, run_load
 from bench.middleware import start_server, stop_server, wait_ready
@@ -36,9 +37,10 @@ TITLE = "An MCP tool call, through Menagerie and directly"
 SERVER = "server-everything"
 PATH = f"/podplay/api/mcp/execute/{SERVER}"
 BODY = json.dumps({"tool_name": "echo", "parameters": {"message": "bench"}}).encode()
-SERIAL_CALLS = 400
-CONCURRENCY = 16
-CONCURRENT_CALLS = 1600
+SERIAL_CALLS = sized(400, 5)
+CONCURRENCY = sized(16, 4)
+CONCURRENT_CALLS = sized(1600, 8)
+WARMUP = sized((20, 50), (1, 1))  # direct, through Menagerie
 # shared with the test suite's cache, so that a run after the tests downloads nothing
 PACKAGES_DIR = Path(__file__).resolve().parents[1] / ".pytest-mcp-packages"
 TARGET_ADDED_P50_MS = 3.0
@@ -58,7 +60,7 @@ async def _direct(workdir: Path) -> tuple[list[float], float]:
         env=base_environment(home.bin_dir, workdir),
     )
     async with Client(params) as client:
-        for _ in range(20):
+        for _ in range(WARMUP[0]):
             await client.call_tool("echo", {"message": "warm"})
         serial = []
         for _ in range(SERIAL_CALLS):
@@ -71,7 +73,7 @@ async def _direct(workdir: Path) -> tuple[list[float], float]:
                 await client.call_tool("echo", {"message": "bench"})
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker(CONCURRENT_CALLS // CONCURRENCY) for _ in range(16)))
+        await asyncio.gather(*(worker(CONCURRENT_CALLS // CONCURRENCY) for _ in range(CONCURRENCY)))
         rate = CONCURRENT_CALLS / (time.perf_counter() - started)
     return sorted(serial), rate
 
@@ -100,8 +102,17 @@ async def _through(base_url: str, key: str) -> tuple[LoadResult, LoadResult]:
             engine="raw", deadline_s=120,
         )  # fmt: skip
 
-    await load(50, 1)  # warm-up
-    return await load(SERIAL_CALLS, 1), await load(CONCURRENT_CALLS, CONCURRENCY)
+    warmup = await load(WARMUP[1], 1)
+    one, many = await load(SERIAL_CALLS, 1), await load(CONCURRENT_CALLS, CONCURRENCY)
+    require_no_failures(
+        "mcp",
+        (
+            load_failure("warm-up through Menagerie", warmup),
+            load_failure("serial calls through Menagerie", one),
+            load_failure(f"calls at {CONCURRENCY} through Menagerie", many),
+        ),
+    )
+    return one, many
 
 
 def run() -> Table:
@@ -127,8 +138,6 @@ def run() -> Table:
         wait_ready(server, "/gary/health/live")
         _install(server.base_url, key)
         one, many = asyncio.run(_through(server.base_url, key))
-    if one.errors or many.errors:
-        raise RuntimeError(f"errors through Menagerie: {one.errors} serial, {many.errors} at 16")
     direct_p50, direct_p99 = statistics.median(serial), percentile(serial, 99)
     table = Table(title=f"{TITLE} ({SERVER} echo, stdio)")
     for column in ("case", "p50 ms", "p99 ms", "calls/s at 16", "x direct"):

@@ -37,6 +37,7 @@ import httpx
 from rich import box
 from rich.table import Table
 
+from bench.checks import sized
 from bench.gateway import server_env
 from bench.load import percentile
 from bench.middleware import Server, start_server, stop_server, wait_ready
@@ -47,9 +48,9 @@ VAULT = "bench"
 COMMAND = "echo hi"
 EXPECTED_STDOUT = "hi\n"
 MOUNT_POINT = "/vercel/sandbox"  # Metamorph's default workingDirectory
-EXEC_ITERATIONS = 200
-LIFECYCLE_ITERATIONS = 30
-WARMUP = 10
+EXEC_ITERATIONS = sized(200, 3)
+LIFECYCLE_ITERATIONS = sized(30, 1)
+WARMUP = sized(10, 1)
 REQUEST_TIMEOUT_S = 30.0
 TARGET_ADDED_P50_MS = 10.0
 
