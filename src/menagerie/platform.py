@@ -31,7 +31,6 @@ from menagerie.core.llm.endpoints import EndpointManager
 from menagerie.core.llm.local.service import LocalModel
 from menagerie.core.llm.service import LlmService
 from menagerie.core.memory.backfill import EmbeddingBackfill
-from menagerie.core.memory.embedding import default_embedder
 from menagerie.core.memory.service import MemoryService
 from menagerie.core.ops.alerts import AlertMonitor, Thresholds
 from menagerie.core.ops.health import HealthService
@@ -214,13 +213,7 @@ class Platform:
         )
         secret_box = SecretBox(encryption_key)
         chat = ChatService(database)
-        memory = MemoryService(
-            database,
-            quota_per_tenant=settings.memory_quota_per_tenant,
-            embedder=default_embedder() if settings.memory_embeddings else None,
-            search_mode=settings.memory_search_mode,
-            vector_candidates=settings.memory_vector_candidates,
-        )
+        memory = MemoryService.from_settings(database, settings)
         memory_backfill = EmbeddingBackfill(memory, interval_s=settings.memory_backfill_interval_s)
         health.watch_memory(memory_backfill.status)
         # one backend for sandboxes and for the MCP servers that run inside it
@@ -232,17 +225,7 @@ class Platform:
             worker,
             redactor,
             Catalog.load(settings.mcp_servers_file or data_dir / "mcp_servers.json"),
-            McpSettings(
-                root=data_dir / "mcp" / "installations",
-                packages_dir=settings.mcp_packages_dir or data_dir / "mcp" / "packages",
-                allow_private_urls=settings.mcp_allow_private_urls,
-                connect_timeout_s=settings.mcp_connect_timeout_s,
-                call_timeout_s=settings.mcp_call_timeout_s,
-                health_interval_s=settings.mcp_health_interval_s,
-                max_installations=settings.mcp_max_installations,
-                pip_index_url=settings.mcp_pip_index_url,
-                sandbox=settings.mcp_sandbox,
-            ),
+            McpSettings.from_settings(settings),
             sandbox_backend=sandbox_backend,
         )
         alerts.watch_tools(mcp)
@@ -301,18 +284,7 @@ class Platform:
             endpoints=endpoints,
             local=local,
             secrets=secret_box,
-            vaults=VaultVerifier(
-                database,
-                secret=(
-                    settings.vault_jwt_secret.get_secret_value()
-                    if settings.vault_jwt_secret
-                    else None
-                ),
-                jwks_url=settings.vault_jwks_url,
-                audience=settings.vault_jwt_audience,
-                issuer=settings.vault_jwt_issuer,
-                dev_mode=settings.dev_mode,
-            ),
+            vaults=VaultVerifier.from_settings(database, settings),
             oauth=oauth,
             wallets=WalletService.from_settings(settings, database, sessions),
             accounts=AccountService(database, sessions, default_tenant=settings.default_tenant),

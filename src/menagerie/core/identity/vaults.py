@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from menagerie.core.errors import TokenExpired, Unauthorized, Unavailable
 from menagerie.core.identity.models import Principal
 from menagerie.core.identity.tables import TenantRow
+from menagerie.settings import Settings
 from menagerie.storage.database import Database
 
 TENANT_PREFIX = "vault_"
@@ -110,6 +111,18 @@ class VaultVerifier:
             )
         # tenants already known to exist, so that a request costs no insert attempt
         self._known: set[str] = set()
+
+    @classmethod
+    def from_settings(cls, database: Database, settings: Settings) -> VaultVerifier:
+        secret = settings.vault_jwt_secret
+        return cls(
+            database,
+            secret=secret.get_secret_value() if secret else None,
+            jwks_url=settings.vault_jwks_url,
+            audience=settings.vault_jwt_audience,
+            issuer=settings.vault_jwt_issuer,
+            dev_mode=settings.dev_mode,
+        )
 
     @property
     def configured(self) -> bool:

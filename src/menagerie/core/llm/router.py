@@ -17,8 +17,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
 
 from menagerie.core.errors import MenagerieError, NotFound, QuotaExceeded, Unavailable
 from menagerie.core.llm.breaker import CircuitBreaker
@@ -34,64 +32,25 @@ from menagerie.core.llm.models import (
     TextDelta,
     ToolCall,
     ToolCallEvent,
-    ToolSpec,
     Usage,
 )
 from menagerie.core.llm.providers.base import Provider
 from menagerie.core.llm.providers.factory import OFFLINE
 from menagerie.core.llm.quotas import QuotaService
 from menagerie.core.llm.retry import open_stream
+from menagerie.core.llm.routing import (
+    Availability,
+    CallOptions,
+    EndpointWaker,
+    Routed,
+    RoutedCompletion,
+    RoutedEvent,
+)
 from menagerie.core.llm.selection import Alternative, Selection, estimate, price, select
 from menagerie.core.llm.tokens import estimate_message_tokens, estimate_tokens
 from menagerie.core.llm.usage import UsageLedger, UsageRecord
 
 log = logging.getLogger(__name__)
-
-Availability = Literal["available", "degraded", "unavailable"]
-
-
-class EndpointWaker(Protocol):
-    """Managed endpoints (sleeping model servers) as the router needs them."""
-
-    def names(self) -> Iterable[str]: ...
-
-    async def ensure_awake(self, name: str, timeout_s: float | None = None) -> str: ...
-
-    def touch(self, name: str) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Routed:
-    """First event of a routed stream: which model answers, and which failed before it."""
-
-    model_id: str
-    provider: str
-    fallback_from: tuple[str, ...] = ()
-    type: Literal["routed"] = "routed"
-
-
-RoutedEvent = Routed | StreamEvent
-
-
-@dataclass(frozen=True, slots=True)
-class RoutedCompletion:
-    model_id: str
-    provider: str
-    text: str
-    tool_calls: tuple[ToolCall, ...]
-    usage: Usage
-    finish_reason: FinishReason
-    cost: float
-    latency_s: float
-    fallback_from: tuple[str, ...] = ()
-
-
-@dataclass
-class CallOptions:
-    temperature: float | None = None
-    max_tokens: int | None = None
-    tool_choice: Literal["auto", "none", "required"] | None = None
-    tools: tuple[ToolSpec, ...] = field(default_factory=tuple)
 
 
 class Router:

@@ -24,10 +24,12 @@ from menagerie.core.errors import NotFound, QuotaExceeded
 from menagerie.core.identity.models import Principal
 from menagerie.core.ids import new_id
 from menagerie.core.memory import ranking, scope, search, vectors
+from menagerie.core.memory.embedding import default_embedder
 from menagerie.core.memory.models import Memory, MemoryDraft, ScoredMemory
 from menagerie.core.memory.search import SearchMode
 from menagerie.core.memory.tables import MemoryEmbeddingRow, MemoryRow
 from menagerie.core.paging import check_page
+from menagerie.settings import Settings
 from menagerie.storage.database import Database
 
 MAX_LIST_LIMIT = 200
@@ -57,6 +59,16 @@ class MemoryService:
         self.search_mode = ranking.check_mode(search_mode)
         self.vector_candidates = vector_candidates
         self._embed_failed = False
+
+    @classmethod
+    def from_settings(cls, database: Database, settings: Settings) -> MemoryService:
+        return cls(
+            database,
+            quota_per_tenant=settings.memory_quota_per_tenant,
+            embedder=default_embedder() if settings.memory_embeddings else None,
+            search_mode=settings.memory_search_mode,
+            vector_candidates=settings.memory_vector_candidates,
+        )
 
     @property
     def _model(self) -> str | None:

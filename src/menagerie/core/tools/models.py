@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from menagerie.settings import Settings
 
 TransportKind = Literal["stdio", "streamable-http", "sse"]
 RegistryType = Literal["pypi", "npm"]
@@ -213,3 +216,18 @@ class McpSettings:
     max_installations: int = 50
     pip_index_url: str | None = None
     sandbox: Literal["auto", "off"] = "auto"  # auto: stdio servers in an isolated backend
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> McpSettings:
+        data_dir = settings.resolved_data_dir
+        return cls(
+            root=data_dir / "mcp" / "installations",
+            packages_dir=settings.mcp_packages_dir or data_dir / "mcp" / "packages",
+            allow_private_urls=settings.mcp_allow_private_urls,
+            connect_timeout_s=settings.mcp_connect_timeout_s,
+            call_timeout_s=settings.mcp_call_timeout_s,
+            health_interval_s=settings.mcp_health_interval_s,
+            max_installations=settings.mcp_max_installations,
+            pip_index_url=settings.mcp_pip_index_url,
+            sandbox=settings.mcp_sandbox,
+        )
