@@ -57,10 +57,9 @@ def describe(path: Path, cache_dir: Path) -> ModelFile:
     stat = path.stat()
     key = hashlib.sha256(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     cached = cache_dir / f"model-{key.hexdigest()[:16]}.json"
-    try:
-        return ModelFile(**json.loads(cached.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
-        pass
+    found = _cached(cached)
+    if found is not None:
+        return found
     described = _read(path)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -68,6 +67,14 @@ def describe(path: Path, cache_dir: Path) -> ModelFile:
     except OSError as exc:  # a read-only place only costs the next start the same seconds
         log.info("could not cache the local model's metadata: %s", exc)
     return described
+
+
+def _cached(cached: Path) -> ModelFile | None:
+    """The cached metadata; None when there is none or it is unreadable (read again)."""
+    try:
+        return ModelFile(**json.loads(cached.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def _read(path: Path) -> ModelFile:
