@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import statistics
 import tempfile
 import time
@@ -31,6 +30,7 @@ import uvicorn
 from pydantic import SecretStr
 from rich.table import Table
 
+from bench.middleware import free_port
 from menagerie.app import create_app
 from menagerie.core.llm.local.runtime import LocalRuntime
 from menagerie.platform import Platform
@@ -91,13 +91,6 @@ async def _stream(
     return Sample((first - started) * 1000, pieces, rate)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def _measure(data_dir: Path) -> dict[str, list[Sample]]:
     runtime = LocalRuntime(RUNTIME_DIR)
     if not runtime.ready:
@@ -114,7 +107,7 @@ async def _measure(data_dir: Path) -> dict[str, list[Sample]]:
         _env_file=None,  # type: ignore[call-arg]
     )
     platform = Platform.build(settings)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(platform=platform), port=port, log_level="warning")
     )

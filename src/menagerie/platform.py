@@ -173,7 +173,7 @@ class Platform:
         )
         local = LocalModel(settings, events)
         endpoints = EndpointManager.from_settings(
-            settings, events, [local.backend] if local.path is not None else []
+            settings, events, [local.backend] if local.backend is not None else []
         )
         # a chat routed to a sleeping endpoint wakes it through the router
         llm = LlmService(settings, database, events, endpoints=endpoints, local=local)

@@ -1,4 +1,5 @@
-"""Stopping a child process we started in a session of its own, children included."""
+"""Child processes we start: stopping one (in a session of its own) with its children, and a
+free loopback port for one to listen on."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 
 
 def signal_group(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
@@ -30,3 +32,10 @@ async def stop_group(process: asyncio.subprocess.Process, grace_s: float) -> boo
     signal_group(process, signal.SIGKILL)
     await process.wait()
     return graceful
+
+
+def free_port() -> int:
+    """A loopback port free right now, for a child server to listen on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

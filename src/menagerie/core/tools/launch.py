@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 from pathlib import Path
 from typing import Any
 
 import certifi
 
 from menagerie.core.errors import Invalid
+from menagerie.core.processes import free_port
 from menagerie.core.tools.installer import PackageHome
 from menagerie.core.tools.models import CatalogEntry, LaunchPlan, Package
 from menagerie.core.tools.urlguard import check_url
@@ -120,12 +120,6 @@ def base_environment(bin_dir: Path | None, workdir: Path) -> dict[str, str]:
         "NODE_EXTRA_CA_CERTS": bundle,
         "PYTHONUNBUFFERED": "1",
     }
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _default_executable(package: Package) -> str:

@@ -40,6 +40,13 @@ class ModelFile:
         return min(wanted or MAX_CONTEXT, self.context_length or MAX_CONTEXT)
 
 
+def file_name(path: Path) -> str:
+    """The model's name as its file gives it: "SmolLM2-135M-Instruct.Q4_1.gguf" -> the part
+    before the quantisation, which names it better than `general.name`, often a training run's
+    ("Smollm2 135M 8k Lc100K Mix1 Ep2")."""
+    return path.name.split(".")[0]
+
+
 def locate(configured: Path | None) -> Path | None:
     """The configured file, else the packaged one; None when neither is there."""
     if configured is not None:
@@ -87,9 +94,7 @@ def _read(path: Path) -> ModelFile:
         return found.contents() if found is not None else None
 
     architecture = str(field("general.architecture") or "llama")
-    # the file's own name ("SmolLM2-135M-Instruct.Q4_1.gguf") names the model better than
-    # `general.name`, which is often a training run's ("Smollm2 135M 8k Lc100K Mix1 Ep2")
-    name = path.name.split(".")[0] or str(field("general.name") or "local-model")
+    name = file_name(path) or str(field("general.name") or "local-model")
     context = field(f"{architecture}.context_length")
     template = field("tokenizer.chat_template")
     return ModelFile(

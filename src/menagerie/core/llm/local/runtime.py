@@ -96,6 +96,7 @@ class LocalRuntime:
         self.index_url = index_url
         self.on_change = on_change
         self._status: RuntimeStatus | None = None
+        self._ready = False
 
     @property
     def python(self) -> Path:
@@ -103,7 +104,10 @@ class LocalRuntime:
 
     @property
     def ready(self) -> bool:
-        return (self.venv / READY_MARKER).is_file()
+        # asked on every routed call: once the marker is seen, it is not looked for again
+        if not self._ready:
+            self._ready = (self.venv / READY_MARKER).is_file()
+        return self._ready
 
     def status(self) -> RuntimeStatus:
         """This process's view, else what the process building it last wrote."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +19,9 @@ from typing import Literal
 
 from menagerie.core.events import EventBus
 from menagerie.core.llm.local.backend import NAME, EmbeddedBackend, endpoint_settings
-from menagerie.core.llm.local.model import ModelFile, describe, locate
+from menagerie.core.llm.local.model import ModelFile, describe, file_name, locate
 from menagerie.core.llm.local.runtime import LocalRuntime, RuntimeStatus
+from menagerie.core.processes import free_port
 from menagerie.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,13 +51,18 @@ class LocalModel:
         self.runtime = LocalRuntime(
             self.root, index_url=settings.mcp_pip_index_url, on_change=self._changed
         )
-        self.port = _free_port()
-        model_id = self.path.name.split(".")[0].lower() if self.path else "local-model"
+        model_id = file_name(self.path).lower() if self.path else "local-model"
         self.model_id = model_id
-        self.backend = EmbeddedBackend(
-            endpoint_settings(self.port, model_id, settings.local_model_idle_s),
-            self.runtime,
-            context=settings.local_model_context,
+        # its server's port and endpoint exist only where there is a model to serve
+        self.port = free_port() if self.path is not None else 0
+        self.backend: EmbeddedBackend | None = (
+            EmbeddedBackend(
+                endpoint_settings(self.port, model_id, settings.local_model_idle_s),
+                self.runtime,
+                context=settings.local_model_context,
+            )
+            if self.path is not None
+            else None
         )
         self.model: ModelFile | None = None
         self._listeners: list[Callable[[ModelFile], None]] = []
@@ -145,7 +150,8 @@ class LocalModel:
             self._missing_reason = f"{path} is not a readable GGUF model: {exc}"
             log.warning("local model unavailable: %s", self._missing_reason)
             return
-        self.backend.model = self.model
+        if self.backend is not None:
+            self.backend.model = self.model
         for listener in self._listeners:
             listener(self.model)
         self._listeners.clear()
@@ -178,9 +184,3 @@ def _payload(status: LocalStatus) -> dict[str, object]:
         "progress": status.progress,
         "eta": status.eta,
     }
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
