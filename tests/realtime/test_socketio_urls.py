@@ -293,7 +293,15 @@ async def test_bus_events_reach_only_their_dialects_clients(
 
 @pytest.fixture
 async def alerting(settings: Settings) -> AsyncIterator[tuple[str, Platform]]:
-    changes = {"offline_token_delay_ms": 0, "alert_interval_s": 0.2}
+    # nothing may alert before the test lowers the disk threshold: a busy CI machine's CPU
+    # was over the default 90% and its alert arrived first
+    changes = {
+        "offline_token_delay_ms": 0,
+        "alert_interval_s": 0.2,
+        "alert_cpu_percent": 100.0,
+        "alert_memory_percent": 100.0,
+        "alert_disk_percent": 100.0,
+    }
     platform = Platform.build(settings.model_copy(update=changes))
     async with serve(create_app(platform=platform)) as base:
         yield base, platform
