@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse
 
 from menagerie import __version__
 from menagerie.dialects.gary.socket import GarySurface
@@ -23,6 +22,7 @@ from menagerie.realtime.hub import Hub, Surface
 from menagerie.realtime.socketio import asgi_app as socketio_app
 from menagerie.realtime.socketio import build_server
 from menagerie.settings import Settings
+from menagerie.web.console import install_console
 from menagerie.web.docs import install_docs
 
 log = logging.getLogger(__name__)
@@ -33,21 +33,6 @@ class RootEnvelope(ErrorEnvelope):
 
     def body(self, error: Any, *, code: str, status: int, request_id: str) -> dict[str, Any]:
         return {"error": {"code": code, "message": error.message}, "request_id": request_id}
-
-
-def _index(specs: list[DialectSpec], root: str | None) -> str:
-    rows = "".join(
-        f'<li><a href="{s.mount_path}/openapi.json">{s.title}</a> at <code>{s.mount_path}</code>'
-        + (" and <code>/</code>" if s.name == root else "")
-        + "</li>"
-        for s in specs
-    )
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Menagerie</title>"
-        "</head><body><h1>Menagerie</h1>"
-        f"<p>Self-hosted AI agent server, version {__version__}.</p>"
-        f"<p><a href='/docs'>API documentation</a></p><ul>{rows}</ul></body></html>"
-    )
 
 
 def create_app(
@@ -82,12 +67,7 @@ def create_app(
     )
     app.state.platform = platform
     specs = list((dialects or DIALECTS).values())
-    index_page = _index(specs, settings.root_dialect)
-
-    @app.get("/", include_in_schema=False)
-    async def index() -> HTMLResponse:
-        return HTMLResponse(index_page)
-
+    install_console(app, platform)
     install_docs(app, [(s.title, f"{s.mount_path}/openapi.json") for s in specs])
 
     @app.get("/metrics", include_in_schema=False)

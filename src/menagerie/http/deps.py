@@ -16,6 +16,7 @@ from menagerie.core.identity.models import Principal
 from menagerie.platform import Platform
 
 SESSION_COOKIE = "session"  # PodPlay's browser session, set by a login
+CONSOLE_COOKIE = "menagerie_console"  # the web console's, sent to /console/api only
 
 
 def get_platform(request: Request) -> Platform:

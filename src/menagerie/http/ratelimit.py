@@ -34,7 +34,7 @@ from menagerie.core.ops.ratelimit import (
     RateLimitStatus,
     digest,
 )
-from menagerie.http.deps import SESSION_COOKIE
+from menagerie.http.deps import CONSOLE_COOKIE, SESSION_COOKIE
 from menagerie.http.errors import ErrorEnvelope
 from menagerie.http.middleware import request_id_of
 
@@ -217,7 +217,8 @@ def _credential(scope: Scope) -> str | None:
     if b"authorization" in found:
         return found[b"authorization"]
     if cookie_header:
-        session = cookie_parser(cookie_header).get(SESSION_COOKIE)
+        cookies = cookie_parser(cookie_header)
+        session = cookies.get(SESSION_COOKIE) or cookies.get(CONSOLE_COOKIE)
         if session:
             return f"cookie:{session}"
     for name in _CREDENTIAL_HEADERS[1:]:

@@ -106,9 +106,11 @@ class ChatSessions:
         user_id: str | None = None,
         agent_id: str | None = None,
         active: bool | None = None,
+        search: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[ChatSession], int]:
+        """Newest first; `search` matches words of the title, case-insensitively."""
         check_page(limit, offset)
         conditions: list[ColumnElement[bool]] = [ChatSessionRow.tenant_id == principal.tenant_id]
         scope = records.acting_for(principal, user_id)
@@ -120,6 +122,10 @@ class ChatSessions:
             conditions.append(ChatSessionRow.ended_at.is_(None))
         elif active is False:
             conditions.append(ChatSessionRow.ended_at.is_not(None))
+        if search:
+            words = records.check_text(search, "search", 200).lower()
+            literal = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append(func.lower(ChatSessionRow.title).like(f"%{literal}%", escape="\\"))
         recency = func.coalesce(ChatSessionRow.last_message_at, ChatSessionRow.started_at)
         async with self._db.session() as session:
             total = await session.scalar(

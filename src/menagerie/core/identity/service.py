@@ -13,7 +13,14 @@ from sqlalchemy.exc import IntegrityError
 from menagerie.core.clock import utcnow
 from menagerie.core.errors import Unauthorized
 from menagerie.core.identity.jwt import JwtCodec
-from menagerie.core.identity.models import ADMIN, BootstrapResult, IssuedToken, Principal, User
+from menagerie.core.identity.models import (
+    ADMIN,
+    BootstrapResult,
+    IssuedToken,
+    Principal,
+    SessionInfo,
+    User,
+)
 from menagerie.core.identity.sessions import SessionService
 from menagerie.core.identity.tables import ApiTokenRow, TenantRow, UserRow
 from menagerie.core.ids import new_id
@@ -146,6 +153,12 @@ class IdentityService:
             raise Unauthorized("invalid token")
         roles = frozenset(user.roles or ())
         return Principal(user.tenant_id, user.id, roles, via="jwt", session_id=session_id)
+
+    async def open_browser_session(self, principal: Principal) -> tuple[str, SessionInfo]:
+        """A cookie session for someone who proved who they are another way (an API token)."""
+        if self.sessions is None:
+            raise Unauthorized("session cookies are not accepted")
+        return await self.sessions.open_cookie(principal)
 
     async def authenticate_cookie(self, cookie: str) -> Principal:
         if self.sessions is None:

@@ -1,0 +1,1 @@
+"""The console API's wire models, one module per page."""
