@@ -36,6 +36,7 @@ class ModelStatus:
     model: ModelInfo
     availability: Availability
     quota_remaining: int | None  # tokens left this month for the caller's tenant; None: no limit
+    reason: str | None = None  # why it cannot be called now (or only after a wait), a sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +123,30 @@ class LlmService:
             if model.provider not in remaining:
                 usage = await self.quotas.usage(tenant_id, model.provider)
                 remaining[model.provider] = None if usage is None else usage.remaining
+            availability = self.router.availability(model)
             statuses.append(
-                ModelStatus(model, self.router.availability(model), remaining[model.provider])
+                ModelStatus(
+                    model,
+                    availability,
+                    remaining[model.provider],
+                    self._why(model.provider, availability),
+                )
             )
         return statuses
+
+    def _why(self, provider: str, availability: Availability) -> str | None:
+        if availability == "available":
+            return None
+        found = self.providers.get(provider)
+        if found is None:
+            return f"provider {provider} is not configured (it needs an API key or a base URL)"
+        if availability == "unavailable":
+            return found.unavailable_reason() or f"provider {provider} is not ready yet"
+        wait = self.router.breakers[provider].retry_after_s()
+        return (
+            f"provider {provider}'s recent calls failed; "
+            f"it is tried again in {max(1, round(wait))} s"
+        )
 
     def routing_preferences(self) -> RoutingPreferences:
         chain = self.router.chain()

@@ -23,7 +23,8 @@ from menagerie.core.clock import as_utc, utcnow
 from menagerie.core.errors import NotFound, QuotaExceeded
 from menagerie.core.identity.models import Principal
 from menagerie.core.ids import new_id
-from menagerie.core.memory import ranking, scope, search, vectors
+from menagerie.core.memory import curation, ranking, scope, search, vectors
+from menagerie.core.memory.curation import CategoryCount
 from menagerie.core.memory.embedding import default_embedder
 from menagerie.core.memory.models import Memory, MemoryDraft, ScoredMemory
 from menagerie.core.memory.search import SearchMode
@@ -229,6 +230,19 @@ class MemoryService:
                 select(func.count()).select_from(MemoryRow).where(*conditions)
             )
             return int(total or 0)
+
+    async def categories(self, principal: Principal) -> list[CategoryCount]:
+        """The categories of the caller's live memories, with how many each holds."""
+        async with self._db.session() as session:
+            return await curation.categories(session, principal, utcnow())
+
+    async def set_importance(
+        self, principal: Principal, memory_id: str, importance: float
+    ) -> Memory:
+        async with self._db.session() as session:
+            return await curation.set_importance(
+                session, principal, memory_id, importance, utcnow()
+            )
 
     async def prune(
         self,
