@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 
 from menagerie.core.clock import utcnow
+from menagerie.core.errors import Invalid
 from menagerie.core.identity.models import Principal
 from menagerie.core.ids import new_id
 from menagerie.core.ops.tables import ErrorLogRow, RequestLogRow
@@ -145,12 +146,27 @@ class Logbook:
     # -- reading ------------------------------------------------------------------------------
 
     async def requests(
-        self, principal: Principal, *, limit: int = 100, since: datetime | None = None
+        self,
+        principal: Principal,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        since: datetime | None = None,
+        status_class: int | None = None,
+        path: str | None = None,
     ) -> list[RequestLog]:
         """The newest requests the caller's tenant made (its admins only), and for the
-        server's operator also those made without a credential."""
+        server's operator also those made without a credential. `status_class` 4 keeps the
+        4xx answers; `path` keeps the paths that contain it."""
         principal.require_admin("reading the request log")
-        check_page(limit, 0, MAX_LIST)
+        check_page(limit, offset, MAX_LIST)
+        if status_class is not None and not 1 <= status_class <= 5:
+            raise Invalid(
+                "The status class must be one of 1xx, 2xx, 3xx, 4xx or 5xx.",
+                field="status_class",
+                received=status_class,
+                expected="1-5",
+            )
         await self._requests.flush()
         tenants = RequestLogRow.tenant_id == principal.tenant_id
         if self._is_operator(principal):
@@ -158,7 +174,14 @@ class Logbook:
         query = select(RequestLogRow).where(tenants)
         if since is not None:
             query = query.where(RequestLogRow.created_at >= since)
-        query = query.order_by(RequestLogRow.created_at.desc(), RequestLogRow.id).limit(limit)
+        if status_class is not None:
+            low = status_class * 100
+            query = query.where(RequestLogRow.status >= low, RequestLogRow.status < low + 100)
+        if path:
+            # a literal piece of the path: `%` and `_` typed by the reader match themselves
+            query = query.where(RequestLogRow.path.contains(path, autoescape=True))
+        query = query.order_by(RequestLogRow.created_at.desc(), RequestLogRow.id)
+        query = query.offset(offset).limit(limit)
         async with self._db.session() as session:
             rows = (await session.scalars(query)).all()
         return [
@@ -176,18 +199,24 @@ class Logbook:
         ]
 
     async def errors(
-        self, principal: Principal, *, level: str | None = None, limit: int = 100
+        self,
+        principal: Principal,
+        *,
+        level: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
     ) -> list[ErrorLog]:
         """The newest warnings and errors: the server operator's alone."""
         principal.require_admin("reading the error log")
         if not self._is_operator(principal):
             return []  # server-wide records: no other tenant's admin sees them
-        check_page(limit, 0, MAX_LIST)
+        check_page(limit, offset, MAX_LIST)
         await self._errors.flush()
         query = select(ErrorLogRow)
         if level is not None:
             query = query.where(ErrorLogRow.level == level)
-        query = query.order_by(ErrorLogRow.created_at.desc(), ErrorLogRow.id).limit(limit)
+        query = query.order_by(ErrorLogRow.created_at.desc(), ErrorLogRow.id)
+        query = query.offset(offset).limit(limit)
         async with self._db.session() as session:
             rows = (await session.scalars(query)).all()
         return [

@@ -56,6 +56,17 @@ class RequestStats:
         rank = max(0, min(len(durations) - 1, -(-len(durations) * quantile // 1) - 1))
         return round(durations[int(rank)] * 1000, 3), len(durations)
 
+    def per_minute(self, minutes: int = 15) -> list[int]:
+        """Requests answered in each of the last `minutes` minutes, oldest first (the latest
+        10,000 requests at most)."""
+        now = monotonic()
+        counts = [0] * minutes
+        for moment in list(self._recent):
+            back = int((now - moment) // 60)
+            if 0 <= back < minutes:
+                counts[minutes - 1 - back] += 1
+        return counts
+
     def snapshot(self) -> RequestStatsSnapshot:
         durations = list(self._durations)
         cutoff = monotonic() - 60
