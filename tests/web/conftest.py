@@ -91,8 +91,9 @@ async def page(
 
 
 async def sign_in(page: Page, console: Console, path: str = "/") -> None:
-    """Open the console and sign in with the admin token, as a new user would."""
+    """Open the console and sign in with the admin token, as a new user would; returns once
+    the page has drawn its first screen."""
     await page.goto(path)
     await page.fill("#token", console.token)
     await page.click("button[type=submit]")
-    await page.wait_for_selector("#nav a[aria-current=page]")
+    await page.wait_for_selector("#view[aria-busy=false]")

@@ -4,10 +4,11 @@ position) index a window at a time, never the whole history.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from menagerie.core.chat import records
@@ -28,6 +29,7 @@ from menagerie.core.ids import new_id
 from menagerie.core.paging import check_page
 
 _ADD_ATTEMPTS = 8
+MAX_IMPORT = 10_000  # messages in one import: one transaction, bounded
 
 
 class ChatMessages(ChatSessions):
@@ -81,6 +83,74 @@ class ChatMessages(ChatSessions):
                 if attempt == _ADD_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
+
+    async def import_messages(
+        self, principal: Principal, session_id: str, messages: Sequence[tuple[str, str]]
+    ) -> int:
+        """Append a conversation kept elsewhere (`(role, content)` pairs, oldest first) in one
+        transaction: all of it or none. Returns the number of messages added."""
+        if len(messages) > MAX_IMPORT:
+            raise TooLarge(
+                f"an import holds at most {MAX_IMPORT:,} messages ({len(messages):,} sent)",
+                reason="IMPORT_TOO_LARGE",
+                details={"limit": MAX_IMPORT, "count": len(messages)},
+            )
+        for index, (role, content) in enumerate(messages):
+            if role not in ROLES:
+                raise Invalid(
+                    f"message {index}: role must be one of {', '.join(ROLES)}",
+                    field=f"messages.{index}.role",
+                    received=role,
+                    reason="INVALID_ROLE",
+                )
+            if not isinstance(content, str) or not content.strip():
+                raise Invalid(f"message {index} is empty", field=f"messages.{index}.content")
+            if len(content) > MAX_MESSAGE_CHARS:
+                raise TooLarge(
+                    f"message {index} exceeds {MAX_MESSAGE_CHARS:,} characters",
+                    reason="MESSAGE_TOO_LONG",
+                    details={"limit": MAX_MESSAGE_CHARS, "index": index},
+                )
+        if not messages:
+            return 0
+        now = utcnow()
+        async with self._db.session() as session:
+            row = await self._session_row(session, principal, session_id)
+            # the counter update takes the session's row lock, as one message's append does
+            count = await session.scalar(
+                update(ChatSessionRow)
+                .where(ChatSessionRow.id == row.id)
+                .values(
+                    message_count=ChatSessionRow.message_count + len(messages),
+                    last_message_at=now,
+                )
+                .returning(ChatSessionRow.message_count)
+            )
+            last = await session.scalar(
+                select(func.max(ChatMessageRow.position)).where(ChatMessageRow.session_id == row.id)
+            )
+            first = max(int(count or 0) - len(messages), int(last or 0)) + 1
+            await session.execute(
+                insert(ChatMessageRow),
+                [
+                    {
+                        "id": new_id("msg"),
+                        "session_id": row.id,
+                        "tenant_id": principal.tenant_id,
+                        "user_id": row.user_id,
+                        "position": first + offset,
+                        "role": role,
+                        "content": content,
+                        "input_tokens": 0,
+                        "output_tokens": 0,
+                        "cost": 0.0,
+                        "meta": {},
+                        "created_at": now,
+                    }
+                    for offset, (role, content) in enumerate(messages)
+                ],
+            )
+        return len(messages)
 
     async def _insert_message(
         self,

@@ -3,7 +3,7 @@
 Pages subscribe to the topics they show (an installation's progress, a server's status, a
 task's state) and redraw as they come. Only the caller's tenant's events pass, and of those
 that name a user, only the caller's own unless the caller is an admin; operator topics
-(alerts, health) only to admins.
+(alerts, health) only to the operator's admins (the default tenant's).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ USER_TOPICS = (
     "task.*",
     "orchestration.*",
     "sandbox.status",
+    "sandbox.terminal_output",
     "scout.*",
     "deployment.status",
     "llm.local",
@@ -36,9 +37,12 @@ ADMIN_TOPICS = ("ops.alert", "ops.health", "ops.maintenance")
 KEEPALIVE_S = 15.0
 
 
-def _visible(principal: Principal, payload: dict[str, Any], operator_topic: bool) -> bool:
-    if operator_topic:
-        return principal.is_admin
+def _visible(
+    principal: Principal, payload: dict[str, Any], operator_topic: bool, operator_tenant: str
+) -> bool:
+    if operator_topic:  # the server's own state: for the operator's admins, no one else's
+        owner = payload.get("tenant_id", operator_tenant)
+        return principal.is_admin and owner == principal.tenant_id
     tenant = payload.get("tenant_id")
     if tenant is not None and tenant != principal.tenant_id:
         return False
@@ -69,10 +73,13 @@ async def events(
             expected="a comma-separated list of known topics",
         )
     subscription = await platform.events.subscribe(*wanted)
-    return sse.response(_stream(platform.events, subscription, principal))
+    operator = platform.settings.default_tenant
+    return sse.response(_stream(platform.events, subscription, principal, operator))
 
 
-async def _stream(bus: EventBus, subscription: Any, principal: Principal) -> AsyncIterator[str]:
+async def _stream(
+    bus: EventBus, subscription: Any, principal: Principal, operator_tenant: str
+) -> AsyncIterator[str]:
     try:
         yield ": connected\n\n"
         while True:
@@ -82,7 +89,8 @@ async def _stream(bus: EventBus, subscription: Any, principal: Principal) -> Asy
                     return
                 yield ": keepalive\n\n"
                 continue
-            if _visible(principal, event.payload, event.topic.startswith("ops.")):
+            operator_topic = event.topic.startswith("ops.")
+            if _visible(principal, event.payload, operator_topic, operator_tenant):
                 yield sse.data({"topic": event.topic, "payload": event.payload})
     finally:
         await bus.unsubscribe(subscription)

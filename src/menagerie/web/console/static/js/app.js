@@ -52,6 +52,7 @@ async function show() {
     state.unmount = null;
   }
   clear(view, h("p", { class: "loading" }, "Loading…"));
+  view.setAttribute("aria-busy", "true");
   document.title = `${page.label} · Menagerie`;
   try {
     const module = await import(page.module);
@@ -60,10 +61,12 @@ async function show() {
     clear(view, root);
     const ctx = { user: state.user, params, navigate, replace };
     state.unmount = (await module.mount(root, ctx)) || null;
+    if (generation === state.generation) view.setAttribute("aria-busy", "false");
   } catch (error) {
     if (generation !== state.generation) return;
     console.error(error);
     clear(view, errorBox(error instanceof ApiError ? error : new Error(`The ${page.label} page could not be opened: ${sentence(error)}`)));
+    view.setAttribute("aria-busy", "false");
   }
 }
 

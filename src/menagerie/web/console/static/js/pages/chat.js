@@ -32,7 +32,7 @@ export async function mount(root, ctx) {
   const log = h("ol", { class: "messages", id: "messages", "aria-live": "polite", "aria-label": "Messages" });
   const scroller = h("div", { class: "scroller", tabindex: "0" }, sentinel, log);
   const input = h("textarea", { id: "message", rows: "2", placeholder: "Write a message… (Enter to send, Shift+Enter for a new line)", "aria-label": "Message", maxlength: "10000" });
-  const send = h("button", { type: "submit", class: "primary", id: "send" }, "Send");
+  const send = h("button", { type: "submit", class: "primary", id: "send", disabled: true }, "Send");
   const stop = h("button", { type: "button", id: "stop", hidden: true }, "Stop");
   const composer = h("form", { class: "composer" }, input, send, stop);
   const main = h("div", { class: "chat-main" }, heading, scroller, composer);
@@ -244,6 +244,7 @@ export async function mount(root, ctx) {
   } catch (error) {
     clear(log, h("li", {}, errorBox(error)));
   }
+  send.disabled = false;
   input.focus();
   return () => {
     observer.disconnect();
