@@ -62,7 +62,8 @@ class Console:
 @pytest.fixture
 async def console(started_platform: Platform) -> AsyncIterator[Console]:
     result = started_platform.bootstrap_result
-    assert result is not None and result.admin_token is not None
+    assert result is not None
+    assert result.admin_token is not None
     async with serve(create_app(platform=started_platform)) as base_url:
         yield Console(base_url, started_platform, result.admin_token.token)
 
