@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from menagerie.core.clock import utcnow
@@ -19,6 +19,7 @@ from menagerie.core.orchestration.models import (
     StepState,
 )
 from menagerie.core.orchestration.tables import OrchestrationRow, OrchestrationStepRow
+from menagerie.core.paging import check_page
 from menagerie.storage.database import Database
 
 HISTORY = 20  # the caller's latest finished steps of a tool that its estimates read
@@ -127,6 +128,41 @@ class OrchestrationStore:
                 .limit(1)
             )
             return None if row is None else await self._load(session, row)
+
+    async def list(
+        self, principal: Principal, *, limit: int = 20, offset: int = 0
+    ) -> tuple[list[Orchestration], int]:
+        """The caller's own orchestrations, newest first, and how many there are in all."""
+        check_page(limit, offset, 100)
+        mine = (
+            OrchestrationRow.tenant_id == principal.tenant_id,
+            OrchestrationRow.user_id == principal.user_id,
+        )
+        async with self._db.session() as session:
+            total = await session.scalar(
+                select(func.count()).select_from(OrchestrationRow).where(*mine)
+            )
+            rows = (
+                await session.scalars(
+                    select(OrchestrationRow)
+                    .where(*mine)
+                    .order_by(OrchestrationRow.created_at.desc(), OrchestrationRow.id.desc())
+                    .limit(limit)
+                    .offset(offset)
+                )
+            ).all()
+            # every listed orchestration's steps in one query, not one per orchestration
+            steps: dict[str, list[OrchestrationStepRow]] = {row.id: [] for row in rows}
+            if rows:
+                found = await session.scalars(
+                    select(OrchestrationStepRow).where(
+                        OrchestrationStepRow.orchestration_id.in_(list(steps))
+                    )
+                )
+                for step in found:
+                    steps[step.orchestration_id].append(step)
+            listed = [_model(row, steps[row.id], self._titles) for row in rows]
+        return listed, int(total or 0)
 
     async def _load(self, session: AsyncSession, row: OrchestrationRow) -> Orchestration:
         steps = await session.scalars(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from menagerie.core.events.typed import TypedEvent
 
@@ -29,6 +29,9 @@ class SandboxStatusChanged(TypedEvent):
     logs: tuple[str, ...]  # what the steps so far said, oldest first
     at: datetime
 
+    def to_payload(self) -> dict[str, Any]:
+        return _with_user(TypedEvent.to_payload(self), self.owner_id)
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class TerminalOutput(TypedEvent):
@@ -43,3 +46,12 @@ class TerminalOutput(TypedEvent):
     output: str
     output_type: str  # stdout | stderr | system
     at: datetime
+
+    def to_payload(self) -> dict[str, Any]:
+        return _with_user(TypedEvent.to_payload(self), self.owner_id)
+
+
+def _with_user(payload: dict[str, Any], owner_id: str) -> dict[str, Any]:
+    """The owner also as `user_id`, the name event streams filter on (the console keeps a
+    user's events to that user and the tenant's admins); `from_payload` ignores it."""
+    return {**payload, "user_id": owner_id}
