@@ -65,7 +65,9 @@ class Installations:
         async with self.database.session() as session:
             row = await session.scalar(self._named(tenant_id, server_name))
         if row is None:
-            raise NotFound(f"{server_name} is not installed", reason="SERVER_NOT_INSTALLED")
+            raise NotFound(
+                f"MCP server {server_name} is not installed", reason="SERVER_NOT_INSTALLED"
+            )
         return row
 
     def entry(self, row: McpInstallationRow) -> CatalogEntry:

@@ -170,7 +170,7 @@ class Supervisor:
         if info is None:
             available = ", ".join(t.name for t in session.tools[:20])
             raise NotFound(
-                f"{session.name} has no tool {tool!r}; it has: {available}",
+                f"MCP server {session.name} has no tool {tool!r}; it has: {available}",
                 reason="TOOL_NOT_FOUND",
             )
         validate_arguments(tool, info.input_schema, arguments)
