@@ -54,6 +54,7 @@ BENCHMARKS: Mapping[str, ModuleType] = _Benchmarks(
         "mcp": "bench.mcp_calls",
         "sandbox": "bench.sandbox",
         "runs": "bench.runs",
+        "console": "bench.console",
     }
 )
 

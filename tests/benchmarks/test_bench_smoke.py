@@ -21,9 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.utils.databases import IN_CI
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 120
-SMOKED = ("middleware", "gateway", "memory", "chat", "mcp", "sandbox", "runs")
+SMOKED = ("middleware", "gateway", "memory", "chat", "mcp", "sandbox", "runs", "console")
 
 
 def _environment() -> dict[str, str]:
@@ -44,6 +46,10 @@ def _environment() -> dict[str, str]:
 def test_the_benchmark_runs_clean_at_smoke_size(name: str) -> None:
     if name == "sandbox" and shutil.which("bwrap", path="/usr/bin:/bin") is None:
         pytest.skip("bubblewrap is not installed")
+    if name == "console" and shutil.which("chromium") is None:
+        if IN_CI:
+            pytest.fail("Chromium is required under CI")
+        pytest.skip("Chromium is not installed")
     done = subprocess.run(
         [sys.executable, "-m", "bench", name],
         cwd=REPO_ROOT,
