@@ -31,6 +31,19 @@ function listen(topics, onEvent, onOpen, onDrop) {
   return () => source.close();
 }
 
+/** What the events said last about each task, orchestration and sandbox, numbered as heard:
+ *  an answer to a read sent before an event must not undo what the event said. */
+class Heard {
+  constructor() { this.count = 0; this.last = new Map(); }
+  note(id, change) { this.last.set(id, { n: ++this.count, change }); }
+  mark() { return this.count; }
+  /** `item` with what was heard of it after `mark` laid over it. */
+  over(item, mark) {
+    const last = this.last.get(item.id);
+    return last && last.n > mark ? { ...item, ...last.change } : item;
+  }
+}
+
 const path = (...parts) => "/" + parts.map(encodeURIComponent).join("/");
 const badge = (status, label) => h("span", { class: `badge ${status}` }, label || status);
 const seconds = (value) => (value === null || value === undefined ? "" : `${Number(value).toFixed(value < 10 ? 2 : 0)} s`);
@@ -49,11 +62,12 @@ function meter(value, label) {
 export async function mount(root, ctx) {
   stylesheet("runs");
   const me = ctx.user.user.id;
+  const heard = new Heard();
   const s = {
     tab: TABS.some((t) => t.id === ctx.params[0]) ? ctx.params[0] : "tasks",
     tasks: new Map(), taskOrder: [], taskTotal: 0, task: null,
     orchestrations: new Map(), orchestration: null,
-    sandboxes: new Map(), sandboxReads: 0, templates: [],
+    sandboxes: new Map(), sandboxReads: 0, taskReads: 0, orchestrationReads: 0, templates: [],
     terminal: null, // {sandbox id, session id}
     live: false, opened: false,
   };
@@ -94,7 +108,8 @@ export async function mount(root, ctx) {
   const agentPicker = h("select", { id: "task-agent" });
   const priorityPicker = h("select", { id: "task-priority" },
     PRIORITIES.map((p) => h("option", { value: p, selected: p === "medium" }, p)));
-  const startButton = h("button", { type: "submit", class: "primary", id: "task-start" }, "Start task");
+  // enabled once the agents are known: a task is never sent without one
+  const startButton = h("button", { type: "submit", class: "primary", id: "task-start", disabled: true }, "Start task");
   const taskForm = h("form", { class: "card fields runs-new", "aria-label": "Start a task" },
     h("label", { for: "task-prompt" }, "New task"), prompt,
     h("div", { class: "runs-row" },
@@ -139,9 +154,9 @@ export async function mount(root, ctx) {
     moreTasks.hidden = s.taskOrder.length >= s.taskTotal;
   }
 
-  function keepTask(task, first = false) {
+  function keepTask(task, first = false, mark = heard.mark()) {
     const known = s.tasks.get(task.id);
-    s.tasks.set(task.id, { ...known, ...task });
+    s.tasks.set(task.id, heard.over({ ...known, ...task }, mark));
     if (!known) {
       if (first) s.taskOrder.unshift(task.id);
       else s.taskOrder.push(task.id);
@@ -157,9 +172,10 @@ export async function mount(root, ctx) {
   }
 
   async function loadTasks(reset = true) {
+    const mark = heard.mark();
     const page = await api("/tasks", { query: { limit: PAGE, offset: reset ? 0 : s.taskOrder.length } });
     if (reset) { s.tasks.clear(); s.taskOrder = []; }
-    for (const task of page.tasks) keepTask(task);
+    for (const task of page.tasks) keepTask(task, false, mark);
     s.taskTotal = page.total;
     drawTasks();
   }
@@ -171,10 +187,11 @@ export async function mount(root, ctx) {
     const text = prompt.value.trim();
     if (!text) { prompt.focus(); return; }
     startButton.disabled = true;
+    const mark = heard.mark();
     try {
       const task = await api("/tasks", { method: "POST", body: { prompt: text, agent: agentPicker.value, priority: priorityPicker.value } });
       prompt.value = "";
-      keepTask(task, true);
+      keepTask(task, true, mark);
       paintTask(task.id);
       toast(`Task “${task.title}” started.`);
     } catch (error) {
@@ -186,9 +203,10 @@ export async function mount(root, ctx) {
 
   async function stopTask(id, button) {
     button.disabled = true;
+    const mark = heard.mark();
     try {
       const task = await api(path("tasks", id, "stop"), { method: "POST" });
-      keepTask(task);
+      keepTask(task, false, mark);
       paintTask(id);
       if (s.task === id) await openTask(id);
     } catch (error) {
@@ -199,8 +217,9 @@ export async function mount(root, ctx) {
 
   async function restartTask(id, button) {
     button.disabled = true;
+    const mark = heard.mark();
     try {
-      keepTask(await api(path("tasks", id, "start"), { method: "POST" }));
+      keepTask(await api(path("tasks", id, "start"), { method: "POST" }), false, mark);
       paintTask(id);
       if (s.task === id) await openTask(id);
     } catch (error) {
@@ -241,6 +260,8 @@ export async function mount(root, ctx) {
   }
 
   async function openTask(id) {
+    const reading = ++s.taskReads; // only the latest read is drawn
+    const mark = heard.mark();
     s.task = id;
     taskDetail.hidden = false;
     select("tasks", id);
@@ -248,9 +269,9 @@ export async function mount(root, ctx) {
       item.setAttribute("aria-current", String(item.dataset.id === id));
     }
     try {
-      const task = await api(path("tasks", id));
-      if (s.task !== id) return;
-      keepTask(task);
+      const task = heard.over(await api(path("tasks", id)), mark);
+      if (s.task !== id || reading !== s.taskReads) return;
+      keepTask(task, false, mark);
       drawTaskDetail(task);
     } catch (error) {
       if (s.task === id) clear(taskDetail, errorBox(error));
@@ -268,7 +289,9 @@ export async function mount(root, ctx) {
     if (payload.user_id !== me) return; // an admin hears the tenant's; this page shows the caller's
     const known = s.tasks.get(payload.task_id);
     const changed = !known || known.status !== payload.status;
-    keepTask({ id: payload.task_id, title: payload.title, status: payload.status, progress: payload.progress, error: payload.error, updated_at: payload.updated_at, ...(known ? {} : { created_at: payload.updated_at }) }, true);
+    const change = { status: payload.status, progress: payload.progress, error: payload.error, updated_at: payload.updated_at };
+    heard.note(payload.task_id, change);
+    keepTask({ id: payload.task_id, title: payload.title, ...change, ...(known ? {} : { created_at: payload.updated_at }) }, true);
     paintTask(payload.task_id);
     if (s.task === payload.task_id) {
       if (changed) openTask(payload.task_id);
@@ -302,14 +325,16 @@ export async function mount(root, ctx) {
   }
 
   function drawOrchDetail(o) {
+    const running = o.status === "pending" || o.status === "running";
     clear(orchDetail,
       h("div", { class: "runs-detail-head" },
-        h("h2", {}, `Orchestration ${o.id}`),
+        h("h2", {}, o.steps.map((step) => step.name).join(" → ") || "Orchestration"),
         h("button", { type: "button", class: "ghost", "aria-label": "Close the orchestration's details", onclick: () => { s.orchestration = null; orchDetail.hidden = true; select("orchestrations"); drawOrchestrations(); } }, "×")),
       h("div", { class: "runs-detail-status" }, badge(o.status), meter(o.progress, "Orchestration progress")),
       o.error ? h("p", { class: "error" }, o.error) : null,
-      o.estimated_time_remaining !== null && o.estimated_time_remaining !== undefined ? h("p", { class: "runs-meta" }, `About ${seconds(o.estimated_time_remaining)} left`) : null,
-      h("ol", { class: "runs-steps", id: "orchestration-steps" }, o.steps.map((step) => h("li", { dataset: { number: String(step.number) } },
+      h("p", { class: "runs-meta" }, `${o.id}${o.parallel ? " · steps in parallel" : ""} · ${when(o.created_at)}`),
+      running && typeof o.estimated_time_remaining === "number" ? h("p", { class: "runs-meta" }, `About ${seconds(o.estimated_time_remaining)} left`) : null,
+      h("ol", { class: "runs-steps numbered", id: "orchestration-steps" }, o.steps.map((step) => h("li", { dataset: { number: String(step.number) } },
         h("div", { class: "runs-step-head" }, badge(step.status), h("span", { class: "runs-name" }, `${step.number}. ${step.name}`),
           h("span", { class: "runs-meta" }, seconds(step.duration_s))),
         meter(step.progress, `Progress of step ${step.number}`),
@@ -318,12 +343,16 @@ export async function mount(root, ctx) {
   }
 
   async function openOrchestration(id) {
+    const reading = ++s.orchestrationReads;
+    const mark = heard.mark();
     s.orchestration = id;
     orchDetail.hidden = false;
     select("orchestrations", id);
     try {
-      const o = await api(path("orchestrations", id));
-      if (s.orchestration !== id) return;
+      const read = await api(path("orchestrations", id));
+      if (s.orchestration !== id || reading !== s.orchestrationReads) return;
+      const o = heard.over(read, mark);
+      if (o !== read) o.steps = o.steps.map((step) => ({ ...step, result: read.steps.find((r) => r.number === step.number)?.result }));
       s.orchestrations.set(id, o);
       drawOrchestrations();
       drawOrchDetail(o);
@@ -333,15 +362,18 @@ export async function mount(root, ctx) {
   }
 
   async function loadOrchestrations() {
+    const mark = heard.mark();
     const page = await api("/orchestrations", { query: { limit: PAGE } });
-    s.orchestrations = new Map(page.orchestrations.map((o) => [o.id, o]));
+    s.orchestrations = new Map(page.orchestrations.map((o) => [o.id, heard.over(o, mark)]));
     drawOrchestrations();
   }
 
   function onOrchestration(payload) {
     if (payload.user_id !== me) return;
     const known = s.orchestrations.get(payload.orchestration_id);
-    const o = { ...(known || { id: payload.orchestration_id, parallel: false, created_at: payload.updated_at }), status: payload.status, progress: payload.progress, error: payload.error, steps: payload.steps.map((step) => ({ ...step, result: known?.steps.find((k) => k.number === step.number)?.result })) };
+    const change = { status: payload.status, progress: payload.progress, error: payload.error, steps: payload.steps };
+    heard.note(payload.orchestration_id, change);
+    const o = { ...(known || { id: payload.orchestration_id, parallel: false, created_at: payload.updated_at }), ...change, steps: payload.steps.map((step) => ({ ...step, result: known?.steps.find((k) => k.number === step.number)?.result })) };
     s.orchestrations.set(o.id, o);
     drawOrchestrations();
     // a step that ended has a result to show: read it again; otherwise draw what came
@@ -355,7 +387,7 @@ export async function mount(root, ctx) {
   // -- sandboxes ------------------------------------------------------------------------------
   const sandboxName = h("input", { id: "sandbox-name", required: true, maxlength: "100", autocomplete: "off", placeholder: "my-workspace" });
   const templatePicker = h("select", { id: "sandbox-template" });
-  const createButton = h("button", { type: "submit", class: "primary", id: "sandbox-create" }, "Create");
+  const createButton = h("button", { type: "submit", class: "primary", id: "sandbox-create", disabled: true }, "Create");
   const sandboxForm = h("form", { class: "card runs-new", "aria-label": "Create a sandbox" },
     h("div", { class: "runs-row" },
       h("label", { for: "sandbox-name" }, "Name"), sandboxName,
@@ -363,10 +395,10 @@ export async function mount(root, ctx) {
   const sandboxList = h("ul", { class: "runs-list", id: "sandboxes", "aria-label": "Sandboxes" });
   const terminalTitle = h("h2", {}, "Terminal");
   const output = h("pre", { class: "runs-terminal-output", id: "terminal-output", tabindex: "0", role: "log", "aria-live": "polite", "aria-label": "Terminal output" });
-  const commandInput = h("input", { id: "terminal-input", autocomplete: "off", spellcheck: "false", autocapitalize: "off", placeholder: "Type a command and press Enter" });
+  const commandInput = h("input", { id: "terminal-input", "aria-label": "Command", autocomplete: "off", spellcheck: "false", autocapitalize: "off", placeholder: "Type a command and press Enter" });
   const sendButton = h("button", { type: "submit", class: "primary" }, "Run");
   const terminalForm = h("form", { class: "runs-terminal-input" },
-    h("label", { for: "terminal-input" }, "$"), commandInput, sendButton);
+    h("label", { for: "terminal-input", "aria-hidden": "true" }, "$"), commandInput, sendButton);
   const terminal = h("section", { class: "card runs-terminal", id: "terminal", "aria-label": "Terminal", hidden: true },
     h("div", { class: "runs-detail-head" }, terminalTitle,
       h("button", { type: "button", class: "ghost", "aria-label": "Close the terminal", onclick: () => closeTerminal() }, "×")),
@@ -404,11 +436,15 @@ export async function mount(root, ctx) {
     clear(sandboxList, all.length ? all.map(sandboxItem) : h("li", { class: "empty" }, "No sandboxes yet. Create one above."));
   }
 
+  let creating = 0; // creations awaiting their answer: their events need no list read
+
   async function loadSandboxes() {
     const generation = ++s.sandboxReads; // answers that come back out of order are not drawn
+    const mark = heard.mark();
     const page = await api("/sandboxes");
     if (generation !== s.sandboxReads) return;
-    s.sandboxes = new Map(page.sandboxes.map((b) => [b.id, b]));
+    s.sandboxes = new Map(page.sandboxes.map((b) => heard.over(b, mark))
+      .filter((b) => b.status !== "terminated" || !b.deleted).map((b) => [b.id, b]));
     drawSandboxes();
   }
 
@@ -417,27 +453,28 @@ export async function mount(root, ctx) {
     const name = sandboxName.value.trim();
     if (!name) { sandboxName.focus(); return; }
     createButton.disabled = true;
+    const mark = heard.mark();
+    creating += 1;
     try {
-      const box = await api("/sandboxes", { method: "POST", body: { name, template: templatePicker.value } });
-      // its status events may have come first: keep whichever is further along
-      if (!s.sandboxes.has(box.id)) s.sandboxes.set(box.id, box);
-      else s.sandboxes.set(box.id, { ...box, ...pick(s.sandboxes.get(box.id)) });
+      // its status events may have come before the answer: what they said stands
+      const box = heard.over(await api("/sandboxes", { method: "POST", body: { name, template: templatePicker.value } }), mark);
+      if (!box.deleted) s.sandboxes.set(box.id, box);
       sandboxName.value = "";
       drawSandboxes();
     } catch (error) {
       toast(sentence(error), "error");
     } finally {
+      creating -= 1;
       createButton.disabled = false;
     }
   });
 
-  const pick = (box) => ({ status: box.status, progress: box.progress, current_step: box.current_step });
-
   async function sandboxAction(id, action, button) {
     button.disabled = true;
+    const mark = heard.mark();
     try {
-      const box = await api(path("sandboxes", id, action), { method: "POST" });
-      s.sandboxes.set(id, box);
+      const box = heard.over(await api(path("sandboxes", id, action), { method: "POST" }), mark);
+      if (!box.deleted) s.sandboxes.set(id, box);
       drawSandboxes();
     } catch (error) {
       button.disabled = false;
@@ -465,13 +502,17 @@ export async function mount(root, ctx) {
 
   function onSandbox(payload) {
     if (payload.user_id !== me) return;
+    // a sandbox is terminated when deleted (or reclaimed): either way it leaves the list
+    const change = { status: payload.status, progress: payload.progress, current_step: payload.current_step, deleted: payload.status === "terminated" };
+    heard.note(payload.sandbox_id, change);
     const known = s.sandboxes.get(payload.sandbox_id);
     if (!known) {
-      if (payload.status !== "terminated") loadSandboxes().catch(() => {}); // made elsewhere
+      // made elsewhere, or its creation's answer is still on the way (it reads what was heard)
+      if (!change.deleted && !creating) loadSandboxes().catch(() => {});
       return;
     }
-    if (payload.status === "terminated") s.sandboxes.delete(payload.sandbox_id);
-    else s.sandboxes.set(known.id, { ...known, status: payload.status, progress: payload.progress, current_step: payload.current_step });
+    if (change.deleted) s.sandboxes.delete(payload.sandbox_id);
+    else s.sandboxes.set(known.id, { ...known, ...change });
     drawSandboxes();
     if (s.terminal?.sandbox === payload.sandbox_id) readyTerminal();
   }
@@ -589,12 +630,14 @@ export async function mount(root, ctx) {
   } else {
     clear(agentPicker, h("option", { value: "gary" }, "gary"));
   }
+  startButton.disabled = false;
   if (templates.status === "fulfilled") {
     s.templates = templates.value.templates;
     clear(templatePicker, s.templates.map((t) => h("option", { value: t.name, selected: t.name === templates.value.default }, t.title)));
   } else {
     clear(templatePicker, h("option", { value: "workspace" }, "Development workspace (shell)"));
   }
+  createButton.disabled = false;
   const loads = await Promise.allSettled([loadTasks(), loadOrchestrations(), loadSandboxes()]);
   [[taskList, loads[0]], [orchList, loads[1]], [sandboxList, loads[2]]].forEach(([list, result]) => {
     if (result.status === "rejected") clear(list, h("li", {}, errorBox(result.reason)));
