@@ -44,6 +44,35 @@ class Heard {
   }
 }
 
+/** Redraw inside `container` keeping the keyboard's place: events redraw rows while someone
+ *  tabs through them, and the same control of the same row gets the focus back. */
+function keepingFocus(container, redraw) {
+  const active = document.activeElement;
+  const inside = active && active !== container && container.contains(active);
+  const row = inside ? active.closest("li[data-id]") : null;
+  const key = inside ? active.dataset.action || active.getAttribute("aria-label") : null;
+  redraw();
+  if (!inside) return;
+  const scope = row ? container.querySelector(`li[data-id="${CSS.escape(row.dataset.id)}"]`) : container;
+  if (!scope) return;
+  const controls = [...scope.querySelectorAll("button")];
+  (controls.find((b) => (b.dataset.action || b.getAttribute("aria-label")) === key) || controls[0])?.focus();
+}
+
+/** The keys of the folded parts a reader opened: a redraw leaves them open. */
+function openedDetails(container) {
+  return new Set([...container.querySelectorAll("details[open][data-key]")].map((d) => d.dataset.key));
+}
+
+/** A row's button while its request is on the way: marked busy rather than disabled, since
+ *  a disabled button drops the keyboard's focus. False when it was busy already. */
+function busy(button, on = true) {
+  if (on && button.getAttribute("aria-disabled") === "true") return false;
+  if (on) button.setAttribute("aria-disabled", "true");
+  else button.removeAttribute("aria-disabled");
+  return true;
+}
+
 const path = (...parts) => "/" + parts.map(encodeURIComponent).join("/");
 const badge = (status, label) => h("span", { class: `badge ${status}` }, label || status);
 const seconds = (value) => (value === null || value === undefined ? "" : `${Number(value).toFixed(value < 10 ? 2 : 0)} s`);
@@ -146,11 +175,9 @@ export async function mount(root, ctx) {
   }
 
   function drawTasks() {
-    if (!s.taskOrder.length) {
-      clear(taskList, h("li", { class: "empty" }, "No tasks yet. Start one above."));
-    } else {
-      clear(taskList, s.taskOrder.map((id) => taskItem(s.tasks.get(id))));
-    }
+    keepingFocus(taskList, () => clear(taskList, s.taskOrder.length
+      ? s.taskOrder.map((id) => taskItem(s.tasks.get(id)))
+      : h("li", { class: "empty" }, "No tasks yet. Start one above.")));
     moreTasks.hidden = s.taskOrder.length >= s.taskTotal;
   }
 
@@ -167,7 +194,7 @@ export async function mount(root, ctx) {
   function paintTask(id) {
     const task = s.tasks.get(id);
     const item = taskList.querySelector(`li[data-id="${CSS.escape(id)}"]`);
-    if (item) item.replaceWith(taskItem(task));
+    if (item) keepingFocus(taskList, () => item.replaceWith(taskItem(task)));
     else drawTasks();
   }
 
@@ -198,11 +225,12 @@ export async function mount(root, ctx) {
       toast(sentence(error), "error");
     } finally {
       startButton.disabled = false;
+      prompt.focus(); // the button lost the focus while disabled: ready for the next task
     }
   });
 
   async function stopTask(id, button) {
-    button.disabled = true;
+    if (!busy(button)) return;
     const mark = heard.mark();
     try {
       const task = await api(path("tasks", id, "stop"), { method: "POST" });
@@ -210,20 +238,20 @@ export async function mount(root, ctx) {
       paintTask(id);
       if (s.task === id) await openTask(id);
     } catch (error) {
-      button.disabled = false;
+      busy(button, false);
       toast(sentence(error), "error");
     }
   }
 
   async function restartTask(id, button) {
-    button.disabled = true;
+    if (!busy(button)) return;
     const mark = heard.mark();
     try {
       keepTask(await api(path("tasks", id, "start"), { method: "POST" }), false, mark);
       paintTask(id);
       if (s.task === id) await openTask(id);
     } catch (error) {
-      button.disabled = false;
+      busy(button, false);
       toast(sentence(error), "error");
     }
   }
@@ -236,7 +264,9 @@ export async function mount(root, ctx) {
         h("span", { class: "runs-meta" }, seconds(step.duration_s)),
         step.detail ? h("p", { class: "runs-meta" }, step.detail) : null)))
       : h("p", { class: "hint" }, "No steps logged yet.");
-    const tools = task.tool_calls.map((call) => h("details", { class: call.is_error ? "failed" : "" },
+    const unfolded = task.id === taskDetail.dataset.id ? openedDetails(taskDetail) : new Set();
+    taskDetail.dataset.id = task.id;
+    const tools = task.tool_calls.map((call, index) => h("details", { class: call.is_error ? "failed" : "", open: unfolded.has(`tool-${index}`), dataset: { key: `tool-${index}` } },
       h("summary", {}, `Tool ${call.name}${call.is_error ? " failed" : ""}`),
       h("pre", {}, JSON.stringify(call.arguments, null, 2)),
       call.output !== null ? h("pre", {}, call.output) : null));
@@ -272,7 +302,7 @@ export async function mount(root, ctx) {
       const task = heard.over(await api(path("tasks", id)), mark);
       if (s.task !== id || reading !== s.taskReads) return;
       keepTask(task, false, mark);
-      drawTaskDetail(task);
+      keepingFocus(taskDetail, () => drawTaskDetail(task));
     } catch (error) {
       if (s.task === id) clear(taskDetail, errorBox(error));
     }
@@ -321,11 +351,13 @@ export async function mount(root, ctx) {
 
   function drawOrchestrations() {
     const all = [...s.orchestrations.values()].sort((a, b) => (b.created_at || "").localeCompare(a.created_at || ""));
-    clear(orchList, all.length ? all.map(orchItem) : h("li", { class: "empty" }, "No orchestrations yet."));
+    keepingFocus(orchList, () => clear(orchList, all.length ? all.map(orchItem) : h("li", { class: "empty" }, "No orchestrations yet.")));
   }
 
   function drawOrchDetail(o) {
     const running = o.status === "pending" || o.status === "running";
+    const unfolded = o.id === orchDetail.dataset.id ? openedDetails(orchDetail) : new Set();
+    orchDetail.dataset.id = o.id;
     clear(orchDetail,
       h("div", { class: "runs-detail-head" },
         h("h2", {}, o.steps.map((step) => step.name).join(" → ") || "Orchestration"),
@@ -339,7 +371,7 @@ export async function mount(root, ctx) {
           h("span", { class: "runs-meta" }, seconds(step.duration_s))),
         meter(step.progress, `Progress of step ${step.number}`),
         step.error ? h("p", { class: "error" }, step.error) : null,
-        step.result !== null && step.result !== undefined ? h("details", {}, h("summary", {}, "Result"), h("pre", {}, JSON.stringify(step.result, null, 2))) : null))));
+        step.result !== null && step.result !== undefined ? h("details", { open: unfolded.has(`result-${step.number}`), dataset: { key: `result-${step.number}` } }, h("summary", {}, "Result"), h("pre", {}, JSON.stringify(step.result, null, 2))) : null))));
   }
 
   async function openOrchestration(id) {
@@ -355,7 +387,7 @@ export async function mount(root, ctx) {
       if (o !== read) o.steps = o.steps.map((step) => ({ ...step, result: read.steps.find((r) => r.number === step.number)?.result }));
       s.orchestrations.set(id, o);
       drawOrchestrations();
-      drawOrchDetail(o);
+      keepingFocus(orchDetail, () => drawOrchDetail(o));
     } catch (error) {
       if (s.orchestration === id) clear(orchDetail, errorBox(error));
     }
@@ -380,7 +412,7 @@ export async function mount(root, ctx) {
     if (s.orchestration === o.id) {
       const ended = payload.changed_step !== null && ["completed", "failed"].includes(payload.steps.find((step) => step.number === payload.changed_step)?.status);
       if (ended || payload.changed_step === null) openOrchestration(o.id);
-      else drawOrchDetail({ ...o, estimated_time_remaining: payload.estimated_time_remaining });
+      else keepingFocus(orchDetail, () => drawOrchDetail({ ...o, estimated_time_remaining: payload.estimated_time_remaining }));
     }
   }
 
@@ -433,7 +465,7 @@ export async function mount(root, ctx) {
 
   function drawSandboxes() {
     const all = [...s.sandboxes.values()].sort((a, b) => (b.created_at || "").localeCompare(a.created_at || ""));
-    clear(sandboxList, all.length ? all.map(sandboxItem) : h("li", { class: "empty" }, "No sandboxes yet. Create one above."));
+    keepingFocus(sandboxList, () => clear(sandboxList, all.length ? all.map(sandboxItem) : h("li", { class: "empty" }, "No sandboxes yet. Create one above.")));
   }
 
   let creating = 0; // creations awaiting their answer: their events need no list read
@@ -466,18 +498,19 @@ export async function mount(root, ctx) {
     } finally {
       creating -= 1;
       createButton.disabled = false;
+      sandboxName.focus();
     }
   });
 
   async function sandboxAction(id, action, button) {
-    button.disabled = true;
+    if (!busy(button)) return;
     const mark = heard.mark();
     try {
       const box = heard.over(await api(path("sandboxes", id, action), { method: "POST" }), mark);
       if (!box.deleted) s.sandboxes.set(id, box);
       drawSandboxes();
     } catch (error) {
-      button.disabled = false;
+      busy(button, false);
       toast(sentence(error), "error");
     }
   }
