@@ -444,7 +444,7 @@ export async function mount(root, ctx) {
   clear(panels.sandboxes, sandboxForm, h("div", { class: "runs-split" }, h("div", { class: "runs-column" }, sandboxList), terminal), confirmDialog);
 
   function sandboxItem(box) {
-    const busy = box.status === "starting" || box.status === "stopping";
+    const moving = box.status === "starting" || box.status === "stopping";
     const actions = [];
     if (box.terminal && box.status === "running") {
       actions.push(h("button", { type: "button", class: "primary", dataset: { action: "terminal" }, "aria-label": `Open a terminal in ${box.name}`, onclick: () => openTerminal(box.id) }, "Terminal"));
@@ -457,8 +457,8 @@ export async function mount(root, ctx) {
         h("span", { class: "runs-name" }, box.name),
         h("span", { class: "runs-meta" }, [box.template, box.kind === "sandbox" ? "allowed commands only" : "shell", when(box.created_at)].filter(Boolean).join(" · "))),
       badge(box.status),
-      busy ? meter(box.progress, `${box.current_step || box.status} ${box.name}`) : null,
-      busy && box.current_step ? h("span", { class: "runs-meta" }, box.current_step) : null,
+      moving ? meter(box.progress, `${box.current_step || box.status} ${box.name}`) : null,
+      moving && box.current_step ? h("span", { class: "runs-meta" }, box.current_step) : null,
       box.error ? h("p", { class: "error runs-error" }, box.error) : null,
       h("div", { class: "runs-actions" }, actions));
   }
@@ -546,6 +546,15 @@ export async function mount(root, ctx) {
     }
     if (change.deleted) s.sandboxes.delete(payload.sandbox_id);
     else s.sandboxes.set(known.id, { ...known, ...change });
+    if (known.status === "starting" && payload.status === "stopped") {
+      // a start that failed: its reason is on the sandbox, not in the event
+      const mark = heard.mark();
+      api(path("sandboxes", known.id)).then((box) => {
+        if (!s.sandboxes.has(box.id)) return;
+        s.sandboxes.set(box.id, heard.over(box, mark));
+        drawSandboxes();
+      }).catch(() => {});
+    }
     drawSandboxes();
     if (s.terminal?.sandbox === payload.sandbox_id) readyTerminal();
   }
