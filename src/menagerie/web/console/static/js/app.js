@@ -123,12 +123,16 @@ function signInForm(problem) {
 }
 
 async function signOut() {
+  // the page lets go of what it holds (a terminal, a stream) while it is still signed in
+  if (state.unmount) {
+    try { state.unmount(); } catch (error) { console.error(error); }
+  }
+  state.unmount = null;
+  state.generation++;
   try {
     await api("/session", { method: "DELETE" });
   } finally {
     configure({ token: null });
-    if (state.unmount) state.unmount();
-    state.unmount = null;
     signInForm();
   }
 }
