@@ -41,9 +41,7 @@ async def test_sign_in_chat_streams_and_history_survives_a_reload(
     assert "/chat/sess_" in page.url
 
     await page.reload()
-    await expect(page.locator("li.message.user")).to_have_text(
-        re.compile("Tell me about otters")
-    )
+    await expect(page.locator("li.message.user")).to_have_text(re.compile("Tell me about otters"))
     await expect(page.locator("li.message.agent")).to_contain_text("offline model")
     await expect(page.locator("#sessions li")).to_have_count(1)
     await expect(page.locator("#sessions li")).to_contain_text("Tell me about otters")
