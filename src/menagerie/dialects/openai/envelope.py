@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from menagerie.core import errors as E
-from menagerie.core.llm.errors import ProviderRejected
+from menagerie.core.llm.errors import ProviderRateLimited, ProviderRejected
 from menagerie.dialects.openai.schemas import ErrorBody, ErrorDetail
 from menagerie.http.errors import ErrorEnvelope
 
@@ -31,6 +31,8 @@ class OpenAIEnvelope(ErrorEnvelope):
         E.Unauthorized: "invalid_api_key",
         E.QuotaExceeded: "insufficient_quota",
         E.RateLimited: "rate_limit_exceeded",
+        # the upstream provider rate limiting us: the caller waits as for our own limit
+        ProviderRateLimited: "rate_limit_exceeded",
     }
     # a model is what an OpenAI client names: an unknown agent is an unknown model
     reasons = {"MODEL_NOT_FOUND": "model_not_found", "AGENT_NOT_FOUND": "model_not_found"}
@@ -52,7 +54,7 @@ class OpenAIEnvelope(ErrorEnvelope):
     def error_type(self, error: E.MenagerieError, status: int) -> str:
         if isinstance(error, E.QuotaExceeded):
             return "insufficient_quota"
-        if isinstance(error, E.RateLimited):
+        if isinstance(error, E.RateLimited | ProviderRateLimited):
             return "requests"
         if status >= 500 and not isinstance(error, ProviderRejected):
             return "server_error"
