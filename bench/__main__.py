@@ -55,6 +55,7 @@ BENCHMARKS: Mapping[str, ModuleType] = _Benchmarks(
         "sandbox": "bench.sandbox",
         "runs": "bench.runs",
         "console": "bench.console",
+        "soak": "bench.soak",
     }
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -276,7 +277,9 @@ class HealthService:
     async def check_filesystem(self) -> ComponentHealth:
         def probe() -> None:
             self._data_dir.mkdir(parents=True, exist_ok=True)
-            path = self._data_dir / f".health-{os.getpid()}"
+            # a name of its own per check: concurrent checks (a balancer and a page polling at
+            # once) removed each other's probe, and the server answered unhealthy
+            path = self._data_dir / f".health-{os.getpid()}-{uuid.uuid4().hex}"
             path.write_bytes(b"ok")
             path.unlink()
 
