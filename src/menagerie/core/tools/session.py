@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 from collections.abc import AsyncIterator, Callable
@@ -19,7 +20,6 @@ from time import monotonic
 from typing import Any, Literal
 
 import anyio
-import httpx2
 import mcp.types as mcp_types
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
@@ -35,6 +35,7 @@ from menagerie.core.tools.local_server import local_http_server
 from menagerie.core.tools.models import LaunchPlan, ServerMetrics, ToolInfo, ToolResult
 from menagerie.core.tools.sandboxing import Isolation, SandboxedCommand
 from menagerie.core.tools.stderr import StderrTail
+from menagerie.core.tools.urlguard import guarded_http_client
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +68,14 @@ class McpSession:
         health_interval_s: float = 30.0,
         on_change: StateListener | None = None,
         sandboxed: SandboxedCommand | None = None,
+        allow_private_urls: bool = False,
     ) -> None:
         self.name = name
         self.plan = plan  # how the server itself starts (what exports show)
         self.sandboxed = sandboxed  # what starts instead: the sandbox around the plan
         self._redactor = redactor
+        # a remote URL is checked again at each connection (DNS rebinding: urlguard.py)
+        self.allow_private_urls = allow_private_urls
         self.connect_timeout_s = connect_timeout_s
         self.health_interval_s = health_interval_s
         self._on_change = on_change
@@ -266,14 +270,19 @@ class McpSession:
     @contextlib.asynccontextmanager
     async def _http_client(self, plan: LaunchPlan) -> AsyncIterator[Client]:
         assert plan.url is not None
+        # each connection to an address checked then (a server we started is on loopback)
+        factory = functools.partial(
+            guarded_http_client, allow_private=self.allow_private_urls or plan.local_http
+        )
         if plan.transport == "sse":  # the deprecated HTTP+SSE transport, still widely served
-            transport = sse_client(plan.url, headers=plan.headers, timeout=30.0)
+            transport = sse_client(
+                plan.url, headers=plan.headers, timeout=30.0, httpx_client_factory=factory
+            )
             async with Client(transport, message_handler=self._notified) as client:
                 yield client
             return
-        timeout = httpx2.Timeout(30.0, read=300.0)
         async with (
-            httpx2.AsyncClient(headers=plan.headers, timeout=timeout) as http,
+            factory(headers=plan.headers) as http,  # 30 s, and 300 s to read a stream
             Client(
                 streamable_http_client(plan.url, http_client=http),
                 message_handler=self._notified,

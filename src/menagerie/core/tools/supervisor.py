@@ -118,6 +118,7 @@ class Supervisor:
             health_interval_s=self._settings.health_interval_s,
             on_change=lambda s: self._changed(tenant_id, installation_id, s),
             sandboxed=sandboxed,
+            allow_private_urls=self._settings.allow_private_urls,
         )
         session.secrets = secrets
         session.call_timeout_s = call_timeout_s
