@@ -10,7 +10,8 @@ from menagerie.core.events.redis import RedisEventBus
 
 
 def create_event_bus(redis_url: str | None) -> EventBus:
-    return RedisEventBus(redis_url) if redis_url else InProcessEventBus()
+    # the server's bus: a Redis outage must not fail the requests whose events it carries
+    return RedisEventBus(redis_url, fail_open=True) if redis_url else InProcessEventBus()
 
 
 __all__ = [

@@ -2,6 +2,10 @@
 
 Every replica publishes to Redis and listens on one pattern subscription; local subscribers
 are then served from memory, so a thousand socket.io clients cost one Redis connection.
+
+Events are notifications, the database is the record: the server's bus (`fail_open`) does not
+fail a request because Redis is away. While it is, a publish warns once and reaches this
+replica's own subscribers only; the listener resubscribes as soon as Redis answers again.
 """
 
 from __future__ import annotations
@@ -26,8 +30,12 @@ CHANNEL_PREFIX = "menagerie:events:"
 class RedisEventBus(EventBus):
     name = "redis"
 
-    def __init__(self, url: str, *, reconnect_delay: float = 1.0) -> None:
+    def __init__(self, url: str, *, reconnect_delay: float = 1.0, fail_open: bool = False) -> None:
+        """`fail_open`: a publish while Redis is away reaches this process's subscribers and
+        returns, instead of raising `Unavailable`."""
         self._url = url
+        self._fail_open = fail_open
+        self._unreachable = False  # a publish failed and none has succeeded since
         self._client: aioredis.Redis | None = None
         self._subscriptions: list[Subscription] = []
         self._listener: asyncio.Task[None] | None = None
@@ -60,11 +68,15 @@ class RedisEventBus(EventBus):
 
     async def _listen(self) -> None:
         assert self._client is not None
+        lost = False
         while True:
             pubsub = self._client.pubsub()
             try:
                 await pubsub.psubscribe(CHANNEL_PREFIX + "*")
                 self._ready.set()
+                if lost:
+                    log.warning("event bus: subscribed to Redis again")
+                    lost = False
                 async for message in pubsub.listen():
                     if message.get("type") != "pmessage":
                         continue
@@ -75,7 +87,10 @@ class RedisEventBus(EventBus):
                 raise
             except (RedisError, OSError) as exc:
                 self._ready.clear()
-                log.warning("event bus lost Redis (%s); reconnecting", type(exc).__name__)
+                # once per outage, not once per retry
+                level = logging.DEBUG if lost else logging.WARNING
+                log.log(level, "event bus lost Redis (%s); reconnecting", type(exc).__name__)
+                lost = True
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
                 await asyncio.sleep(self._reconnect_delay)
@@ -94,6 +109,10 @@ class RedisEventBus(EventBus):
             body.get("published_at", ""),
             published_ts if isinstance(published_ts, int | float) else time.time(),
         )
+        self._deliver(event)
+
+    def _deliver(self, event: Event) -> None:
+        topic = event.topic
         for subscription in list(self._subscriptions):
             if subscription.matches(topic):
                 subscription.deliver(event)
@@ -111,7 +130,20 @@ class RedisEventBus(EventBus):
         try:
             await client.publish(CHANNEL_PREFIX + topic, message)
         except (RedisError, OSError) as exc:
-            raise Unavailable("event bus unavailable", service="event_bus") from exc
+            if not self._fail_open:
+                raise Unavailable("event bus unavailable", service="event_bus") from exc
+            if not self._unreachable:
+                log.warning(
+                    "event bus: Redis unreachable (%s); events reach this replica only until "
+                    "it answers again",
+                    exc,
+                )
+                self._unreachable = True
+            self._deliver(event)
+            return
+        if self._unreachable:
+            log.warning("event bus: Redis answers again; events reach every replica")
+            self._unreachable = False
 
     async def subscribe(self, *patterns: str) -> Subscription:
         subscription = self._subscription(patterns)
