@@ -42,9 +42,9 @@ def create_broker(url: str | None, *, concurrency: int, queue: str = QUEUE) -> A
         return InMemoryBroker(max_async_tasks=concurrency, propagate_exceptions=False)
     assert url is not None
     if kind == "redis":
-        from taskiq_redis import ListQueueBroker
+        from menagerie.core.runs.redis_queue import RedisQueueBroker
 
-        return ListQueueBroker(url, queue_name=queue)
+        return RedisQueueBroker(url, queue_name=queue)
     if kind == "nats":
         from taskiq_nats import PullBasedJetStreamBroker
 

@@ -1,9 +1,11 @@
 """PodPlay's socket.io events (seed 000 "WebSocket Events"): connect with `auth: {token}` or
-`?token=`, `mama_bear_message` answered by `mama_bear_response`, `typing_indicator` relayed
-to the other clients in the same chat session, `terminal_input` run in a workspace's terminal
-session whose output comes back as `terminal_output`, and `workspace_status` as workspaces
-start and stop. Served by the hub (realtime/hub.py) at the server's root, on the `/podplay`
-namespace and at `/podplay/socket.io`."""
+`?token=`, `mama_bear_message` answered by `mama_bear_response` (to the sender, and to the
+same user's other clients in that chat session, on whichever replica they are connected: a
+conversation open on a phone and a laptop shows both sides' answers), `typing_indicator`
+relayed to the other clients in the same chat session, `terminal_input` run in a workspace's
+terminal session whose output comes back as `terminal_output`, and `workspace_status` as
+workspaces start and stop. Served by the hub (realtime/hub.py) at the server's root, on the
+`/podplay` namespace and at `/podplay/socket.io`."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from menagerie.core.agents.runtime import TurnRequest
 from menagerie.core.clock import iso, utcnow
 from menagerie.core.errors import Invalid, MenagerieError, RateLimited
 from menagerie.core.events.bus import Event
+from menagerie.core.identity.models import Principal
 from menagerie.core.ops.alerts import ALERT_TOPIC
 from menagerie.core.ops.maintenance import MAINTENANCE_TOPIC
 from menagerie.core.sandboxes import workspaces
@@ -58,6 +61,13 @@ def _failure(error: MenagerieError) -> dict[str, Any]:
         "error_code": code,
         "details": {"reason": reason} if reason else {},
     }
+
+
+def chat_room(caller: Principal, session_id: str) -> str:
+    """One user's clients of one chat session, joined by a message or a typing indicator in
+    it: each hears the answers to the messages any of them sends. Keyed by the user, so that
+    naming another user's session id never lets a client hear that user's answers."""
+    return f"chat:{caller.tenant_id}:{caller.user_id}:{session_id}"
 
 
 def _rate_details(error: RateLimited) -> dict[str, Any]:
@@ -148,6 +158,7 @@ class PodPlaySurface:
         session_id = data.get("session_id") if isinstance(data.get("session_id"), str) else None
         if session_id:
             await connection.join(f"session:{caller.tenant_id}:{session_id}")
+            await connection.join(chat_room(caller, session_id))
         try:
             if self._platform.maintenance is not None:
                 await self._platform.maintenance.check(CHAT)
@@ -161,24 +172,29 @@ class PodPlaySurface:
             await connection.emit("mama_bear_response", {"success": False, **_failure(error)})
             return
         agent = self._platform.agents.catalog.get(AGENT)
-        await connection.emit(
-            "mama_bear_response",
-            {
-                "success": True,
-                "response": done.message.content,
-                "message_id": done.message.id,
-                "session_id": done.message.session_id,
-                "model_used": done.model,
-                "timestamp": iso(done.message.created_at),
-                "suggestions": agent.suggestions,
-            },
-        )
+        answer = {
+            "success": True,
+            "response": done.message.content,
+            "message_id": done.message.id,
+            "session_id": done.message.session_id,
+            "model_used": done.model,
+            "timestamp": iso(done.message.created_at),
+            "suggestions": agent.suggestions,
+        }
+        await connection.emit("mama_bear_response", answer)
+        # the session may be new: the sender hears its other clients' turns in it from now on
+        room = chat_room(caller, done.message.session_id)
+        await connection.join(room)
+        await connection.emit_room(room, "mama_bear_response", answer)  # not to the sender
 
     async def _typing_indicator(self, connection: Connection, data: Any) -> None:
         if not isinstance(data, dict) or not isinstance(data.get("session_id"), str):
             return
         principal = connection.user
         room = f"session:{principal.tenant_id}:{data['session_id']}"
+        await connection.join(
+            chat_room(principal.acting_for(data.get("user_id")), data["session_id"])
+        )
         await connection.join(room)
         await connection.emit_room(
             room,
