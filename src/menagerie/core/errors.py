@@ -8,6 +8,8 @@ reason) into that seed's status and error code; the reason itself travels in `de
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -156,3 +158,47 @@ class Internal(MenagerieError):
     """An unexpected failure; its message is safe to show, the cause is only logged."""
 
     reason = "INTERNAL_ERROR"
+
+
+# ENOSPC: no space left on the device; EDQUOT: the user's disk quota is used up
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
+
+
+def storage_full(exc: BaseException) -> Unavailable | None:
+    """The typed error for a write refused because the disk is full, else None.
+
+    Looks along `exc` and its causes for ENOSPC/EDQUOT from the OS, SQLite's `SQLITE_FULL`
+    ("database or disk is full") and PostgreSQL's `disk_full`. The kind is `Unavailable`
+    (503 in every API, with each API's own code for it), not a 507 of its own: the request
+    was valid and nothing was written, so the client may send it again once the operator has
+    freed space, which is what a 503 tells it; no API Menagerie serves lists a 507.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if _is_full(current):
+            return Unavailable(
+                "The server's disk is full: nothing was saved. Try again once space is freed.",
+                service="storage",
+                reason="STORAGE_FULL",
+            )
+        orig = getattr(current, "orig", None)  # a driver's error wrapped by SQLAlchemy
+        pending += [current.__cause__, current.__context__]
+        if isinstance(orig, BaseException):
+            pending.append(orig)
+    return None
+
+
+def _is_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS:
+        return True
+    if isinstance(exc, sqlite3.Error):
+        return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or (
+            "database or disk is full" in str(exc)
+        )
+    return getattr(exc, "sqlstate", None) == _POSTGRES_DISK_FULL

@@ -276,6 +276,9 @@ class UnexpectedErrorMiddleware:
             error: E.MenagerieError
             if isinstance(exc, E.MenagerieError):
                 error = exc
+            elif (full := E.storage_full(exc)) is not None:  # a file write met a full disk
+                log.warning("%s %s: %s", scope.get("method"), scope.get("path"), exc)
+                error = full
             else:
                 log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
                 error = E.Internal("internal server error")

@@ -66,7 +66,10 @@ class BatchWriter:
             self._wake.set()
             await self._writer
             self._writer = None
-        await self.flush()
+        try:
+            await self.flush()
+        except Exception as exc:  # the database away or its disk full: stopping goes on
+            log.error("%s: %d rows not written at stop: %s", self._name, len(self._queue), exc)
 
     async def flush(self) -> None:
         async with self._lock:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 
-from menagerie.core.errors import Unavailable
+from menagerie.core.errors import Unavailable, storage_full
 
 # What a lost or refused database connection looks like, whichever driver raised it.
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -100,6 +100,9 @@ class Database:
             async with self.sessions() as session, session.begin():
                 yield session
         except CONNECTION_ERRORS as exc:
+            full = storage_full(exc)  # SQLite's "database or disk is full" is an OperationalError
+            if full is not None:
+                raise full from exc
             if is_connection_error(exc):
                 raise Unavailable("database unavailable", service="database") from exc
             raise
