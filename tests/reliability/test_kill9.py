@@ -54,8 +54,10 @@ from tests.reliability.kill9 import (
     REQUEST_TIMEOUT,
     Kind,
     Ledger,
+    Outcome,
     Round,
     Server,
+    Write,
     Writers,
     open_round,
     server_environment,
@@ -108,7 +110,8 @@ class Tally:
             f"kill9 {self.engine}: {self.rounds} rounds, {self.writes_sent} writes sent, "
             f"{self.acknowledged} acknowledged, {self.found} found, {self.lost} lost, "
             f"{self.duplicated} duplicated, {self.in_flight} in flight at a kill "
-            f"({self.in_flight_stored} stored), integrity {self.integrity}, "
+            f"({self.in_flight_stored} stored, {self.turns_question_only} of them a turn's "
+            f"question alone), integrity {self.integrity}, "
             f"{self.seconds:.1f} s ({self.seconds / self.rounds:.2f} s a round, "
             f"{self.seconds_starting:.1f} s of it starting the server)"
         )
@@ -194,8 +197,9 @@ def check(ledger: Ledger, round_: Round, found: Found, tally: Tally | None = Non
             continue
         tally.writes_sent += write.outcome != "undelivered"
         tally.acknowledged += write.outcome == "acked"
-        tally.found += write.outcome == "acked" and seen > 0
-        tally.lost += write.outcome == "acked" and seen == 0
+        whole = seen > 0 and (write.kind != "turn" or answers > 0)  # a turn: with its answer
+        tally.found += write.outcome == "acked" and whole
+        tally.lost += write.outcome == "acked" and not whole
         tally.duplicated += seen > 1 or answers > 1
         tally.in_flight += write.outcome == "in_flight"
         tally.in_flight_stored += write.outcome == "in_flight" and seen > 0
@@ -204,7 +208,7 @@ def check(ledger: Ledger, round_: Round, found: Found, tally: Tally | None = Non
         tally.refused += write.outcome == "refused"
         counts = tally.by_kind.setdefault(write.kind, {"acknowledged": 0, "found": 0})
         counts["acknowledged"] += write.outcome == "acked"
-        counts["found"] += write.outcome == "acked" and seen > 0
+        counts["found"] += write.outcome == "acked" and whole
     return problems
 
 
@@ -329,6 +333,7 @@ async def test_acknowledged_writes_survive_kill9(
         tally.integrity = sqlite_integrity(path)
         # the graceful stop checkpointed the log the kills left: nothing left to recover
         assert not path.with_name(path.name + "-wal").exists(), "the WAL was not checkpointed"
+        assert tally.wal_recoveries > 0, "no kill left a write-ahead log to recover"
     else:
         tally.integrity = await postgres_integrity(database_url)
     _publish(tally)
@@ -340,3 +345,37 @@ async def test_acknowledged_writes_survive_kill9(
     assert (tally.lost, tally.duplicated, tally.refused) == (0, 0, 0), tally
     assert tally.found == tally.acknowledged >= MIN_ACKED_PER_ROUND * ROUNDS
     assert server.starts >= ROUNDS + 1
+
+
+def test_the_check_finds_what_it_must() -> None:
+    """The read-back's verdicts, on a ledger and findings made up for them (no server)."""
+    round_ = Round(7, "u", "s", "t", "ts")
+    ledger = Ledger(rounds=[round_])
+    sent: list[tuple[Kind, Outcome]] = [
+        ("message", "acked"),  # k9-0007-0-000: lost
+        ("memory", "acked"),  # k9-0007-0-001: stored twice
+        ("turn", "acked"),  # k9-0007-0-002: question without its answer
+        ("turn", "in_flight"),  # k9-0007-0-003: question alone: allowed
+        ("podplay_memory", "undelivered"),  # k9-0007-0-004: stored though never sent
+        ("message", "in_flight"),  # k9-0007-0-005: absent: allowed
+    ]
+    for n, (kind, outcome) in enumerate(sent):
+        ledger.writes.append(Write(7, kind, f"k9-0007-0-{n:03d}", outcome))
+    found = Found()
+    found.by_kind["memory"]["k9-0007-0-001"] = 2
+    found.by_kind["turn"].update(["k9-0007-0-002", "k9-0007-0-003"])
+    found.by_kind["podplay_memory"]["k9-0007-0-004"] = 1
+    found.by_kind["message"]["k9-0007-0-099"] = 1
+    tally = Tally("test", 1, 0)
+    problems = check(ledger, round_, found, tally)
+    assert len(problems) == 5, problems
+    for marker, says in [
+        ("000", "acknowledged but not found"),
+        ("001", "stored 2 times"),
+        ("002", "acknowledged but not found (1, 0 answers)"),
+        ("004", "never reached the server"),
+        ("099", "never sent"),
+    ]:
+        assert any(f"k9-0007-0-{marker}" in p and says in p for p in problems), (marker, problems)
+    assert (tally.lost, tally.duplicated, tally.turns_question_only) == (2, 1, 2)
+    assert (tally.acknowledged, tally.found, tally.in_flight, tally.undelivered) == (3, 1, 2, 1)
