@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint format bench migrate doctor contract clean
+.PHONY: serve test lint format bench migrate doctor contract reliability clean
 
 $(STAMP): pyproject.toml requirements-models.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Menagerie needs Python 3.11 or newer")'
@@ -48,6 +48,13 @@ format: $(STAMP)
 # every seed's documented routes: served, pending (with the issue that builds them), mismatched
 contract: $(STAMP)
 	$(BIN)/python -m tests.contract.report
+
+# kill -9 at random moments under concurrent writers, 100 rounds per engine (a few in `make
+# test`); the figures land in reliability-results/ for the README's Reliability section
+KILL_ROUNDS ?= 100
+reliability: $(STAMP)
+	MENAGERIE_KILL_ROUNDS=$(KILL_ROUNDS) MENAGERIE_RELIABILITY_DIR=$(CURDIR)/reliability-results \
+		$(BIN)/python -m pytest -q tests/reliability/test_kill9.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
