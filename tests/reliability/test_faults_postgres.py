@@ -41,8 +41,6 @@ from tests.utils.databases import (
 )
 from tests.utils.server import client_for
 
-pytestmark = pytest.mark.postgres
-
 TOKEN = "test-master-key-0123456789abcdef"
 USER = "pg_user"
 WAIT_S = 60.0  # a bound on waiting on a loaded machine, never a measurement
@@ -204,6 +202,7 @@ async def postgres_url() -> AsyncIterator[str]:
         await drop_postgres_database(TEST_DATABASE_URL, url)
 
 
+@pytest.mark.postgres
 async def test_connections_killed_by_postgresql_are_replaced_unseen(
     tmp_path: Path, postgres_url: str
 ) -> None:

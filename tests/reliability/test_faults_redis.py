@@ -40,8 +40,6 @@ from menagerie.settings import Settings
 from tests.utils.databases import IN_CI
 from tests.utils.server import serve
 
-pytestmark = pytest.mark.redis
-
 TOKEN = "test-master-key-0123456789abcdef"
 WAIT_S = 30.0  # a bound on waiting for recovery on a loaded machine, never a measurement
 
