@@ -6,7 +6,8 @@ checks as one server:
 1. an account made on replica A signs in on replica B (one JWT secret);
 2. a socket.io client on A hears the `mama_bear_response` of a message sent through B,
    exactly once, and no other user's client does; an MCP install through B is heard on A
-   (`mcp_installation_progress`), the same events as B's own clients hear;
+   (`mcp_installation_progress`), the same events as B's own clients hear, and its tool
+   answers through A;
 3. a chat session continued alternately on A and B keeps one history;
 4. a rate limit is counted across both replicas;
 5. a task started through A is stopped through B, on whichever worker runs it;
@@ -53,11 +54,12 @@ from tests.utils.seed_examples import example
 from tests.utils.socket_events import EventClient
 
 RATE_LIMIT = 4  # PodPlay's `models` category, counted across the replicas
-# the workers' offline model speaks slowly, so that a task is still running when its stop
-# (or a replica's death) comes; the replicas' answers chat turns at once
-WORKER_TOKEN_DELAY_MS = 100
+# the workers' offline model speaks slowly (its answer to LONG_TASK is about 55 words: some
+# 14 s), so that a task is still running when its stop (or a replica's death) comes; the
+# replicas' offline model answers chat turns at once
+WORKER_TOKEN_DELAY_MS = 250
 LONG_TASK = "Tell me everything about " + " ".join(f"topic{n}" for n in range(200))
-SHORT_TASK = " ".join(f"point{n}" for n in range(20))
+SHORT_TASK = "point0 point1 point2"
 GITHUB = "github-mcp"
 SEED_SERVER = Path(__file__).parents[1] / "utils" / "mcp_seed_server.py"
 
@@ -144,10 +146,16 @@ async def chat_heard_across(
 
 
 async def install_heard_across(
-    http: httpx.AsyncClient, b: Replica, master: str, on_a: EventClient, on_b: EventClient
+    http: httpx.AsyncClient,
+    a: Replica,
+    b: Replica,
+    master: str,
+    on_a: EventClient,
+    on_b: EventClient,
 ) -> int:
     """An MCP install through B (run by B's in-process worker): its progress reaches the
-    tenant's clients on A and on B alike, each event once. Returns the events heard."""
+    tenant's clients on A and on B alike, each event once; its tool answers through A too
+    (which starts its own session of the server). Returns the progress events heard."""
     request = example("000", "POST", "/api/mcp/install", "request")
     started = await http.post(
         f"{b.url}/podplay/api/mcp/install", json=request, headers=bearer(master)
@@ -166,6 +174,14 @@ async def install_heard_across(
     seen_b = heard(on_b, "mcp_installation_progress", installation_id=installation)
     assert seen_a == seen_b, (seen_a, seen_b)
     assert [event["progress"] for event in seen_a] == sorted(e["progress"] for e in seen_a)
+
+    call = example("000", "POST", "/api/mcp/execute/{server_name}", "request")
+    done = await http.post(
+        f"{a.url}/podplay/api/mcp/execute/{GITHUB}", json=call, headers=bearer(master)
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["success"] is True
+    assert done.json()["result"]["repository_url"] == "https://github.com/your-org/my-new-repo"
     return len(seen_a)
 
 
@@ -232,7 +248,7 @@ async def stop_across(
     stopped = await http.post(f"{b.url}/gary/api/tasks/{task_id}/stop", headers=bearer(token))
     assert stopped.status_code == 200, stopped.text
     assert stopped.json() == {"status": "stopped"}
-    assert (await read_task(http, a, token, task_id))["status"] == "stopped"
+    await until("the task stopped, seen through A", task_in(http, a, token, task_id, "stopped"))
     run = await deployment.newest_run(task_id)
     assert run is not None
     assert run[0] == "cancelled", run
@@ -298,7 +314,7 @@ async def kill_a(
     finished = await until(
         "A's task finished on a worker", task_in(http, b, token, running, "completed")
     )
-    assert "point19" in json.dumps(finished["result"])
+    assert "point2" in json.dumps(finished["result"])
     after = await create_task(http, b, token, "/tool current_time {}")
     assert (
         await http.post(f"{b.url}/gary/api/tasks/{after}/start", headers=bearer(token))
@@ -385,7 +401,7 @@ async def test_two_replicas_and_two_workers_serve_as_one(deployment: Deployment)
             stranger = await step("sign-in", sign_up_on_a_sign_in_on_b(http, b, a))
             clients = await step("chat", chat_heard_across(http, a, b, token, stranger, opened))
             figures["install_events"] = await step(
-                "mcp", install_heard_across(http, b, master, *clients)
+                "mcp", install_heard_across(http, a, b, master, *clients)
             )
             session = await step("history", one_history(http, a, b, token))
             figures["remaining"] = await step("rate", one_rate_limit(http, a, b, token))

@@ -158,6 +158,8 @@ class Process:
 @dataclass
 class Replica(Process):
     port: int = 0
+    files: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -178,11 +180,11 @@ class Deployment:
         self, name: str, args: list[str], files: Mapping[str, str], extra: Mapping[str, str]
     ) -> tuple[subprocess.Popen[bytes], Path]:
         home = self._base / name
-        (home / "data").mkdir(parents=True)
+        (home / "data").mkdir(parents=True, exist_ok=True)
         for relative, text in files.items():  # what an operator puts in the data directory
             (home / "data" / relative).write_text(text)
         log = home / "output.log"
-        with log.open("wb") as out:
+        with log.open("ab") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", "menagerie.cli", *args],
                 env=self.shared.environment(home / "data", **extra),
@@ -199,8 +201,15 @@ class Deployment:
         into its environment."""
         port = free_port()
         process, log = self._spawn(name, ["serve", "--port", str(port)], files or {}, extra)
-        self.replicas[name] = Replica(name, process, log, port)
+        self.replicas[name] = Replica(name, process, log, port, files or {}, extra)
         return self.replicas[name]
+
+    def _respawn(self, replica: Replica) -> None:
+        """The same replica again on another port: its free port was taken by another
+        process (tests side by side) between being chosen and bound."""
+        replica.port = free_port()
+        args = ["serve", "--port", str(replica.port)]
+        replica.process, replica.log = self._spawn(replica.name, args, replica.files, replica.extra)
 
     def start_worker(self, name: str, *, concurrency: int = 2, **extra: str) -> Process:
         args = ["worker", "--concurrency", str(concurrency)]
@@ -209,24 +218,31 @@ class Deployment:
         return self.workers[name]
 
     async def ready(self, *replicas: Replica) -> None:
-        """Wait until every replica answers its liveness probe (started, migrated)."""
+        """Wait until every replica answers as this deployment's (started, migrated; our
+        master key accepted, so never another test's server that took the port)."""
         deadline = time.monotonic() + START_DEADLINE_S
-        async with httpx.AsyncClient(timeout=5) as http:
+        async with httpx.AsyncClient(timeout=5, headers=bearer(self.shared.master_key)) as http:
             for replica in replicas:
-                while True:
+                while not await self._answers(http, replica):
                     if not replica.alive:
-                        raise AssertionError(f"{replica.name} exited\n{self.output()}")
-                    try:
-                        live = await http.get(f"{replica.url}/gary/health/live")
-                        if live.status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
+                        if "address already in use" not in replica.output():
+                            raise AssertionError(f"{replica.name} exited\n{self.output()}")
+                        self._respawn(replica)
                     if time.monotonic() > deadline:
                         raise AssertionError(f"{replica.name} did not start\n{self.output()}")
                     await asyncio.sleep(0.2)
         for process in self.workers.values():
             assert process.alive, f"{process.name} exited\n{self.output()}"
+
+    @staticmethod
+    async def _answers(http: httpx.AsyncClient, replica: Replica) -> bool:
+        if not replica.alive:
+            return False
+        try:
+            validated = await http.get(f"{replica.url}/gary/api/auth/validate")
+        except httpx.TransportError:
+            return False
+        return validated.status_code == 200 and validated.json().get("valid") is True
 
     async def newest_run(self, subject_id: str) -> tuple[str, str | None] | None:
         """The status and worker id of the newest run of a task, read from the database."""

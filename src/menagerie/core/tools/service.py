@@ -60,6 +60,13 @@ log = logging.getLogger(__name__)
 
 __all__ = ["PROGRESS_TOPIC", "STATUS_TOPIC", "ToolService"]
 
+# the stored statuses of a server that should be running (started at start-up, or on demand)
+RESUMABLE = ("running", "starting", "offline", "installed")
+
+
+async def _quietly(progress: int, step: str) -> None:
+    """Progress of an install made on demand: no one is watching it."""
+
 
 class ToolService:
     def __init__(
@@ -95,7 +102,7 @@ class ToolService:
         for row in await self.store.all():
             if row.status == "installing":
                 self._worker.submit(f"mcp-install-{row.id}", self._install_job(row.id))
-            elif row.auto_start and row.status in ("running", "starting", "offline", "installed"):
+            elif row.auto_start and row.status in RESUMABLE:
                 self.supervisor.spawn(self._start_row(row))
 
     async def stop(self) -> None:
@@ -371,7 +378,20 @@ class ToolService:
         if session is not None:
             return session
         row = await self.store.named(principal.tenant_id, server_name)
+        if row.auto_start and row.status in RESUMABLE:
+            # installed through another replica, or while this process was down: each
+            # process holds its own sessions, so this one starts the server as a restart would
+            await self._start_here(row)
         return self.supervisor.running(row.tenant_id, row.server_name, row.status)
+
+    async def _start_here(self, row: McpInstallationRow) -> None:
+        """Start an installed server in this process, its package installed here first when
+        this machine does not have it (a replica with a data directory of its own)."""
+        entry = self.store.entry(row)
+        if row.package_key and entry.packages:
+            await self.installer.install(entry.packages[0], _quietly, user=row.id)
+        self._workdir(row.id).mkdir(parents=True, exist_ok=True)
+        await self._start_row(row)
 
     def _view(
         self, row: McpInstallationRow, entry: CatalogEntry, configuration: dict[str, Any]
