@@ -29,8 +29,9 @@ from mcp.client.subscriptions import ListenNotSupportedError
 from mcp.shared.exceptions import MCPError
 
 from menagerie.core.clock import utcnow
-from menagerie.core.errors import Invalid, Timeout, Unavailable
+from menagerie.core.errors import Timeout
 from menagerie.core.redact import Redactor
+from menagerie.core.tools.failures import offline_error, tool_error
 from menagerie.core.tools.local_server import local_http_server
 from menagerie.core.tools.models import LaunchPlan, ServerMetrics, ToolInfo, ToolResult
 from menagerie.core.tools.sandboxing import Isolation, SandboxedCommand
@@ -360,7 +361,7 @@ class McpSession:
                 _settle(request.future, error=offline_error(self.name, self.error))
                 lost.set()
             else:
-                _settle(request.future, error=_tool_error(self.name, exc))
+                _settle(request.future, error=tool_error(self.name, exc))
         except Exception as exc:
             self._account(started, failed=True)
             self.error = self._describe(exc)
@@ -437,19 +438,3 @@ def _settle(
         future.set_exception(error)
     else:
         future.set_result(result)
-
-
-def offline_error(name: str, reason: str | None) -> Unavailable:
-    return Unavailable(
-        f"MCP server {name} is offline" + (f": {reason}" if reason else ""),
-        service=name,
-        reason="MCP_SERVER_OFFLINE",
-    )
-
-
-def _tool_error(name: str, exc: MCPError) -> Invalid:
-    return Invalid(
-        f"MCP server {name} refused the call: {exc.error.message}",
-        reason="TOOL_EXECUTION_FAILED",
-        details={"mcp_error_code": exc.code},
-    )

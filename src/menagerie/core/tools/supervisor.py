@@ -21,10 +21,11 @@ from menagerie.core.redact import MASK as RESULT_MASK
 from menagerie.core.redact import Redactor
 from menagerie.core.tools.arguments import validate_arguments
 from menagerie.core.tools.events import ServerState
+from menagerie.core.tools.failures import offline_error
 from menagerie.core.tools.models import LaunchPlan, McpSettings, ToolInfo, ToolResult
 from menagerie.core.tools.sandboxing import SandboxedCommand, ServerSandbox
 from menagerie.core.tools.secrets import mask_secrets
-from menagerie.core.tools.session import McpSession, offline_error
+from menagerie.core.tools.session import McpSession
 from menagerie.core.tools.views import status_event
 
 log = logging.getLogger(__name__)
