@@ -357,6 +357,7 @@ class Platform:
             host=self.settings.madace_sync_host,
             default_port=self.settings.madace_sync_port,
             listen=madace_sync.listen_with(self.identity),
+            operator_tenant=self.settings.default_tenant,
         )
 
     @cached_property

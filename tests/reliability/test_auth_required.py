@@ -1,5 +1,6 @@
-"""Every operation of every dialect refuses a caller without credentials, or with forged
-ones, except the few that are public by their seed (health, sign-in, OAuth callbacks)."""
+"""Every operation of every dialect and of the console refuses a caller without credentials,
+or with forged ones, except the few the authorization matrix's table declares public (health,
+sign-in, OAuth callbacks: `tests/reliability/authz/table.py`)."""
 
 from __future__ import annotations
 
@@ -13,23 +14,12 @@ import pytest
 from menagerie.app import create_app
 from menagerie.platform import Platform
 from menagerie.settings import Settings
+from tests.reliability.authz.table import PREFIXES as TABLE_PREFIXES
+from tests.reliability.authz.table import is_public
 from tests.utils.server import client_for
 
-PREFIXES = ["/podplay", "/madace", "/panthers", "/metamorph", "/gary", "/v1"]
-# public by design: health and discovery (Gary's tool list has no credentials in its seed), and
-# the steps that hand out credentials
-PUBLIC = re.compile(
-    r"""^(
-      /podplay/api/(test-connection|health.*|auth/login)
-    | /madace/api/health
-    | /panthers/(health|metrics|auth/(challenge|verify|refresh))
-    | /panthers/agents/\{[^}]+\}/(health|info|auth/verify)
-    | /metamorph/api/vercel/auth/callback
-    | /gary/(health.*|api/monitoring/health|api/heavy/tools)
-    | /gary/api/auth/(register|login|refresh|validate)
-    )$""",
-    re.X,
-)
+# every dialect and the console, by the prefix their OpenAPI documents are served under
+PREFIXES = list(TABLE_PREFIXES.values())
 FORGED = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ4In0."  # alg none
 
 
@@ -51,10 +41,10 @@ async def test_every_private_operation_needs_credentials(client: httpx.AsyncClie
     for prefix in PREFIXES:
         spec = (await client.get(f"{prefix}/openapi.json")).json()
         for path, operations in spec.get("paths", {}).items():
-            if PUBLIC.match(prefix + path):
-                continue
             url = prefix + re.sub(r"\{[^}]+\}", "x", path)
             for method in operations:
+                if is_public(method, prefix + path):
+                    continue
                 for headers in ({}, {"Authorization": f"Bearer {FORGED}"}):
                     response = await client.request(method.upper(), url, headers=headers, json={})
                     assert response.status_code == 401, (

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import watchfiles
 
 from menagerie.core.clock import epoch_ms, monotonic, utcnow
-from menagerie.core.errors import Invalid, Unavailable
+from menagerie.core.errors import Forbidden, Invalid, Unavailable
 from menagerie.core.identity.models import Principal
 from menagerie.core.ids import new_id
 from menagerie.core.projects.config import load_shown
@@ -99,8 +99,11 @@ class SyncService:
         host: str,
         default_port: int = 3001,
         listen: ListenFactory | None = None,
+        operator_tenant: str = "default",
     ) -> None:
         self.layout = layout
+        # one service watches every tenant's files: only the operator's admins start or stop it
+        self.operator_tenant = operator_tenant
         self.host = host
         self.default_port = default_port
         self.listen = listen
@@ -132,7 +135,8 @@ class SyncService:
         config_path: str,
     ) -> tuple[SyncStatus, bool]:
         """Listen on `port` (None: the configured default) and watch the paths; (status,
-        False) when it was already running."""
+        False) when it was already running. An admin of the operator's tenant only."""
+        self._require_operator(principal, "starting the sync service")
         port = port or self.default_port
         state_dirs = [self.layout.resolve(p, "statePaths") for p in state_paths]
         config_file = self.layout.resolve(config_path, "configPath")
@@ -199,9 +203,22 @@ class SyncService:
         finally:
             path.unlink(missing_ok=True)
 
-    async def stop(self) -> None:
+    async def stop(self, principal: Principal | None = None) -> None:
+        """Stop listening and close every client: for an admin of the operator's tenant, or
+        the platform itself (no principal) as it stops."""
+        if principal is not None:
+            self._require_operator(principal, "stopping the sync service")
         async with self._lock:
             await self._stop_locked()
+
+    def _require_operator(self, principal: Principal, action: str) -> None:
+        principal.require_admin(action)
+        if principal.tenant_id != self.operator_tenant:
+            raise Forbidden(
+                "the sync service serves the whole server: only the operator's admins "
+                "start or stop it",
+                reason="OPERATOR_REQUIRED",
+            )
 
     async def _stop_locked(self) -> None:
         run, self._run = self._run, None

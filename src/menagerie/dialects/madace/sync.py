@@ -51,7 +51,7 @@ async def sync_action(
     body: SyncAction, platform: PlatformDep, principal: AdminDep
 ) -> SyncActionDone:
     if body.action == "stop":
-        await platform.sync.stop()
+        await platform.sync.stop(principal)
         return SyncActionDone(message="Sync service stopped successfully", running=False)
     status, started = await platform.sync.start(
         principal, port=body.wsPort, state_paths=body.statePaths, config_path=body.configPath

@@ -393,9 +393,10 @@ class WalletService:
             return None
 
     async def authorize_agent(self, principal: Principal, nft_token_id: str) -> None:
-        """Only the session signed in for this NFT (or an admin) may use its agent."""
+        """Only the session signed in for this NFT (or an admin of the wallets' tenant) may
+        use its agent; another tenant's admin is no one here."""
         nft = siwe.token_id(nft_token_id)
-        if principal.is_admin:
+        if principal.is_admin and principal.tenant_id == self.tenant_id:
             return
         identity = await self.identity(principal)
         if identity is None or identity.nft_token_id != nft:
