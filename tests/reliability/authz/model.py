@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 
 class Access(StrEnum):
@@ -103,9 +103,14 @@ class SocketRow:
         return f"{self.kind} {self.dialect} {self.name}"
 
 
-def row_spec(
-    dialect: str, prefix: str, params: dict[str, str | Fixed]
-) -> Any:  # a factory: r("GET /api/x", USER, ...) -> Row
+class RowFactory(Protocol):
+    def __call__(self, spec: str, access: Access, **options: Any) -> Row: ...
+
+
+def row_spec(dialect: str, prefix: str, params: dict[str, str | Fixed]) -> RowFactory:
+    """`r("GET /api/x/{id}", OWNER, ...)`: a row of this dialect, its path prefixed, its path
+    parameters filled from the dialect's `params` unless the row names its own."""
+
     def r(spec: str, access: Access, **options: Any) -> Row:
         method, path = spec.split(" ", 1)
         merged = {**params, **options.pop("params", {})}

@@ -4,6 +4,7 @@ them, with what must never reach anyone else (`private`: A's; `shared`: A's tena
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -18,8 +19,10 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
 from menagerie.core.agents.runtime import TurnRequest
+from menagerie.core.errors import MenagerieError
 from menagerie.core.identity.models import Principal
 from menagerie.core.identity.numbers import user_number
+from menagerie.core.identity.records import SignIn
 from menagerie.core.identity.vaults import VaultIdentity
 from menagerie.core.memory.service import draft
 from menagerie.core.ops.alerts import Thresholds
@@ -69,6 +72,14 @@ def vault_token(vault_id: str, subject: str) -> str:
 
 @dataclass
 class World:
+    """The server and its callers. Credentials, one per caller per dialect, in each scheme:
+    PodPlay and /v1 take API tokens (`podplay_api_…`); MADACE and Crazy Gary the server's JWT
+    from a password sign-in; the console its session cookie with the CSRF token; Panthers a
+    wallet's SIWE sign-in (A holds NFT 77, B NFT 78); Metamorph vault JWTs (A and B are two
+    subjects of one vault, the other tenant another vault). The other tenant's admin uses its
+    API token (a cookie session opened with it on the console); the tenant admin the first
+    admin's."""
+
     platform: Platform
     client: httpx.AsyncClient
     url: str
@@ -82,10 +93,11 @@ class World:
     _credentials: dict[tuple[str, Caller], Headers] = field(default_factory=dict)
     _emails: dict[Caller, str] = field(default_factory=dict)
     sent_by: dict[Caller, set[str]] = field(default_factory=dict)  # secrets each caller sent
+    _other_token: str = field(init=False, default="")
 
     async def setup(self) -> None:
         accounts = self.platform.accounts
-        made = {}
+        made: dict[Caller, SignIn] = {}
         for caller, name in ((Caller.USER_A, "alice"), (Caller.USER_B, "bob")):
             self._emails[caller] = f"{name}.authz@example.com"
             made[caller] = await accounts.register(self._emails[caller], PASSWORD, name)
@@ -233,6 +245,10 @@ async def _orchestration(world: World) -> tuple[str, str]:
 async def _scout(world: World) -> tuple[str, str]:
     view = await world.platform.scout.create(world.alice, name="authz-project")
     world._objects["scout_name"] = view.project.name
+    run_id = view.project.run_id
+    if run_id is not None:  # the project is the object; building it is test_scout's part
+        with contextlib.suppress(MenagerieError):  # it may have ended already
+            await world.platform.runs.cancel(run_id, world.alice.tenant_id)
     return view.project.id, "private"
 
 
