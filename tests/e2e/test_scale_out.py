@@ -6,8 +6,8 @@ checks as one server:
 1. an account made on replica A signs in on replica B (one JWT secret);
 2. a socket.io client on A hears the `mama_bear_response` of a message sent through B,
    exactly once, and no other user's client does; an MCP install through B is heard on A
-   (`mcp_installation_progress`), the same events as B's own clients hear, and its tool
-   answers through A;
+   (`mcp_installation_progress`), the same events as B's own clients hear, its tool answers
+   through A, and once uninstalled through B it is gone from A too;
 3. a chat session continued alternately on A and B keeps one history;
 4. a rate limit is counted across both replicas;
 5. a task started through A is stopped through B, on whichever worker runs it;
@@ -183,6 +183,20 @@ async def install_heard_across(
     assert done.json()["success"] is True
     assert done.json()["result"]["repository_url"] == "https://github.com/your-org/my-new-repo"
     return len(seen_a)
+
+
+async def uninstall_across(http: httpx.AsyncClient, a: Replica, b: Replica, master: str) -> None:
+    """The server uninstalled through B: A drops its own session of it (its process ends),
+    and a call through A answers that nothing of that name is installed."""
+    assert a.children_running(str(SEED_SERVER)), "A runs no session of the installed server"
+    gone = await http.delete(f"{b.url}/podplay/api/mcp/uninstall/{GITHUB}", headers=bearer(master))
+    assert gone.status_code == 200, gone.text
+    await until("A's server process ended", lambda: not a.children_running(str(SEED_SERVER)))
+    call = example("000", "POST", "/api/mcp/execute/{server_name}", "request")
+    refused = await http.post(
+        f"{a.url}/podplay/api/mcp/execute/{GITHUB}", json=call, headers=bearer(master)
+    )
+    assert refused.status_code == 404, refused.text
 
 
 async def one_history(http: httpx.AsyncClient, a: Replica, b: Replica, token: str) -> str:
@@ -403,6 +417,7 @@ async def test_two_replicas_and_two_workers_serve_as_one(deployment: Deployment)
             figures["install_events"] = await step(
                 "mcp", install_heard_across(http, a, b, master, *clients)
             )
+            await step("uninstall", uninstall_across(http, a, b, master))
             session = await step("history", one_history(http, a, b, token))
             figures["remaining"] = await step("rate", one_rate_limit(http, a, b, token))
             figures["stopped_on"] = await step("stop", stop_across(http, deployment, a, b, token))

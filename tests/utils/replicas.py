@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 from cryptography.fernet import Fernet
 
 from menagerie.core.ids import new_id
@@ -137,6 +138,17 @@ class Process:
     def output(self, tail: int = 4000) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return f"--- {self.name} (pid {self.pid}) ---\n{text[-tail:]}"
+
+    def children_running(self, marker: str) -> list[psutil.Process]:
+        """This process's descendants whose command line mentions `marker`."""
+        found = []
+        for child in psutil.Process(self.pid).children(recursive=True):
+            try:
+                if marker in " ".join(child.cmdline()):
+                    found.append(child)
+            except psutil.Error:  # it ended while being looked at
+                continue
+        return found
 
     def kill(self) -> None:
         """SIGKILL: no shutdown of any kind, as when a machine dies."""

@@ -53,3 +53,20 @@ class InstallationProgress(_Typed):
     step: str
     remaining_s: float  # estimated; 0 once finished
     state: ProgressState
+
+
+CHANGED_TOPIC = "mcp.installation_changed"
+Change = Literal["uninstalled", "stopped", "restarted", "reconfigured"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InstallationChanged(_Typed):
+    """An installation was changed through one process (`origin`): the other processes drop
+    their own session of that server (core/tools/peers.py)."""
+
+    topic: ClassVar[str] = CHANGED_TOPIC
+
+    tenant_id: str
+    server_name: str
+    change: Change
+    origin: str

@@ -47,6 +47,7 @@ from menagerie.core.tools.models import (
     ToolInfo,
     ToolResult,
 )
+from menagerie.core.tools.peers import PeerSessions
 from menagerie.core.tools.policy import check_configuration
 from menagerie.core.tools.progress import ProgressReporter, expected_install_s
 from menagerie.core.tools.sandboxing import ServerSandbox
@@ -93,12 +94,15 @@ class ToolService:
         self.supervisor = Supervisor(
             events, redactor, settings, self.store.record_status, self.sandbox
         )
+        # the other processes' sessions follow what is changed through this one
+        self.peers = PeerSessions(events, self.supervisor)
 
     # -- lifecycle of the service ------------------------------------------------------------
 
     async def start(self) -> None:
         """Resume what was running before a restart, and finish interrupted installs."""
         self.supervisor.reopen()
+        await self.peers.start()
         for row in await self.store.all():
             if row.status == "installing":
                 self._worker.submit(f"mcp-install-{row.id}", self._install_job(row.id))
@@ -106,6 +110,7 @@ class ToolService:
                 self.supervisor.spawn(self._start_row(row))
 
     async def stop(self) -> None:
+        await self.peers.stop()
         await self.supervisor.stop()
 
     # -- the catalogue, per tenant ------------------------------------------------------------
@@ -173,6 +178,7 @@ class ToolService:
                 # the package copy goes with its last user, whichever tenant that was
                 await self.installer.release(entry.packages[0], user=row.id)
         await self.supervisor.publish(row.tenant_id, row.id, row.server_name, "uninstalled", None)
+        await self.peers.tell(row.tenant_id, row.server_name, "uninstalled")
 
     async def configure(
         self, principal: Principal, server_name: str, configuration: dict[str, Any]
@@ -195,6 +201,7 @@ class ToolService:
             if session is not None:
                 session.call_timeout_s = call_timeout(merged, self.settings.call_timeout_s)
         restart = session is not None and needs_restart(current, merged)
+        await self.peers.tell(row.tenant_id, row.server_name, "reconfigured")
         return self._view(row, entry, merged), restart
 
     async def restart(self, principal: Principal, server_name: str) -> Installation:
@@ -202,12 +209,14 @@ class ToolService:
         if row.status in ("installing", "failed"):
             raise Conflict(f"{server_name} is {row.status}", reason="NOT_RUNNABLE")
         await self._start_row(row, restart=True)
+        await self.peers.tell(row.tenant_id, row.server_name, "restarted")
         return await self.installation(principal, server_name)
 
     async def stop_server(self, principal: Principal, server_name: str) -> Installation:
         row = await self.store.named(principal.tenant_id, server_name)
         await self.supervisor.discard(row.tenant_id, row.server_name)
         await self.store.record_status(row.id, "stopped", None)
+        await self.peers.tell(row.tenant_id, row.server_name, "stopped")
         return await self.installation(principal, server_name)
 
     # -- tools ----------------------------------------------------------------------------------
