@@ -1,11 +1,11 @@
 """The socket rows of the table: each WebSocket opened, and each socket.io surface connected,
-as every caller; PodPlay's client events that name an object sent by user B and by the other
-tenant's admin with A's object, which must reach neither A's object nor A's clients."""
+as every caller; PodPlay's client events that name an object (a chat session, a workspace)
+sent by user B and by the other tenant's admin with A's: refused, and nothing of A's (its
+answers, its marker) ever reaches them, nor anything of theirs A's clients across tenants."""
 
 from __future__ import annotations
 
 import contextlib
-import socket
 
 import socketio
 from websockets.asyncio.client import connect
@@ -15,16 +15,11 @@ from tests.reliability.authz.checks import Tally
 from tests.reliability.authz.model import OWNER, Caller, SocketRow
 from tests.reliability.authz.table_panthers import MINE
 from tests.reliability.authz.world import MARKER, World
+from tests.utils.model_server import free_port
 from tests.utils.principals import admin
 from tests.utils.socket_events import EventClient
 
 CALLERS = (Caller.ANONYMOUS, Caller.USER_B, Caller.OTHER_ADMIN, Caller.USER_A)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _token(world: World, dialect: str, caller: Caller) -> str | None:
@@ -186,7 +181,7 @@ async def run_sockets(world: World, rows: list[SocketRow], tally: Tally) -> None
     # MADACE's clients are accepted while the sync service runs; a refused one never is
     await platform.sync.start(
         admin(platform),
-        port=_free_port(),
+        port=free_port(),
         state_paths=["madace-data/workflow-states"],
         config_path="madace-data/config/config.yaml",
     )

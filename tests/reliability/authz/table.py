@@ -80,17 +80,17 @@ SOCKETS: list[SocketRow] = [
 ]
 
 
-def _template(path: str) -> str:
+def openapi_path(path: str) -> str:
     """`{sandbox_id:sandbox_id}` as OpenAPI writes it: `{sandbox_id}`."""
     return re.sub(r"\{([^}:]+):[^}]*\}", r"{\1}", path)
 
 
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
-    (row.method, _template(row.path)) for row in ROWS if row.access is PUBLIC
+    (row.method, openapi_path(row.path)) for row in ROWS if row.access is PUBLIC
 )
 
 
 def is_public(method: str, path: str) -> bool:
     """Whether the table lets anonymous callers use this route (`path` as OpenAPI names it,
     prefix included)."""
-    return (method.upper(), _template(path)) in PUBLIC_ROUTES
+    return (method.upper(), openapi_path(path)) in PUBLIC_ROUTES

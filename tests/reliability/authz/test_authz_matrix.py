@@ -29,7 +29,7 @@ from menagerie.platform import Platform
 from menagerie.settings import EndpointSettings, Settings
 from tests.reliability.authz.checks import Tally, run_row
 from tests.reliability.authz.sockets import run_sockets
-from tests.reliability.authz.table import PREFIXES, ROWS, SOCKETS, _template
+from tests.reliability.authz.table import PREFIXES, ROWS, SOCKETS, openapi_path
 from tests.reliability.authz.table_panthers import MINE, THEIRS
 from tests.reliability.authz.world import (
     VAULT_SECRET,
@@ -102,7 +102,7 @@ def _sockets_served(platform: Platform) -> set[str]:
 
 
 def _coverage(served: set[tuple[str, str]], sockets: set[str]) -> list[str]:
-    declared = {(row.method, _template(row.path)) for row in ROWS}
+    declared = {(row.method, openapi_path(row.path)) for row in ROWS}
     declared_sockets = {f"{row.kind} {row.dialect} {row.name}" for row in SOCKETS}
     return [
         *(f"{m} {p}: served without a row in the table" for m, p in sorted(served - declared)),
