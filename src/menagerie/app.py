@@ -13,7 +13,7 @@ from menagerie import __version__
 from menagerie.dialects.gary.socket import GarySurface
 from menagerie.dialects.podplay.socket import PodPlaySurface
 from menagerie.dialects.registry import DIALECTS
-from menagerie.http.dialect import DialectSpec, build_dialect_app
+from menagerie.http.dialect import DialectSpec, build_dialect_app, mount_surface
 from menagerie.http.errors import ErrorEnvelope, install_error_handling
 from menagerie.http.middleware import ApiVersionMiddleware, RequestContextMiddleware
 from menagerie.logs import configure_logging
@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 class RootEnvelope(ErrorEnvelope):
     """Errors on paths outside every dialect."""
+
+    def code_for(self, error: Any) -> str:
+        return str(error.reason)  # no seed's vocabulary out here: core's own word
 
     def body(self, error: Any, *, code: str, status: int, request_id: str) -> dict[str, Any]:
         return {"error": {"code": code, "message": error.message}, "request_id": request_id}
@@ -99,10 +102,12 @@ def create_app(
 
     dialect_apps = {spec.name: build_dialect_app(spec, platform) for spec in specs}
     for spec in specs:
-        app.mount(spec.mount_path, dialect_apps[spec.name], name=spec.name)
+        mount_surface(app, spec.mount_path, dialect_apps[spec.name], spec.name)
     if settings.root_dialect:
         # last, so the prefixed mounts and the server's own routes win
-        app.mount("/", dialect_apps[settings.root_dialect], name=f"{settings.root_dialect}-root")
+        mount_surface(
+            app, "/", dialect_apps[settings.root_dialect], f"{settings.root_dialect}-root"
+        )
 
     install_error_handling(app, RootEnvelope())
     app.add_middleware(ApiVersionMiddleware, version=__version__)

@@ -132,7 +132,9 @@ async def test_bad_input_is_a_400_with_a_sentence(console: Console) -> None:
             "not a number": await http.patch(f"{base}/{saved.id}", json={"importance": "high"}),
             "no importance": await http.patch(f"{base}/{saved.id}", json={"content": "y"}),
             "limit": await http.get(base, params={"limit": 0}),
-            "older_than_days": await http.post(f"{base}/prune", json={"older_than_days": 0}),
+            "older_than_days": await http.post(
+                f"{console.base_url}{API}/memory/prune", json={"older_than_days": 0}
+            ),
         }
     for what, answer in answers.items():
         assert answer.status_code == 400, what

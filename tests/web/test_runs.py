@@ -194,7 +194,7 @@ async def test_bad_input_is_a_sentence_and_a_sandbox_has_no_shell(console: Conso
             f"/sandboxes/{sandbox.id}/terminal", json={"session_id": "s1", "command": "sh"}
         )
         assert shell.status_code == 404
-        offered = (await http.get("/sandboxes/templates")).json()
+        offered = (await http.get("/sandbox/templates")).json()
         assert [t["name"] for t in offered["templates"] if t["terminal"]] == ["workspace"]
 
 

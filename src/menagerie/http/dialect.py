@@ -3,12 +3,15 @@ rate limits."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
+from starlette.routing import Mount
+from starlette.types import ASGIApp
 
 from menagerie.http.body_limit import BodyLimitMiddleware
 from menagerie.http.errors import ErrorEnvelope, install_error_handling
@@ -77,3 +80,13 @@ def build_dialect_app(spec: DialectSpec, platform: Platform) -> FastAPI:
         )
     app.add_middleware(ApiVersionMiddleware, version=spec.api_version)
     return app
+
+
+def mount_surface(app: FastAPI, path: str, surface: ASGIApp, name: str) -> None:
+    """Mount a surface so that every path under its prefix reaches it, one holding an encoded
+    newline (`%0A`) too: Starlette's prefix pattern stops at a newline, and such a request was
+    answered by the root's 404 instead of the surface's own, in the wrong envelope."""
+    app.mount(path, surface, name=name)
+    route = app.router.routes[-1]
+    assert isinstance(route, Mount)
+    route.path_regex = re.compile(route.path_regex.pattern, re.DOTALL)

@@ -60,7 +60,8 @@ Listener = Callable[[ProcessEvent], Awaitable[None]]
 def listen_on_loopback(port: int | None = None, host: str = "127.0.0.1") -> socket.socket:
     """A listening TCP socket on loopback: `port` when it is free, else any free port."""
     for candidate in ([port] if port else []) + [0]:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # TCP named, so that asyncio turns Nagle off on the connections it accepts
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, candidate))

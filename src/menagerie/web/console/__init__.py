@@ -6,14 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from menagerie.http.dialect import DialectSpec, build_dialect_app
+from menagerie.http.dialect import DialectSpec, build_dialect_app, mount_surface
+from menagerie.http.openapi import errors
 from menagerie.http.ratelimit import RateLimitRule, RateLimitTable
 from menagerie.web.console import auth, chat, events, memories, models, monitor, runs, tools
-from menagerie.web.console.deps import API_PATH
+from menagerie.web.console.deps import API_PATH, console_admin, console_principal
 from menagerie.web.console.envelope import ConsoleEnvelope
 from menagerie.web.console.schemas.common import ConsoleError
 
@@ -23,22 +24,47 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).parent / "static"
 STATIC_PATH = "/console/static"
 
+ROUTERS = (
+    auth.router,
+    chat.router,
+    events.router,
+    memories.router,
+    models.router,
+    tools.router,
+    runs.router,
+    monitor.router,
+)
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _document_refusals(routers: tuple[APIRouter, ...]) -> None:
+    """Every route names what it refuses besides what every route can (bad input, no
+    credential, rate limit): 404 where its path or body names an object (a session, an
+    agent, a template, a server), 409 where a write can meet a state that refuses it (a task
+    already running, a server already installed). A route that names its own keeps them."""
+    for router in routers:
+        for route in router.routes:
+            declared = getattr(route, "responses", None) or {}
+            if any(int(status) >= 400 for status in declared):
+                continue
+            methods = getattr(route, "methods", None) or set()
+            names_object = "{" in getattr(route, "path", "") or "POST" in methods
+            statuses = [404] if names_object else []
+            if methods & WRITES and names_object:
+                statuses.append(409)
+            for status, response in errors(*statuses).items():
+                route.responses.setdefault(status, response)  # type: ignore[attr-defined]
+
+
+_document_refusals(ROUTERS)
+
 SPEC = DialectSpec(
     name="console",
     title="Menagerie console API",
     api_version="1.0.0",
     mount_path=API_PATH,
     envelope=ConsoleEnvelope(),
-    routers=(
-        auth.router,
-        chat.router,
-        events.router,
-        memories.router,
-        models.router,
-        tools.router,
-        runs.router,
-        monitor.router,
-    ),
+    routers=ROUTERS,
     description="The web console's own API: what its pages read and change.",
     rate_limits=RateLimitTable(
         rules=(
@@ -55,6 +81,7 @@ SPEC = DialectSpec(
     ),
     error_model=ConsoleError,
     validation_status=400,
+    auth_dependencies=(console_principal, console_admin),
 )
 
 
@@ -68,4 +95,4 @@ def install_console(app: FastAPI, platform: Platform) -> None:
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
 
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC), name="console-static")
-    app.mount(API_PATH, build_dialect_app(SPEC, platform), name="console-api")
+    mount_surface(app, API_PATH, build_dialect_app(SPEC, platform), "console-api")

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from menagerie.core.errors import Invalid, Unauthorized
 from menagerie.core.identity.models import Principal
+from menagerie.http.openapi import errors
 from menagerie.platform import Platform
 from menagerie.web.console.deps import (
     API_PATH,
@@ -48,7 +49,7 @@ async def _signed_in(platform: Platform, principal: Principal, cookie: str | Non
     )
 
 
-@router.post("", response_model=SignedIn)
+@router.post("", response_model=SignedIn, responses=errors(401))
 async def sign_in(body: SignIn, request: Request, platform: PlatformDep) -> JSONResponse:
     if body.token:
         principal = await platform.identity.authenticate_bearer(body.token.strip())

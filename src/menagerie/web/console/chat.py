@@ -111,7 +111,7 @@ async def sessions(
     q: Annotated[str | None, Query(max_length=200)] = None,
     agent: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 30,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> SessionPage:
     found, total = await platform.chat.list_sessions(
         principal,

@@ -14,6 +14,8 @@ from menagerie.http.errors import ErrorEnvelope, HttpStatusError
 
 class ConsoleEnvelope(ErrorEnvelope):
     fallback_code = "INTERNAL_ERROR"
+    # what the session's state refuses, not the request's shape
+    code_statuses = {"NO_USER_MESSAGE": 409}
 
     def code_for(self, error: E.MenagerieError) -> str:
         if isinstance(error, HttpStatusError):

@@ -82,13 +82,13 @@ async def memories(
     )
 
 
-@router.get("/memories/categories", response_model=CategoryList)
+@router.get("/memory/categories", response_model=CategoryList)
 async def categories(platform: PlatformDep, principal: ConsolePrincipalDep) -> CategoryList:
     found = await platform.memory.categories(principal)
     return CategoryList(categories=[CategoryOut(name=c.category, count=c.count) for c in found])
 
 
-@router.post("/memories/prune", response_model=Pruned)
+@router.post("/memory/prune", response_model=Pruned)
 async def prune(body: PruneIn, platform: PlatformDep, principal: ConsolePrincipalDep) -> Pruned:
     """The caller's expired memories, and those matching every filter given."""
     older_than = None

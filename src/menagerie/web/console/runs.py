@@ -297,7 +297,7 @@ def sandbox_out(sandbox: Sandbox) -> SandboxOut:
     )
 
 
-@router.get("/sandboxes/templates", response_model=TemplateList)
+@router.get("/sandbox/templates", response_model=TemplateList)
 async def sandbox_templates(principal: ConsolePrincipalDep) -> TemplateList:
     return TemplateList(templates=_offered(), default=WORKSPACE_TEMPLATE)
 

@@ -58,7 +58,7 @@ export async function mount(root, ctx) {
 
   // -- categories ---------------------------------------------------------------------------
   async function loadCategories() {
-    const { categories } = await api("/memories/categories");
+    const { categories } = await api("/memory/categories");
     const chosen = category.value;
     clear(category, h("option", { value: "" }, "All categories"),
       categories.map((c) => h("option", { value: c.name }, `${c.name} (${c.count})`)));
@@ -217,7 +217,7 @@ export async function mount(root, ctx) {
       go.disabled = true;
       clear(message);
       try {
-        const { removed } = await api("/memories/prune", { method: "POST", body });
+        const { removed } = await api("/memory/prune", { method: "POST", body });
         dialog.close();
         const text = removed === 1 ? "Pruning removed 1 memory." : `Pruning removed ${removed} memories.`;
         pruned.textContent = text;

@@ -100,7 +100,7 @@ export async function mount(root, ctx) {
   // -- first screen ---------------------------------------------------------------------------
   select(s.tab);
   for (const section of sections) clear(section.list, h("li", { class: "hint" }, "Loading…"));
-  const [agents, templates] = await Promise.allSettled([api("/agents"), api("/sandboxes/templates")]);
+  const [agents, templates] = await Promise.allSettled([api("/agents"), api("/sandbox/templates")]);
   tasks.setAgents(agents);
   sandboxes.setTemplates(templates);
   const loads = await Promise.allSettled(sections.map((section) => section.load()));
