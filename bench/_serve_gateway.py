@@ -50,6 +50,8 @@ def create_gateway() -> FastAPI:
         llm_primary_model=os.environ["BENCH_MODEL"],
         offline_token_delay_ms=0,
         log_level="WARNING",
+        # no llama.cpp build in the background of a measurement (minutes of both cores)
+        local_model="off",
         # the load would trip /v1's 1000/min: the bench measures the gateway, not 429s
         rate_limits_enabled=False,
         # bench/instrumentation.py: the same gateway with metrics and tracing on, and off

@@ -21,6 +21,8 @@ def create_menagerie() -> FastAPI:
         master_key=SecretStr(os.environ["BENCH_MASTER_KEY"]),
         mcp_packages_dir=os.environ["BENCH_PACKAGES_DIR"],
         log_level="WARNING",
+        # no llama.cpp build in the background of a measurement (minutes of both cores)
+        local_model="off",
         rate_limits_enabled=False,  # the load would trip PodPlay's 25/minute MCP limit
         _env_file=None,
     )

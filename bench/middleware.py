@@ -162,6 +162,8 @@ def server_env(data_dir: Path | None) -> dict[str, str]:
         env["MENAGERIE_DATA_DIR"] = str(data_dir)
         env["MENAGERIE_LOG_LEVEL"] = "WARNING"
         env["MENAGERIE_RATE_LIMITS_ENABLED"] = "false"
+        # no llama.cpp build in the background of a measurement (minutes of both cores)
+        env["MENAGERIE_LOCAL_MODEL"] = "off"
     return env
 
 
