@@ -55,6 +55,7 @@ KILL_ROUNDS ?= 100
 reliability: $(STAMP)
 	MENAGERIE_KILL_ROUNDS=$(KILL_ROUNDS) MENAGERIE_RELIABILITY_DIR=$(CURDIR)/reliability-results \
 		$(BIN)/python -m pytest -q tests/reliability/test_kill9.py
+	$(BIN)/python -m tests.reliability.summary reliability-results
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

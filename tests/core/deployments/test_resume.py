@@ -42,11 +42,9 @@ async def test_a_deployment_is_resumed_after_the_server_restarts(settings: Setti
         assert log.exists()
     finally:
         await first.stop()
-    # the server's stop took the process down, and the address with it
+    # the server's stop took the process down (its port, once free, may be any other test's
+    # server's by now: asking it would race with them)
     assert not Path(f"/proc/{pid}").exists()
-    with pytest.raises(httpx.ConnectError):
-        async with httpx.AsyncClient(timeout=5) as client:
-            await client.get(f"{url}/health")
 
     second = Platform.build(settings)
     await second.start()
@@ -54,7 +52,7 @@ async def test_a_deployment_is_resumed_after_the_server_restarts(settings: Setti
         resumed = await running(second, admin)
         assert resumed.id == deployed.deployment.id
         assert resumed.endpoint_url == url
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=30) as client:  # a loaded machine is slow
             info = await client.get(f"{url}/info")
         assert info.status_code == 200, info.text
         assert info.json()["nft_token_id"] == NFT
