@@ -25,7 +25,9 @@ from opentelemetry.trace import NoOpTracer, SpanKind, StatusCode, Tracer
 
 from menagerie.core.llm.usage import UsageRecord
 
-KEEP_FINISHED = 10_000
+# the latest finished spans, for a look at what just happened (tests, a debugger): each one
+# weighs ~6 KB, and 10,000 of them were 60 MB that a soak saw as growth
+KEEP_FINISHED = 500
 
 
 @dataclass(frozen=True, slots=True)
