@@ -43,5 +43,6 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
 
 @contextlib.asynccontextmanager
 async def client_for(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+    # generous: a first request may load a model on a machine running four test workers
+    async with serve(app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         yield client
