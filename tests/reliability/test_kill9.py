@@ -19,7 +19,7 @@ round at the end, each write is read back through the APIs by its marker:
   final graceful stop the log is checkpointed away. PostgreSQL: amcheck verifies every
   B-tree index of the schema, and every heap row is in its indexes.
 
-`MENAGERIE_KILL_ROUNDS` sets the rounds per engine (3 by default; CI's reliability step runs
+`MENAGERIE_KILL_ROUNDS` sets the rounds per engine (2 by default; CI's reliability step runs
 100), `MENAGERIE_KILL_SEED` replays a run's random choices, `MENAGERIE_KILL_EXEC=1` starts
 each server by running the `menagerie` command anew instead of forking it from a process that
 imported it once (same code from `menagerie serve` on, a restart 10x slower on a loaded
@@ -65,7 +65,7 @@ from tests.reliability.kill9 import (
 
 pytestmark = pytest.mark.skipif(MENAGERIE is None, reason="the menagerie command is not installed")
 
-ROUNDS = max(1, int(os.environ.get("MENAGERIE_KILL_ROUNDS", "3")))
+ROUNDS = max(1, int(os.environ.get("MENAGERIE_KILL_ROUNDS", "2")))
 # each start runs the `menagerie` command anew, imports and all (slower), instead of a fork
 EXEC_EACH_START = os.environ.get("MENAGERIE_KILL_EXEC", "") not in ("", "0")
 MARKER = re.compile(r"k9-\d{4}-\d+-\d{3}")
