@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint format bench migrate doctor contract reliability clean
+.PHONY: serve test lint format bench bench-peers migrate doctor contract reliability clean
 
 $(STAMP): pyproject.toml requirements-models.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Menagerie needs Python 3.11 or newer")'
@@ -59,6 +59,11 @@ reliability: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# the gateway benchmark with LiteLLM's proxy beside Menagerie, in the same run; installs the
+# pinned litellm[proxy] into .cache/bench-peers/litellm on first use (not part of `make bench`)
+bench-peers: $(STAMP)
+	$(BIN)/python -m bench peers
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -13,6 +13,10 @@ an event loop with another. The difference between a gateway row and the direct 
 same kind is what the gateway adds: authentication, request validation, routing and the
 quota check, the OpenAI SDK's call to the upstream and the parsing of its answer, the usage
 ledger, and the re-encoding of the answer for the client.
+
+`run(peers=...)` adds other gateways in front of the same upstream (`bench/peers.py`: LiteLLM's
+proxy), measured in the same rounds with the same client and request, each row against the
+same direct row.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import psutil
@@ -60,11 +65,15 @@ ROUNDS = sized(3, 1)
 RUN_DEADLINE_S = 5.0  # 3 levels x 4 modes x 3 rounds stays under three minutes
 WARMUP_REQUESTS = sized(300, 4)
 WARMUP_CONCURRENCY = sized(32, 4)
-# the issue's targets, at this concurrency: what the gateway may add to the direct call
+# the issue's goals (issue 16): what the gateway may add to the direct call, what it may cost
 TARGET_CONCURRENCY = 32
-TARGET_ADDED_P50_MS = 3.0
-TARGET_ADDED_P99_MS = 15.0
-TARGET_ADDED_TTFT_MS = 5.0
+GOAL_ADDED_P50_MS = 2.0  # at TARGET_CONCURRENCY
+GOAL_ADDED_P99_MS = 10.0  # at TARGET_CONCURRENCY
+SERIAL_CONCURRENCY = 1
+GOAL_SERIAL_ADDED_P50_MS = 1.0  # at SERIAL_CONCURRENCY
+GOAL_CPU_MS = 1.0  # Menagerie's own CPU per gateway request
+LOADED_CONCURRENCY = 128
+GOAL_THROUGHPUT_RATIO = 0.8  # gateway / direct req/s at LOADED_CONCURRENCY
 
 # variables that would point either server elsewhere, or add a real provider to the chain
 _SCRUBBED_PREFIXES = ("MENAGERIE_",)
@@ -88,12 +97,19 @@ _SCRUBBED = {
 @dataclass(frozen=True)
 class Mode:
     name: str
-    via_gateway: bool
+    via_gateway: bool  # through a gateway (Menagerie's or a peer's), not to the upstream itself
     stream: bool
+    peer: str | None = None  # the peer gateway's name (bench/peers.py); None: Menagerie's
 
     @property
     def baseline(self) -> Mode:
-        return Mode(self.name.replace("gateway", "direct"), False, self.stream)
+        """The direct call of the same kind, which every gateway row is compared with."""
+        return DIRECT_STREAM if self.stream else DIRECT_JSON
+
+    @property
+    def ours(self) -> bool:
+        """Menagerie's own gateway row: the one the issue's goals are about."""
+        return self.via_gateway and self.peer is None
 
 
 DIRECT_JSON = Mode("direct JSON", False, False)
@@ -103,6 +119,11 @@ GATEWAY_STREAM = Mode("gateway stream", True, True)
 MODES = (DIRECT_JSON, GATEWAY_JSON, DIRECT_STREAM, GATEWAY_STREAM)
 
 
+def peer_modes(name: str) -> tuple[Mode, Mode]:
+    """A peer gateway's JSON and stream modes."""
+    return Mode(f"{name} JSON", True, False, name), Mode(f"{name} stream", True, True, name)
+
+
 @dataclass(frozen=True)
 class Target:
     """Where one mode's requests go."""
@@ -110,6 +131,36 @@ class Target:
     base_url: str
     headers: Mapping[str, str]
     process: psutil.Process  # the server that answers them, for its CPU time
+    # count its child processes' CPU too: a peer may fork workers, or helpers that do its work
+    children: bool = False
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """The fake upstream, as a peer gateway is pointed at it."""
+
+    base_url: str  # without `/v1`
+    key: str
+
+
+@dataclass(frozen=True)
+class PeerServer:
+    """A started peer gateway: its process, the headers that authenticate a client to it."""
+
+    server: Server
+    headers: Mapping[str, str]
+    ready: Callable[[], None]  # returns once it answers; raises if it died or never does
+
+
+class Peer(Protocol):
+    """Another gateway to measure beside Menagerie (bench/peers.py)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def start(self, stack: ExitStack, upstream: Upstream, workdir: Path) -> PeerServer:
+        """Start it in front of `upstream`, with its stop on `stack` (also run on error)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -199,8 +250,8 @@ async def measure(
     rounds: int,
     benchmark: str = "gateway",
 ) -> dict[tuple[int, Mode], Case]:
-    """Warm every mode up, then run each (concurrency, mode) `rounds` times, alternating
-    whether direct or gateway goes first, and pool each case's rounds. Raise
+    """Warm every mode up, then run each (concurrency, mode) `rounds` times, rotating which
+    of each kind's modes goes first, and pool each case's rounds. Raise
     `BenchmarkFailed` (naming `benchmark`) when any request failed."""
 
     async def once(mode: Mode, total: int, concurrency: int, deadline_s: float) -> LoadResult:
@@ -228,12 +279,10 @@ async def measure(
         runs: dict[Mode, list[LoadResult]] = {mode: [] for mode in targets}
         cpu: dict[Mode, float] = dict.fromkeys(targets, 0.0)
         for round_no in range(rounds):
-            order = list(targets) if round_no % 2 == 0 else _swapped(list(targets))
-            for mode in order:
-                process = targets[mode].process
-                before = cpu_seconds(process)
+            for mode in _ordered(list(targets), round_no):
+                before = target_cpu_seconds(targets[mode])
                 result = await once(mode, total, concurrency, RUN_DEADLINE_S)
-                cpu[mode] += cpu_seconds(process) - before
+                cpu[mode] += target_cpu_seconds(targets[mode]) - before
                 runs[mode].append(result)
                 label = f"{mode.name} at concurrency {concurrency}, round {round_no + 1}"
                 failures.append(load_failure(label, result))
@@ -253,13 +302,30 @@ def _uvloop() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def _swapped(modes: list[Mode]) -> list[Mode]:
-    """Within each kind (JSON, stream), the gateway first instead of the direct call."""
+def _ordered(modes: list[Mode], round_no: int) -> list[Mode]:
+    """JSON modes, then stream modes; within each kind, rotated by the round, so that each
+    goes first in turn (whoever runs first runs after the others' idle connections)."""
     out: list[Mode] = []
     for stream in (False, True):
         kind = [m for m in modes if m.stream == stream]
-        out.extend(sorted(kind, key=lambda m: not m.via_gateway))
+        shift = round_no % len(kind) if kind else 0
+        out.extend(kind[shift:] + kind[:shift])
     return out
+
+
+def target_cpu_seconds(target: Target) -> float:
+    """User+system CPU of the target's process, and of its children when it asks for that."""
+    total = cpu_seconds(target.process)
+    if not target.children:
+        return total
+    times = target.process.cpu_times()
+    total += times.children_user + times.children_system  # those that already exited
+    for child in target.process.children(recursive=True):
+        try:
+            total += cpu_seconds(child)
+        except psutil.NoSuchProcess:
+            continue  # gone between the listing and the read: its parent's reaped figure has it
+    return total
 
 
 def _pool(results: Sequence[LoadResult], cpu_s: float) -> Case:
@@ -288,45 +354,126 @@ def _ms(value: float) -> str:
     return f"{value:.1f}" if abs(value) < 100 else f"{value:,.0f}"
 
 
+def _signed(value: float) -> str:
+    return f"{value:+.1f}" if abs(value) < 100 else f"{value:+,.0f}"
+
+
+def _coloured(text: str, met: bool | None) -> str:
+    """Green when a goal is met, red when missed, plain where there is no goal."""
+    if met is None:
+        return text
+    colour = "green" if met else "red"
+    return f"[{colour}]{text}[/{colour}]"
+
+
 def _added(value: float, base: float, limit: float | None = None) -> str:
     if math.isnan(value) or math.isnan(base):
         return "-"
     difference = value - base
-    text = f"{difference:+.1f}" if abs(difference) < 100 else f"{difference:+,.0f}"
-    if limit is None:
-        return text
-    return f"[green]{text}[/green]" if difference < limit else f"[red]{text}[/red]"
+    return _coloured(_signed(difference), None if limit is None else difference <= limit)
 
 
-def _ratio(value: float, base: float) -> str:
+def _ratio(value: float, base: float, goal: float | None = None) -> str:
     if base <= 0 or math.isnan(value) or math.isnan(base):
         return "-"
-    return f"{value / base:.2f}x"
+    ratio = value / base
+    return _coloured(f"{ratio:.2f}x", None if goal is None else ratio >= goal)
 
 
-def verdicts(cases: Mapping[tuple[int, Mode], Case], concurrency: int) -> list[str]:
-    """The issue's targets at `concurrency`, each with its figure and whether it is met."""
-    lines = []
-    checks = (
-        (GATEWAY_JSON, "added p50", "p50_ms", TARGET_ADDED_P50_MS),
-        (GATEWAY_JSON, "added p99", "p99_ms", TARGET_ADDED_P99_MS),
-        (GATEWAY_STREAM, "added p50", "p50_ms", TARGET_ADDED_P50_MS),
-        (GATEWAY_STREAM, "added p99", "p99_ms", TARGET_ADDED_P99_MS),
-        (GATEWAY_STREAM, "added TTFT p50", "ttft_p50_ms", TARGET_ADDED_TTFT_MS),
+def _verdict(met: bool | None) -> str:
+    if met is None:
+        return "[yellow]not measured[/yellow]"
+    return "[green]met[/green]" if met else "[red]missed[/red]"
+
+
+def _added_goal(
+    cases: Mapping[tuple[int, Mode], Case], concurrency: int, mode: Mode, figure: str, goal: float
+) -> str | None:
+    """`mode`'s added `figure` (p50 or p99) at `concurrency`: value, both rows, goal, verdict."""
+    ours = cases.get((concurrency, mode))
+    base = cases.get((concurrency, mode.baseline))
+    if ours is None or base is None:
+        return None
+    value, baseline = getattr(ours, f"{figure}_ms"), getattr(base, f"{figure}_ms")
+    added = value - baseline
+    met = None if math.isnan(added) else added <= goal
+    return (
+        f"{mode.name} +{figure} at {concurrency}: {_signed(added)} ms ({_ms(value)} vs direct "
+        f"{_ms(baseline)} ms); goal ≤ {goal:g} ms: {_verdict(met)}"
     )
-    for mode, label, attribute, limit in checks:
-        ours = cases.get((concurrency, mode))
-        base = cases.get((concurrency, mode.baseline))
-        if ours is None or base is None:
-            continue
-        added = getattr(ours, attribute) - getattr(base, attribute)
-        if math.isnan(added):
-            verdict = "[yellow]not measured[/yellow]"
-        elif added < limit:
-            verdict = "[green]met[/green]"
-        else:
-            verdict = "[red]missed[/red]"
-        lines.append(f"{mode.name} {label} {added:+.1f} ms (target < {limit:g}): {verdict}")
+
+
+def _cpu_goal(cases: Mapping[tuple[int, Mode], Case], mode: Mode) -> str | None:
+    """Menagerie's CPU per `mode` request over every concurrency, beside the upstream's."""
+    ours = _pooled_cpu_ms(cases, mode)
+    base = _pooled_cpu_ms(cases, mode.baseline)
+    if ours is None or base is None:
+        return None
+    met = None if math.isnan(ours) else ours <= GOAL_CPU_MS
+    return (
+        f"{mode.name} Menagerie CPU per request, every concurrency: {ours:.2f} ms (the upstream's "
+        f"per direct request {base:.2f} ms); goal ≤ {GOAL_CPU_MS:g} ms: {_verdict(met)}"
+    )
+
+
+def _pooled_cpu_ms(cases: Mapping[tuple[int, Mode], Case], mode: Mode) -> float | None:
+    """CPU ms per answered request of `mode`, over every concurrency measured."""
+    mine = [case for (_, m), case in cases.items() if m == mode]
+    answered = sum(case.ok + case.errors for case in mine)
+    if not answered:
+        return None
+    cpu_us = sum(case.cpu_us_per_request * (case.ok + case.errors) for case in mine)
+    return cpu_us / answered / 1000
+
+
+def _throughput_goal(
+    cases: Mapping[tuple[int, Mode], Case], concurrency: int, mode: Mode
+) -> str | None:
+    ours = cases.get((concurrency, mode))
+    base = cases.get((concurrency, mode.baseline))
+    if ours is None or base is None:
+        return None
+    ratio = ours.throughput / base.throughput if base.throughput > 0 else math.nan
+    met = None if math.isnan(ratio) else ratio >= GOAL_THROUGHPUT_RATIO
+    return (
+        f"{mode.name} req/s at {concurrency}: {ratio:.2f}x ({ours.throughput:,.0f} vs direct "
+        f"{base.throughput:,.0f}); goal ≥ {GOAL_THROUGHPUT_RATIO:g}x: {_verdict(met)}"
+    )
+
+
+def verdicts(cases: Mapping[tuple[int, Mode], Case]) -> list[str]:
+    """The issue's goals, each with its figure, the direct baseline of the same run, and
+    whether it is met. A goal whose concurrency was not measured (smoke mode) is left out."""
+    lines: list[str | None] = []
+    for mode in (GATEWAY_JSON, GATEWAY_STREAM):
+        lines += [
+            _added_goal(cases, TARGET_CONCURRENCY, mode, "p50", GOAL_ADDED_P50_MS),
+            _added_goal(cases, TARGET_CONCURRENCY, mode, "p99", GOAL_ADDED_P99_MS),
+            _added_goal(cases, SERIAL_CONCURRENCY, mode, "p50", GOAL_SERIAL_ADDED_P50_MS),
+            _cpu_goal(cases, mode),
+            _throughput_goal(cases, LOADED_CONCURRENCY, mode),
+        ]
+    return [line for line in lines if line]
+
+
+def peer_comparison(cases: Mapping[tuple[int, Mode], Case]) -> list[str]:
+    """Each peer's added p50 beside Menagerie's, per kind and concurrency (no goal)."""
+    peers = [mode for mode in dict.fromkeys(mode for _, mode in cases) if mode.peer]
+    lines = []
+    for peer in peers:
+        ours = GATEWAY_STREAM if peer.stream else GATEWAY_JSON
+        figures = []
+        for concurrency in sorted({c for c, m in cases if m == peer}):
+            base = cases.get((concurrency, peer.baseline))
+            theirs, mine = cases.get((concurrency, peer)), cases.get((concurrency, ours))
+            if base is None or theirs is None or mine is None:
+                continue
+            figures.append(
+                f"at {concurrency} {_signed(theirs.p50_ms - base.p50_ms)} vs "
+                f"{_signed(mine.p50_ms - base.p50_ms)}"
+            )
+        if figures:
+            lines.append(f"{peer.name} vs {ours.name}, added p50 ms: " + "; ".join(figures))
     return lines
 
 
@@ -340,28 +487,67 @@ def problems(cases: Mapping[tuple[int, Mode], Case]) -> list[str]:
     ]
 
 
+def _caption(
+    cases: Mapping[tuple[int, Mode], Case], rounds: int, notes: Sequence[str]
+) -> list[str]:
+    peers = sorted({mode.peer for _, mode in cases if mode.peer})
+    answering = "Menagerie's alone for gateway rows"
+    if peers:
+        answering += f", the peer's process and its children for {', '.join(peers)} rows"
+    lines = [
+        f"Upstream: fake OpenAI server, {UPSTREAM_LATENCY_S * 1000:.0f} ms before every "
+        f"answer. Latencies in ms, every request of {rounds} rounds pooled; a stream's is to "
+        f"`data: [DONE]`, its TTFT to the first chunk with text. +p50, +p99, +TTFT: the row "
+        f"minus direct of the same kind; ratio: its req/s / direct's. * = a run was cut at "
+        f"its {RUN_DEADLINE_S:.0f} s deadline (fewer requests measured).",
+        f"CPU: the answering server's own user+system ms per request (the upstream's for "
+        f"direct rows, {answering}).",
+        f"Client: bench.load's raw HTTP/1.1 client{' on uvloop' if _uvloop() else ''}, one "
+        f"connection per task. Python {platform.python_version()}, {os.cpu_count()} CPUs.",
+        *problems(cases),
+    ]
+    goals = verdicts(cases)
+    if goals:
+        lines.append("The issue's goals for Menagerie (information, not asserted):")
+        lines.extend(f"  {line}" for line in goals)
+    comparison = peer_comparison(cases)
+    if comparison:
+        lines.append("Peers (information, no goal):")
+        lines.extend(f"  {line}" for line in [*comparison, *notes])
+    return lines
+
+
+def _row_figures(
+    cases: Mapping[tuple[int, Mode], Case], concurrency: int, mode: Mode
+) -> tuple[str, str, str, str]:
+    """+p50, +p99, +TTFT and the req/s ratio against the direct row; goals coloured on
+    Menagerie's rows at the concurrencies they are set for."""
+    case = cases[(concurrency, mode)]
+    base = cases.get((concurrency, mode.baseline))
+    if not mode.via_gateway or base is None:
+        return ("", "", "", "")
+    p50_goal = {TARGET_CONCURRENCY: GOAL_ADDED_P50_MS, SERIAL_CONCURRENCY: GOAL_SERIAL_ADDED_P50_MS}
+    p99_goal = {TARGET_CONCURRENCY: GOAL_ADDED_P99_MS}
+    ratio_goal = {LOADED_CONCURRENCY: GOAL_THROUGHPUT_RATIO}
+    goals = mode.ours
+    return (
+        _added(case.p50_ms, base.p50_ms, p50_goal.get(concurrency) if goals else None),
+        _added(case.p99_ms, base.p99_ms, p99_goal.get(concurrency) if goals else None),
+        _added(case.ttft_p50_ms, base.ttft_p50_ms),
+        _ratio(case.throughput, base.throughput, ratio_goal.get(concurrency) if goals else None),
+    )
+
+
 def build_table(
     cases: Mapping[tuple[int, Mode], Case],
     concurrencies: Sequence[int],
     rounds: int,
+    title: str = TITLE,
+    notes: Sequence[str] = (),
 ) -> Table:
-    caption = [
-        f"Upstream: fake OpenAI server, {UPSTREAM_LATENCY_S * 1000:.0f} ms before every "
-        f"answer. Latencies in ms, every request of {rounds} rounds pooled; a stream's is to "
-        f"`data: [DONE]`, its TTFT to the first chunk with text. +p50, +p99, +TTFT: gateway "
-        f"minus direct of the same kind; ratio: gateway / direct req/s. * = a run was cut at "
-        f"its {RUN_DEADLINE_S:.0f} s deadline (fewer requests measured).",
-        "CPU: the answering server's own user+system ms per request (the upstream's for "
-        "direct rows, Menagerie's alone for gateway rows).",
-        f"Client: bench.load's raw HTTP/1.1 client{' on uvloop' if _uvloop() else ''}, one "
-        f"connection per task. Python {platform.python_version()}, {os.cpu_count()} CPUs.",
-        *problems(cases),
-        f"Targets at concurrency {TARGET_CONCURRENCY} (for information, not asserted):",
-        *(f"  {line}" for line in verdicts(cases, TARGET_CONCURRENCY)),
-    ]
     table = Table(
-        title=f"{TITLE}: POST {CHAT_PATH}",
-        caption="\n".join(caption),
+        title=f"{title}: POST {CHAT_PATH}",
+        caption="\n".join(_caption(cases, rounds, notes)),
         caption_justify="left",
         box=box.SIMPLE_HEAD,
         padding=(0, 0),
@@ -371,96 +557,118 @@ def build_table(
     table.add_column("mode", justify="left", no_wrap=True)
     for name in ("req/s", "p50", "p99", "TTFT", "+p50", "+p99", "+TTFT", "ratio", "CPU"):
         table.add_column(name, justify="right", no_wrap=True)
+    modes = list(dict.fromkeys(mode for _, mode in cases))  # measured order: JSON, then stream
+    modes.sort(key=lambda mode: mode.stream)
     for concurrency in concurrencies:
-        at_target = concurrency == TARGET_CONCURRENCY
-        present = [mode for mode in MODES if (concurrency, mode) in cases]
+        present = [mode for mode in modes if (concurrency, mode) in cases]
         for index, mode in enumerate(present):
             case = cases[(concurrency, mode)]
-            added = ("", "", "", "")
-            base = cases.get((concurrency, mode.baseline))
-            if mode.via_gateway and base is not None:
-                added = (
-                    _added(case.p50_ms, base.p50_ms, TARGET_ADDED_P50_MS if at_target else None),
-                    _added(case.p99_ms, base.p99_ms, TARGET_ADDED_P99_MS if at_target else None),
-                    _added(
-                        case.ttft_p50_ms,
-                        base.ttft_p50_ms,
-                        TARGET_ADDED_TTFT_MS if at_target else None,
-                    ),
-                    f"[bold]{_ratio(case.throughput, base.throughput)}[/bold]",
-                )
             throughput = f"{case.throughput:,.0f}"
             if case.timed_out:
                 throughput += "[yellow]*[/yellow]"
             elif case.errors:
                 throughput += "[red]![/red]"
+            cpu_ms = case.cpu_us_per_request / 1000
             table.add_row(
                 str(concurrency) if index == 0 else "",
-                f"[bold]{mode.name}[/bold]" if mode.via_gateway else mode.name,
+                f"[bold]{mode.name}[/bold]" if mode.ours else mode.name,
                 throughput,
                 _ms(case.p50_ms),
                 _ms(case.p99_ms),
                 _ms(case.ttft_p50_ms),
-                *added,
-                f"{case.cpu_us_per_request / 1000:.1f}",
+                *_row_figures(cases, concurrency, mode),
+                _coloured(f"{cpu_ms:.1f}", cpu_ms <= GOAL_CPU_MS if mode.ours else None),
                 end_section=index == len(present) - 1,
             )
     return table
+
+
+def _start_upstream(stack: ExitStack, key: str, tmp: Path) -> Server:
+    upstream = start_server(
+        "upstream",
+        "bench._serve_gateway:create_fake_llm",
+        env=server_env({"BENCH_FAKE_KEY": key, "BENCH_FAKE_LATENCY_S": str(UPSTREAM_LATENCY_S)}),
+        cwd=tmp,
+        log_dir=tmp,
+    )
+    stack.callback(stop_server, upstream)  # before the temporary directory goes
+    return upstream
+
+
+def _start_gateway(
+    stack: ExitStack, upstream: Server, upstream_key: str, master_key: str, tmp: Path
+) -> Server:
+    data_dir = tmp / "data"
+    data_dir.mkdir()
+    gateway = start_server(
+        "menagerie",
+        "bench._serve_gateway:create_gateway",
+        env=server_env(
+            {
+                "BENCH_FAKE_KEY": upstream_key,
+                "BENCH_DATA_DIR": str(data_dir),
+                "BENCH_MASTER_KEY": master_key,
+                "BENCH_OPENAI_BASE_URL": f"{upstream.base_url}/v1",
+                "BENCH_MODEL": MODEL,
+            }
+        ),
+        cwd=tmp,
+        log_dir=tmp,
+    )
+    stack.callback(stop_server, gateway)
+    return gateway
 
 
 def run(
     concurrencies: Sequence[int] = CONCURRENCIES,
     requests: Mapping[int, int] | None = None,
     rounds: int = ROUNDS,
+    *,
+    peers: Sequence[Peer] = (),
+    title: str = TITLE,
+    notes: Sequence[str] = (),
+    benchmark: str = "gateway",
 ) -> Table:
-    """Start the upstream and Menagerie, measure, stop them (also on error), return the table."""
+    """Start the upstream, Menagerie and any `peers`, measure, stop them (also on error),
+    return the table. `notes` go under the peers' comparison in the caption."""
     requests = requests or REQUESTS
     upstream_key = f"sk-bench-{secrets.token_hex(12)}"
     master_key = f"mk-bench-{secrets.token_hex(16)}"
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="menagerie-bench-")))
-        data_dir = tmp / "data"
-        data_dir.mkdir()
-        upstream = start_server(
-            "upstream",
-            "bench._serve_gateway:create_fake_llm",
-            env=server_env(
-                {"BENCH_FAKE_KEY": upstream_key, "BENCH_FAKE_LATENCY_S": str(UPSTREAM_LATENCY_S)}
-            ),
-            cwd=tmp,
-            log_dir=tmp,
-        )
-        stack.callback(stop_server, upstream)  # before the temporary directory goes
-        # both start at once (the gateway calls the upstream only when asked to)
-        gateway = start_server(
-            "menagerie",
-            "bench._serve_gateway:create_gateway",
-            env=server_env(
-                {
-                    "BENCH_FAKE_KEY": upstream_key,
-                    "BENCH_DATA_DIR": str(data_dir),
-                    "BENCH_MASTER_KEY": master_key,
-                    "BENCH_OPENAI_BASE_URL": f"{upstream.base_url}/v1",
-                    "BENCH_MODEL": MODEL,
-                }
-            ),
-            cwd=tmp,
-            log_dir=tmp,
-        )
-        stack.callback(stop_server, gateway)
+        upstream = _start_upstream(stack, upstream_key, tmp)
+        # all start at once (the gateways call the upstream only when asked to)
+        gateway = _start_gateway(stack, upstream, upstream_key, master_key, tmp)
+        started = [
+            peer.start(stack, Upstream(upstream.base_url, upstream_key), tmp) for peer in peers
+        ]
         wait_upstream(upstream, upstream_key)
         wait_ready(gateway, LIVE_PATH)
+        for peer_server in started:
+            peer_server.ready()
         upstream_process = psutil.Process(upstream.process.pid)
         gateway_process = psutil.Process(gateway.process.pid)
         direct = {"Authorization": f"Bearer {upstream_key}", "Content-Type": "application/json"}
         through = {"Authorization": f"Bearer {master_key}", "Content-Type": "application/json"}
-        targets = {
+        json_targets = {
             DIRECT_JSON: Target(upstream.base_url, direct, upstream_process),
             GATEWAY_JSON: Target(gateway.base_url, through, gateway_process),
+        }
+        stream_targets = {
             DIRECT_STREAM: Target(upstream.base_url, direct, upstream_process),
             GATEWAY_STREAM: Target(gateway.base_url, through, gateway_process),
         }
-        check_answers(targets, (upstream, gateway))
+        for peer_server in started:
+            server = peer_server.server
+            target = Target(
+                server.base_url, peer_server.headers, psutil.Process(server.process.pid), True
+            )
+            as_json, as_stream = peer_modes(server.name)
+            json_targets[as_json] = target
+            stream_targets[as_stream] = target
+        targets = {**json_targets, **stream_targets}
+        servers = (upstream, gateway, *(peer_server.server for peer_server in started))
+        check_answers(targets, servers)
         with asyncio.Runner(loop_factory=_uvloop()) as runner:
-            cases = runner.run(measure(targets, concurrencies, requests, rounds))
-    return build_table(cases, concurrencies, rounds)
+            cases = runner.run(measure(targets, concurrencies, requests, rounds, benchmark))
+    return build_table(cases, concurrencies, rounds, title, notes)
