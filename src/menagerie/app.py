@@ -21,6 +21,7 @@ from menagerie.platform import Platform
 from menagerie.realtime.hub import Hub, Surface
 from menagerie.realtime.socketio import asgi_app as socketio_app
 from menagerie.realtime.socketio import build_server
+from menagerie.serving import claim_once
 from menagerie.settings import Settings
 from menagerie.web.console import install_console
 from menagerie.web.docs import install_docs
@@ -47,6 +48,11 @@ def create_app(
     settings = settings or (platform.settings if platform else Settings())
     platform = platform or Platform.build(settings)
     configure_logging(settings.log_level, platform.redactor)
+    if platform.supervises_deployments and not claim_once(settings, "deployments"):
+        # of `serve --workers N`, one worker resumes the deployments a stopped server left
+        # (resuming ends the processes it finds: N would end each other's); every worker still
+        # supervises those deployed through it
+        platform.supervises_deployments = False
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

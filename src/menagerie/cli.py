@@ -33,11 +33,22 @@ def serve(
     dialect: Annotated[
         str | None, typer.Option(help=f"also mount one dialect at / ({', '.join(ROOT_DIALECTS)})")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="worker processes on the one port (MENAGERIE_WORKERS); default: one per core "
+            "when MENAGERIE_REDIS_URL is set, else one. More than one needs Redis",
+            show_default=False,
+        ),
+    ] = None,
     dev: Annotated[bool, typer.Option("--dev", help="dev mode: no auth needed")] = False,
     reload: Annotated[bool, typer.Option("--reload", help="restart on code changes")] = False,
 ) -> None:
     """Run the server (migrations first, unless MENAGERIE_MIGRATE_ON_START=false)."""
     import uvicorn
+
+    from menagerie import serving
 
     if dialect is not None and dialect not in ROOT_DIALECTS:
         raise typer.BadParameter(f"unknown dialect {dialect!r}", param_hint="--dialect")
@@ -47,17 +58,47 @@ def serve(
     if dev:
         os.environ["MENAGERIE_DEV_MODE"] = "true"
     settings = Settings()
-    _database_reachable_or_exit(settings)
-    uvicorn.run(
-        "menagerie.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        reload=reload,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        server_header=False,
+    try:
+        plan = serving.plan(settings, workers, reload=reload)
+    except serving.WorkersRefused as refused:
+        raise typer.BadParameter(str(refused), param_hint="--workers") from None
+    host, port = host or settings.host, port or settings.port
+    console.print(
+        f"menagerie serve: {plan.line}, on {host}:{port}", soft_wrap=True, highlight=False
     )
+    _database_reachable_or_exit(settings)
+    serve_id = None
+    if plan.workers > 1:
+        # what N workers starting together would race on is done here once; the workers
+        # (spawned: they read the environment as it is now) skip it and know their number
+        try:
+            asyncio.run(serving.prepare_once(settings))
+        except Exception as exc:  # a CLI answers with a sentence, not a traceback
+            console.print(f"[red]cannot start:[/red] {type(exc).__name__}: {exc}")
+            raise typer.Exit(1) from None
+        serve_id = serving.new_serve_id()
+        os.environ.update(
+            {
+                "MENAGERIE_MIGRATE_ON_START": "false",
+                "MENAGERIE_WORKERS": str(plan.workers),
+                serving.SERVE_ID_VARIABLE: serve_id,
+            }
+        )
+    try:
+        uvicorn.run(
+            "menagerie.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            reload=reload,
+            workers=plan.workers,
+            log_level=settings.log_level.lower(),
+            proxy_headers=True,
+            server_header=False,
+        )
+    finally:
+        if serve_id is not None:
+            serving.forget(settings, serve_id)
 
 
 def _database_reachable_or_exit(settings: Settings) -> None:

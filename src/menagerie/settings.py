@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # where the server listens and what it mounts
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    # `menagerie serve`'s worker processes; unset: one per core with MENAGERIE_REDIS_URL, else
+    # one (several without Redis are refused: events, rooms and limits would stay per process)
+    workers: int | None = Field(None, ge=1, le=1024)
     root_dialect: DialectName | None = Field(
         None, description="also mount this dialect at `/` for clients with a hard-coded base URL"
     )

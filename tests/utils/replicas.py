@@ -172,6 +172,7 @@ class Replica(Process):
     port: int = 0
     files: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ()  # more `menagerie serve` options (`--workers 2`)
 
     @property
     def url(self) -> str:
@@ -207,20 +208,26 @@ class Deployment:
         return process, log
 
     def start_replica(
-        self, name: str, *, files: Mapping[str, str] | None = None, **extra: str
+        self,
+        name: str,
+        *,
+        files: Mapping[str, str] | None = None,
+        args: tuple[str, ...] = (),
+        **extra: str,
     ) -> Replica:
-        """`menagerie serve` on a free port; `files` go into its data directory first, `extra`
-        into its environment."""
+        """`menagerie serve` on a free port, with `args`; `files` go into its data directory
+        first, `extra` into its environment."""
         port = free_port()
-        process, log = self._spawn(name, ["serve", "--port", str(port)], files or {}, extra)
-        self.replicas[name] = Replica(name, process, log, port, files or {}, extra)
+        command = ["serve", "--port", str(port), *args]
+        process, log = self._spawn(name, command, files or {}, extra)
+        self.replicas[name] = Replica(name, process, log, port, files or {}, extra, args)
         return self.replicas[name]
 
     def _respawn(self, replica: Replica) -> None:
         """The same replica again on another port: its free port was taken by another
         process (tests side by side) between being chosen and bound."""
         replica.port = free_port()
-        args = ["serve", "--port", str(replica.port)]
+        args = ["serve", "--port", str(replica.port), *replica.args]
         replica.process, replica.log = self._spawn(replica.name, args, replica.files, replica.extra)
 
     def start_worker(self, name: str, *, concurrency: int = 2, **extra: str) -> Process:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,7 @@ class LocalModel:
                 endpoint_settings(self.port, model_id, settings.local_model_idle_s),
                 self.runtime,
                 context=settings.local_model_context,
+                threads=_threads_per_worker(settings.workers),
             )
             if self.path is not None
             else None
@@ -174,6 +176,19 @@ class LocalModel:
             return
         self._publishing.add(task)
         task.add_done_callback(self._publishing.discard)
+
+
+def _threads_per_worker(workers: int | None) -> int | None:
+    """Under `serve --workers N` each worker wakes its own llama.cpp server: each gets its
+    share of the cores, so that N generating at once do not oversubscribe them (llama.cpp's
+    own default, half the cores each, would). None: llama.cpp's default."""
+    if not workers or workers < 2:
+        return None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // workers)
 
 
 def _payload(status: LocalStatus) -> dict[str, object]:
