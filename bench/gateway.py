@@ -307,8 +307,8 @@ def _uvloop() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def _ordered(modes: list[Mode], round_no: int) -> list[Mode]:
-    """JSON modes, then stream modes; within each kind, rotated by the round, so that each
-    goes first in turn (whoever runs first runs after the others' idle connections)."""
+    """JSON modes, then stream modes; within each kind rotated by the round, so that no mode
+    always runs first or last (what ran before leaves caches and the machine's load behind)."""
     out: list[Mode] = []
     for stream in (False, True):
         kind = [m for m in modes if m.stream == stream]
