@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,7 +22,7 @@ from menagerie.platform import Platform
 from menagerie.realtime.hub import Hub, Surface
 from menagerie.realtime.socketio import asgi_app as socketio_app
 from menagerie.realtime.socketio import build_server
-from menagerie.serving import claim_once
+from menagerie.serving import claim_once, exit_with_parent, parent_pid
 from menagerie.settings import Settings
 from menagerie.web.console import install_console
 from menagerie.web.docs import install_docs
@@ -56,12 +57,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        parent = parent_pid()  # a worker of `serve --workers N` ends with its parent
+        orphaned = asyncio.create_task(exit_with_parent(parent)) if parent else None
         await platform.start()
         for relay in relays:
             await relay.start()
         try:
             yield
         finally:
+            if orphaned is not None:
+                orphaned.cancel()
             for relay in relays:
                 await relay.stop()
             await platform.stop()

@@ -61,7 +61,8 @@ def serve(
     try:
         plan = serving.plan(settings, workers, reload=reload)
     except serving.WorkersRefused as refused:
-        raise typer.BadParameter(str(refused), param_hint="--workers") from None
+        hint = "--workers" if workers is not None else "MENAGERIE_WORKERS"
+        raise typer.BadParameter(str(refused), param_hint=hint) from None
     host, port = host or settings.host, port or settings.port
     console.print(
         f"menagerie serve: {plan.line}, on {host}:{port}", soft_wrap=True, highlight=False

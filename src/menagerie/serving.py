@@ -13,9 +13,11 @@ deployments a stopped server left running are resumed by one worker of the N (`c
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,10 +77,12 @@ def plan(settings: Settings, requested: int | None, *, reload: bool = False) -> 
             1, f"one worker: set MENAGERIE_REDIS_URL to use all {_count(available, 'core')}"
         )
     if fixed_ports:
-        return WorkerPlan(
-            1,
-            f"one worker: the managed endpoints {', '.join(fixed_ports)} listen on fixed ports",
+        endpoints = (
+            f"the managed endpoint {fixed_ports[0]} listens on a fixed port"
+            if len(fixed_ports) == 1
+            else f"the managed endpoints {', '.join(fixed_ports)} listen on fixed ports"
         )
+        return WorkerPlan(1, f"one worker: {endpoints}")
     return WorkerPlan(available, f"{_count(available)}, one per core (--workers to change)")
 
 
@@ -130,7 +134,25 @@ async def prepare_once(settings: Settings) -> None:
 
 
 def new_serve_id() -> str:
-    return secrets.token_hex(8)
+    """This `serve`'s id for its workers: the parent's pid, then a random part (a pid alone
+    may come again after a reboot, and its markers with it)."""
+    return f"{os.getpid()}-{secrets.token_hex(6)}"
+
+
+def parent_pid() -> int | None:
+    """In a worker of `serve --workers N`, the pid of the `menagerie serve` that spawned it."""
+    serve_id = os.environ.get(SERVE_ID_VARIABLE, "")
+    head = serve_id.split("-", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+async def exit_with_parent(parent: int, interval_s: float = 0.5) -> None:
+    """SIGTERM this worker once its parent is gone: a `menagerie serve` killed outright (no
+    chance to stop its workers) must not leave them serving its port as orphans."""
+    # nothing tells a child that its parent ended: its parent pid changing is the sign
+    while os.getppid() == parent:  # noqa: ASYNC110
+        await asyncio.sleep(interval_s)
+    os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's own graceful shutdown
 
 
 def claim_once(settings: Settings, task: str) -> bool:

@@ -5,7 +5,7 @@ of the server, so what crosses requests must cross workers.
 2. `--workers 2` on PostgreSQL and Redis: two worker processes answer (seen from /proc: which
    child holds the client's TCP connection); a rate limit spent on both is counted once; a
    socket.io client on one worker hears, exactly once, the answer to a message its user sent
-   through the other.
+   through the other; the parent killed outright, its workers end too.
 3. The default: with Redis and no `--workers`, one worker per core the process may use, said
    in the start line (SQLite here: the parent migrates the new file once, before the workers).
 """
@@ -53,6 +53,13 @@ def workers_of(server: Replica) -> list[int]:
         except psutil.Error:  # it ended while being looked at
             continue
     return sorted(found)
+
+
+def ended(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def held_by(server: Replica, pids: list[int]) -> dict[int, set[int]]:
@@ -250,6 +257,9 @@ async def test_two_workers_serve_as_one(deployment: Deployment) -> None:
     assert workers_of(server) == pids  # neither worker died on the way
     # the first start's admin, made and announced once, by the parent, not by each worker
     assert server.output().count("Admin API token") == 1, server.output()
+    # the parent killed outright: its workers do not go on serving its port as orphans
+    server.kill()
+    await until("the workers ended with their parent", lambda: all(map(ended, pids)))
     laps["total"] = time.monotonic() - began
     print("serve --workers 2:", json.dumps({k: round(v, 1) for k, v in laps.items()}))
 
@@ -261,7 +271,7 @@ async def test_one_worker_per_core_with_redis(deployment: Deployment) -> None:
     cores = sorted(ours)[:2]  # as if the machine had (at most) two
     os.sched_setaffinity(0, cores)  # inherited by the server; ours again right after
     try:
-        server = deployment.start_replica("serve")
+        server = deployment.start_replica("serve", MENAGERIE_WORKERS="")  # the default
     finally:
         os.sched_setaffinity(0, ours)
     count = "one worker" if len(cores) == 1 else f"{len(cores)} workers"

@@ -113,10 +113,13 @@ class Shared:
             MENAGERIE_ENCRYPTION_KEY=self.encryption_key,
             MENAGERIE_LOCAL_MODEL="off",
             MENAGERIE_LOG_LEVEL="WARNING",
+            # a replica is one process (killed like a machine): not one worker per core
+            MENAGERIE_WORKERS="1",
         )
         env.update(self.settings)
         env.update(extra)
-        return env
+        # an empty value leaves a variable unset (MENAGERIE_WORKERS="": serve's default)
+        return {name: value for name, value in env.items() if value != ""}
 
 
 @dataclass
