@@ -51,7 +51,9 @@ def plan(settings: Settings, requested: int | None, *, reload: bool = False) -> 
     """The number of workers: `requested` (--workers or MENAGERIE_WORKERS) when it can work,
     else one per core when Redis is configured, else one; WorkersRefused where it cannot."""
     available = cores()
+    source = f"--workers {requested}" if requested is not None else None
     requested = requested if requested is not None else settings.workers
+    source = source or f"MENAGERIE_WORKERS={requested}"
     fixed_ports = sorted(e.name for e in settings.llm_endpoints if e.kind == "process")
     if requested is not None and requested > 1:
         if reload:
@@ -69,7 +71,7 @@ def plan(settings: Settings, requested: int | None, *, reload: bool = False) -> 
                 "apart and configure it as a provider"
             )
     if requested is not None:
-        return WorkerPlan(requested, f"{_count(requested)} (--workers {requested})")
+        return WorkerPlan(requested, f"{_count(requested)} ({source})")
     if reload:
         return WorkerPlan(1, "one worker (--reload)")
     if not settings.redis_url:
