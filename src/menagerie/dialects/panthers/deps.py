@@ -26,11 +26,11 @@ def nft_agents_of(platform: Platform) -> NftAgents:
     return NftAgents(platform.chat, platform.wallets, platform.agents.catalog)
 
 
-def nft_agents(request: Request) -> NftAgents:
+async def nft_agents(request: Request) -> NftAgents:  # async: no worker-thread hop
     return nft_agents_of(get_platform(request))
 
 
-def nft_in_path(
+async def nft_in_path(
     nft_token_id: Annotated[str, Path(pattern=TOKEN_ID_PATTERN, examples=["123"])],
 ) -> str:
     """The path's token id in canonical decimal (`077` is NFT 77)."""
