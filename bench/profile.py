@@ -1,6 +1,6 @@
 """Where the gateway's time goes: Menagerie under pyinstrument while a load runs against it.
 
-`python -m bench.profile [REQUESTS] [--stream] [--concurrency N]` starts the fake upstream
+`python -m bench.profile [REQUESTS] [--stream] [--concurrency N] [--tree]` starts the fake upstream
 (a process of its own, as in `gateway`), serves Menagerie in this process on uvicorn's loop,
 drives `POST /v1/chat/completions` from a separate load process (bench.load's raw client),
 and prints pyinstrument's flat profile of this process by self time: the functions the
@@ -29,26 +29,33 @@ from bench.middleware import free_port, start_server, stop_server
 UPSTREAM_LATENCY_S = 0.05
 WARMUP = 200
 
-_LOAD = """
-import asyncio, sys
-from bench.load import run_load
-async def main() -> None:
-    url, total, conc, stream, key = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1", sys.argv[5]
-    body = sys.stdin.buffer.read()
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    result = await run_load(url, "/v1/chat/completions", total, conc, method="POST", body=body,
-                            headers=headers, stream=stream, engine="raw", deadline_s=120)
-    print(f"{result.ok} ok, {result.errors} errors, {result.throughput:.0f} req/s, p50 {result.p50_ms:.1f} ms")
-    sys.exit(1 if result.errors else 0)
-asyncio.run(main())
-"""
+
+async def _load(url: str, total: int, concurrency: int, stream: bool, key: str) -> int:
+    """The load process (`--load`): the chat request from stdin, sent `total` times."""
+    from bench.load import run_load
+
+    result = await run_load(
+        url,
+        "/v1/chat/completions",
+        total,
+        concurrency,
+        method="POST",
+        body=sys.stdin.buffer.read(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        stream=stream,
+        engine="raw",
+        deadline_s=120,
+    )
+    print(f"{result.ok} ok, {result.errors} errors, {result.throughput:.0f} req/s")
+    return 1 if result.errors else 0
 
 
 async def _drive(url: str, total: int, concurrency: int, stream: bool, key: str) -> str:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-c",
-        _LOAD,
+        "-m",
+        "bench.profile",
+        "--load",
         url,
         str(total),
         str(concurrency),
@@ -65,11 +72,18 @@ async def _drive(url: str, total: int, concurrency: int, stream: bool, key: str)
 
 
 async def _profile(
-    server: uvicorn.Server, url: str, total: int, concurrency: int, stream: bool, key: str
+    server: uvicorn.Server,
+    url: str,
+    total: int,
+    concurrency: int,
+    stream: bool,
+    key: str,
+    tree: bool,
 ) -> tuple[str, str, str]:
     serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
+    async with asyncio.timeout(30):
+        while not server.started:  # noqa: ASYNC110 - uvicorn sets a flag, no event
+            await asyncio.sleep(0.05)
     await _drive(url, WARMUP, concurrency, stream, key)
     profiler = Profiler(interval=0.0005, async_mode="disabled")
     profiler.start()
@@ -77,7 +91,7 @@ async def _profile(
     profiler.stop()
     server.should_exit = True
     await serving
-    text = profiler.output_text(unicode=True, color=False, flat=True, show_all=False)
+    text = profiler.output_text(unicode=True, color=False, flat=not tree, show_all=tree)
     return summary, text, _by_area(profiler)
 
 
@@ -124,11 +138,15 @@ def _by_area(profiler: Profiler) -> str:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--load"]:
+        url, total, concurrency, stream, key = sys.argv[2:7]
+        sys.exit(asyncio.run(_load(url, int(total), int(concurrency), stream == "1", key)))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("requests", type=int, nargs="?", default=2000)
     parser.add_argument("--stream", action="store_true")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--tree", action="store_true", help="the call tree, every frame")
     args = parser.parse_args()
     upstream_key = f"sk-bench-{secrets.token_hex(12)}"
     master_key = f"mk-bench-{secrets.token_hex(16)}"
@@ -171,7 +189,9 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
             summary, text, areas = runner.run(
-                _profile(server, url, args.requests, args.concurrency, args.stream, master_key)
+                _profile(
+                    server, url, args.requests, args.concurrency, args.stream, master_key, args.tree
+                )
             )
     kind = "stream" if args.stream else "JSON"
     print(f"gateway {kind}, concurrency {args.concurrency}: {summary}")

@@ -334,3 +334,27 @@ async def test_a_chunk_that_is_not_json_is_unavailable(provider: Provider, fake:
     with pytest.raises(ProviderUnavailable) as caught:
         await drain(provider, received)
     assert caught.value.details["reason"] == "malformed_response"
+
+
+async def test_the_environment_s_proxy_is_used_unless_no_proxy_exempts_the_host(
+    fake: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a proxy that refuses every connection: a call that went through it fails to connect
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    proxied = make(fake.openai_base_url)
+    try:
+        with pytest.raises(ProviderUnavailable) as failed:
+            await collect(proxied)
+        assert failed.value.details["reason"] == "connection_failed"
+    finally:
+        await proxied.aclose()
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    fake.push(reply("straight through"))
+    direct = make(fake.openai_base_url)
+    try:
+        events = await collect(direct)
+    finally:
+        await direct.aclose()
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "straight through"

@@ -15,10 +15,12 @@ import asyncio
 import contextlib
 import json
 import ssl
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import certifi
@@ -87,6 +89,7 @@ class OpenAICompatProvider(Provider):
         self._max_tokens_field = (
             "max_completion_tokens" if "api.openai.com" in base else "max_tokens"
         )
+        self._proxy = env_proxy(self._url)  # HTTP(S)_PROXY and NO_PROXY, as the SDK honoured
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
 
@@ -97,17 +100,18 @@ class OpenAICompatProvider(Provider):
             connector = aiohttp.TCPConnector(
                 limit=_MAX_CONNECTIONS, ssl=ssl.create_default_context(cafile=certifi.where())
             )
-            # trust_env: HTTP(S)_PROXY and NO_PROXY apply, as they did through the SDK
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, trust_env=True
-            )
+            # not trust_env: with it aiohttp reads ~/.netrc in a worker thread on every
+            # request; the proxy the environment names is looked up once, in __init__
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
             self._session_loop = loop
         return self._session
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         body = json.dumps(self._params(request)).encode()
         try:
-            http = await self._client().post(self._url, data=body, headers=self._headers)
+            http = await self._client().post(
+                self._url, data=body, headers=self._headers, proxy=self._proxy
+            )
         except TRANSPORT_ERRORS as exc:
             raise self._transport(exc, started=False) from None
         if http.status >= 300:
@@ -245,6 +249,15 @@ class OpenAICompatProvider(Provider):
             quota=code == "insufficient_quota",
             upstream_code=code,
         )
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy `HTTP_PROXY`/`HTTPS_PROXY` name for this URL, unless `NO_PROXY` exempts it."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies_environment()
+    if parts.hostname and urllib.request.proxy_bypass_environment(parts.hostname, proxies):
+        return None
+    return proxies.get(parts.scheme) or proxies.get("all")
 
 
 def to_openai_message(message: ChatMessage) -> dict[str, Any]:
