@@ -7,7 +7,7 @@ from collections.abc import Awaitable
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from menagerie.core.clock import as_utc
@@ -71,7 +71,8 @@ def ranked_scores(
 async def winners(
     session: AsyncSession, scored: list[tuple[float, str]], now: datetime
 ) -> list[ScoredMemory]:
-    """The ranked memories, read whole, their access counted."""
+    """The ranked memories, read whole, their access counted: the last statements of a
+    search's own transaction (on PostgreSQL its commit does not wait for the disk)."""
     if not scored:
         return []
     winners = [memory_id for _, memory_id in scored]
@@ -86,6 +87,13 @@ async def winners(
         for score, memory_id in scored
         if memory_id in rows
     ]
+    if session.get_bind().dialect.name == "postgresql":
+        # The count is all a search writes, and waiting for its WAL to reach the disk was
+        # most of the count's cost (update and commit 3.7 ms p50, 0.35 ms without the wait):
+        # a crash within a fraction of a second after a search may lose its count, never a
+        # memory or anything else (SET LOCAL: this transaction only, and nothing but the
+        # count is written after it).
+        await session.execute(text("SET LOCAL synchronous_commit = off"))
     await session.execute(
         update(MemoryRow)
         .where(MemoryRow.id.in_(winners))
