@@ -127,3 +127,46 @@ async def test_master_key_is_an_admin_everywhere(started_platform: Platform) -> 
     assert principal.via == "master_key"
     with pytest.raises(Unauthorized):
         await identity.authenticate_bearer("test-master-key-0123456789abcdeX")
+
+
+async def test_an_api_token_costs_one_read_and_a_write_at_most_once_a_minute(
+    started_platform: Platform,
+) -> None:
+    from sqlalchemy import event
+
+    token = started_platform.bootstrap_result.admin_token  # type: ignore[union-attr]
+    assert token is not None
+    identity = started_platform.identity
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        # the platform's own background loops share the engine: only the tokens' statements
+        if "api_tokens" in statement:
+            statements.append(statement.split()[0].upper())
+
+    engine = started_platform.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        await identity.authenticate_bearer(token.token)  # first use: last_used_at written
+        first = list(statements)
+        statements.clear()
+        for _ in range(3):
+            await identity.authenticate_bearer(token.token)
+        again = list(statements)
+        # a minute later the next use writes it again
+        async with started_platform.database.session() as session:
+            await session.execute(
+                update(ApiTokenRow).values(last_used_at=utcnow() - timedelta(minutes=2))
+            )
+        statements.clear()
+        await identity.authenticate_bearer(token.token)
+        stale = list(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert first == ["SELECT", "UPDATE"]
+    assert again == ["SELECT"] * 3
+    assert stale == ["SELECT", "UPDATE"]
+    async with started_platform.database.session() as session:
+        used = await session.scalar(select(ApiTokenRow.last_used_at))
+    assert used is not None
+    assert utcnow() - used.replace(tzinfo=utcnow().tzinfo) < timedelta(minutes=1)
