@@ -5,8 +5,9 @@ latency before every answer. It is called two ways with the same chat request, a
 a server-sent event stream:
 
 - **direct**: `POST {upstream}/v1/chat/completions` with the upstream's key;
-- **gateway**: `POST {menagerie}/v1/chat/completions` with the master key and the catalogue
-  model `gpt-4o-mini`, which Menagerie routes to the same upstream as provider `openai`.
+- **gateway**: `POST {menagerie}/v1/chat/completions` with the admin API token printed at
+  its first start (what a new user calls with) and the catalogue model `gpt-4o-mini`, which
+  Menagerie routes to the same upstream as provider `openai`.
 
 Upstream, Menagerie and the load generator are three processes, so that none of them shares
 an event loop with another. The difference between a gateway row and the direct row of the
@@ -26,6 +27,7 @@ import json
 import math
 import os
 import platform
+import re
 import secrets
 import tempfile
 import time
@@ -604,6 +606,14 @@ def _start_upstream(stack: ExitStack, key: str, tmp: Path) -> Server:
     return upstream
 
 
+def admin_token(server: Server) -> str:
+    """The admin API token the server printed at its first start."""
+    found = re.search(r"Admin API token \(shown once, store it now\): (\S+)", server.log_text())
+    if found is None:
+        raise RuntimeError(f"{server.name} printed no admin token:\n{server.log_tail()}")
+    return found.group(1)
+
+
 def _start_gateway(
     stack: ExitStack, upstream: Server, upstream_key: str, master_key: str, tmp: Path
 ) -> Server:
@@ -658,7 +668,12 @@ def run(
         upstream_process = psutil.Process(upstream.process.pid)
         gateway_process = psutil.Process(gateway.process.pid)
         direct = {"Authorization": f"Bearer {upstream_key}", "Content-Type": "application/json"}
-        through = {"Authorization": f"Bearer {master_key}", "Content-Type": "application/json"}
+        # the admin API token printed at the first start: what a new user calls with (an API
+        # token is a database read per request; the master key would be none)
+        through = {
+            "Authorization": f"Bearer {admin_token(gateway)}",
+            "Content-Type": "application/json",
+        }
         json_targets = {
             DIRECT_JSON: Target(upstream.base_url, direct, upstream_process),
             GATEWAY_JSON: Target(gateway.base_url, through, gateway_process),
