@@ -77,13 +77,14 @@ async def _profile(
     total: int,
     concurrency: int,
     stream: bool,
-    key: str,
     tree: bool,
 ) -> tuple[str, str, str]:
     serving = asyncio.create_task(server.serve())
     async with asyncio.timeout(30):
         while not server.started:  # noqa: ASYNC110 - uvicorn sets a flag, no event
             await asyncio.sleep(0.05)
+    # the admin API token of the first start, as `gateway` calls with
+    key = server.config.app.state.platform.bootstrap_result.admin_token.token
     await _drive(url, WARMUP, concurrency, stream, key)
     profiler = Profiler(interval=0.0005, async_mode="disabled")
     profiler.start()
@@ -189,9 +190,7 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
             summary, text, areas = runner.run(
-                _profile(
-                    server, url, args.requests, args.concurrency, args.stream, master_key, args.tree
-                )
+                _profile(server, url, args.requests, args.concurrency, args.stream, args.tree)
             )
     kind = "stream" if args.stream else "JSON"
     print(f"gateway {kind}, concurrency {args.concurrency}: {summary}")
