@@ -1,9 +1,12 @@
 """One long-lived MCP session per running server, owned by one task.
 
 The SDK's transports live inside anyio cancel scopes that must be entered and left by the same
-task, so a single owner task opens the session, serves every request from a queue (each as a
-child task, so calls run concurrently on the one session), watches health, and reopens the
-session with backoff when the server dies. Nobody else touches the SDK client.
+task, so a single owner task opens the session, watches health, and reopens it with backoff
+when the server dies. Requests are sent from the callers' own tasks, straight through the
+open client: its dispatcher multiplexes concurrent requests on the one session, so a call
+costs no hand-off to the owner and back (that hand-off was half of what a call cost). Each
+call's cancel scope is registered with the session, and the session's end cancels every one
+still in flight, so that no caller waits on a session that is gone.
 """
 
 from __future__ import annotations
@@ -13,11 +16,10 @@ import contextlib
 import functools
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from time import monotonic
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
 import mcp.types as mcp_types
@@ -29,7 +31,7 @@ from mcp.client.subscriptions import ListenNotSupportedError
 from mcp.shared.exceptions import MCPError
 
 from menagerie.core.clock import utcnow
-from menagerie.core.errors import Timeout
+from menagerie.core.errors import MenagerieError, Timeout
 from menagerie.core.redact import Redactor
 from menagerie.core.tools.failures import offline_error, tool_error
 from menagerie.core.tools.local_server import local_http_server
@@ -43,15 +45,8 @@ log = logging.getLogger(__name__)
 SessionState = Literal["starting", "running", "offline", "stopped"]
 StateListener = Callable[["McpSession"], None]
 MAX_BACKOFF_S = 30.0
-
-
-@dataclass(slots=True)
-class _Request:
-    kind: Literal["list", "call", "check"]
-    future: asyncio.Future[Any]
-    tool: str = ""
-    arguments: dict[str, Any] = field(default_factory=dict)
-    timeout_s: float = 30.0
+CONNECTION_CLOSED = mcp_types.CONNECTION_CLOSED  # the SDK's code for a transport gone
+_T = TypeVar("_T")
 
 
 class SessionLost(Exception):
@@ -92,7 +87,10 @@ class McpSession:
         self._requests = 0
         self._errors = 0
         self._total_ms = 0.0
-        self._queue: asyncio.Queue[_Request] = asyncio.Queue()
+        # set while running: the open client, and what a caller sets when it finds it broken
+        self._client: Client | None = None
+        self._lost: asyncio.Event | None = None
+        self._in_flight: set[anyio.CancelScope] = set()
         self._owner: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._first_attempt = asyncio.Event()
@@ -123,20 +121,25 @@ class McpSession:
                 owner.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await owner
-        self._fail_queued("the MCP server was stopped")
+        self._end_calls()
         self._set_state("stopped")
 
     async def call_tool(
         self, tool: str, arguments: dict[str, Any], *, timeout_s: float = 30.0
     ) -> ToolResult:
-        return await self._submit(_Request("call", self._future(), tool, arguments, timeout_s))
+        return await self._request(self._call, timeout_s, tool, arguments)
 
     async def refresh_tools(self) -> list[ToolInfo]:
-        return await self._submit(_Request("list", self._future(), timeout_s=15.0))
+        self.tools = await self._request(self._list_tools, 15.0)
+        return self.tools
 
     async def check(self) -> float:
         """A real round trip (a fresh `tools/list`); returns its milliseconds."""
-        return await self._submit(_Request("check", self._future(), timeout_s=15.0))
+        started = monotonic()
+        self.tools = await self._request(self._list_tools, 15.0)
+        self.last_response_ms = round((monotonic() - started) * 1000, 2)
+        self.last_check = utcnow()
+        return self.last_response_ms
 
     @property
     def isolation(self) -> Isolation:
@@ -152,18 +155,45 @@ class McpSession:
 
     # -- the owner task ------------------------------------------------------------------------
 
-    def _future(self) -> asyncio.Future[Any]:
-        return asyncio.get_running_loop().create_future()
-
-    async def _submit(self, request: _Request) -> Any:
-        if self.state != "running":
+    async def _request(
+        self, send: Callable[..., Awaitable[_T]], timeout_s: float, *args: Any
+    ) -> _T:
+        """`send(client, *args)` on the open session, from the caller's task and within
+        `timeout_s`; what goes wrong comes out as Menagerie's errors (offline, timeout,
+        tool error), and a broken transport tells the owner to reconnect."""
+        client, lost = self._client, self._lost
+        if self.state != "running" or client is None or lost is None:
             raise offline_error(self.name, self.error)
-        self._queue.put_nowait(request)
+        started = monotonic()
+        scope = anyio.CancelScope(deadline=anyio.current_time() + timeout_s)
+        self._in_flight.add(scope)
+        failed = True
         try:
-            # the owner bounds the call itself; this outer bound only guards a wedged owner
-            return await asyncio.wait_for(asyncio.shield(request.future), request.timeout_s + 5)
-        except TimeoutError:
-            raise Timeout(f"MCP server {self.name} did not answer in time") from None
+            with scope:
+                result = await send(client, *args)
+                failed = isinstance(result, ToolResult) and result.is_error
+                return result
+        except MCPError as exc:
+            if exc.code != CONNECTION_CLOSED:
+                raise tool_error(self.name, exc) from None
+            raise self._lose(lost, "the MCP server closed the connection") from None
+        except Exception as exc:
+            raise self._lose(lost, self._describe(exc)) from None
+        finally:
+            self._in_flight.discard(scope)
+            self._account(started, failed=failed)
+        # here only when the scope stopped the call: its deadline, or the session's end
+        if anyio.current_time() >= scope.deadline:
+            message = f"MCP server {self.name} took longer than {timeout_s:g}s"
+            raise Timeout(message, reason="TOOL_TIMEOUT")
+        raise offline_error(self.name, "the session was closed")
+
+    def _lose(self, lost: asyncio.Event, error: str) -> MenagerieError:
+        """A call found the transport broken: the owner reconnects, the caller hears offline."""
+        if lost is self._lost:  # not a session already replaced by a newer one
+            self.error = error
+            lost.set()
+        return offline_error(self.name, error)
 
     async def _own(self) -> None:
         attempt = 0
@@ -181,7 +211,6 @@ class McpSession:
             if self._stopping.is_set():
                 break
             self._set_state("offline")
-            self._fail_queued(self.error or "the MCP server went offline")
             delay = min(MAX_BACKOFF_S, 0.25 * 2**attempt)
             attempt += 1
             with contextlib.suppress(TimeoutError):
@@ -204,35 +233,40 @@ class McpSession:
                 self.connected_at = monotonic()
                 self.last_check = utcnow()
                 self.error = None
-                self._set_state("running")
-                self._first_attempt.set()
-                async with anyio.create_task_group() as group:
-                    group.start_soon(self._watch_health, client, lost)
-                    group.start_soon(self._watch_process, lost)
-                    group.start_soon(self._listen_for_changes, client)
-                    while not self._stopping.is_set() and not lost.is_set():
-                        request = await self._next_request(lost)
-                        if request is not None:
-                            group.start_soon(self._serve, client, request, lost)
-                    group.cancel_scope.cancel()
+                self._client, self._lost = client, lost
+                try:
+                    self._set_state("running")
+                    self._first_attempt.set()
+                    async with anyio.create_task_group() as group:
+                        group.start_soon(self._watch_health, client, lost)
+                        group.start_soon(self._watch_process, lost)
+                        group.start_soon(self._listen_for_changes, client)
+                        await self._until_stopped_or(lost)
+                        group.cancel_scope.cancel()
+                finally:
+                    # before the transport closes: a caller hears that the session ended,
+                    # and its courtesy cancel can still reach the server
+                    self._end_calls()
         if scope.cancelled_caught:
             raise TimeoutError(f"no answer within {self.connect_timeout_s:g}s of starting")
         if lost.is_set() and not self._stopping.is_set():
             raise SessionLost(self.error or "the connection to the MCP server was lost")
 
-    async def _next_request(self, lost: asyncio.Event) -> _Request | None:
-        getter = asyncio.ensure_future(self._queue.get())
+    async def _until_stopped_or(self, lost: asyncio.Event) -> None:
         stopper = asyncio.ensure_future(self._stopping.wait())
         loser = asyncio.ensure_future(lost.wait())
         try:
-            await asyncio.wait({getter, stopper, loser}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({stopper, loser}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for waiter in (stopper, loser):
-                waiter.cancel()
-        if getter.done():
-            return getter.result()
-        getter.cancel()
-        return None
+            stopper.cancel()
+            loser.cancel()
+
+    def _end_calls(self) -> None:
+        """No new call reaches this session; those in flight end now (offline), not at their
+        own timeouts."""
+        self._client = self._lost = None
+        for scope in list(self._in_flight):
+            scope.cancel()
 
     @contextlib.asynccontextmanager
     async def _open(self) -> AsyncIterator[Client]:
@@ -335,51 +369,16 @@ class McpSession:
                 lost.set()
                 return
 
-    async def _serve(self, client: Client, request: _Request, lost: asyncio.Event) -> None:
+    async def _call(self, client: Client, tool: str, arguments: dict[str, Any]) -> ToolResult:
         started = monotonic()
-        try:
-            with anyio.fail_after(request.timeout_s):
-                if request.kind == "call":
-                    result: Any = await self._call(client, request, started)
-                elif request.kind == "list":
-                    self.tools = result = await self._list_tools(client)
-                else:
-                    self.tools = await self._list_tools(client)
-                    result = round((monotonic() - started) * 1000, 2)
-                    self.last_response_ms = result
-                    self.last_check = utcnow()
-            self._account(started, failed=isinstance(result, ToolResult) and result.is_error)
-            _settle(request.future, result=result)
-        except TimeoutError:
-            self._account(started, failed=True)
-            message = f"MCP server {self.name} took longer than {request.timeout_s:g}s"
-            _settle(request.future, error=Timeout(message, reason="TOOL_TIMEOUT"))
-        except MCPError as exc:
-            self._account(started, failed=True)
-            if exc.code == -32000:  # CONNECTION_CLOSED: the server is gone
-                self.error = "the MCP server closed the connection"
-                _settle(request.future, error=offline_error(self.name, self.error))
-                lost.set()
-            else:
-                _settle(request.future, error=tool_error(self.name, exc))
-        except Exception as exc:
-            self._account(started, failed=True)
-            self.error = self._describe(exc)
-            _settle(request.future, error=offline_error(self.name, self.error))
-            lost.set()
-        finally:
-            # cancelled with the session (a stop, a lost server): the caller hears it now
-            _settle(request.future, error=offline_error(self.name, "the session was closed"))
-
-    async def _call(self, client: Client, request: _Request, started: float) -> ToolResult:
-        result = await client.call_tool(request.tool, request.arguments)
+        result = await client.call_tool(tool, arguments)
         if result.structured_content is not None:
             content: Any = result.structured_content
         else:
             content = [block.model_dump(mode="json", exclude_none=True) for block in result.content]
         return ToolResult(
             server=self.name,
-            tool=request.tool,
+            tool=tool,
             content=content,
             is_error=bool(result.is_error),
             duration_ms=round((monotonic() - started) * 1000, 2),
@@ -405,10 +404,6 @@ class McpSession:
         if failed:
             self._errors += 1
 
-    def _fail_queued(self, reason: str) -> None:
-        while not self._queue.empty():
-            _settle(self._queue.get_nowait().future, error=offline_error(self.name, reason))
-
     def _set_state(self, state: SessionState) -> None:
         if state == self.state:
             return
@@ -427,14 +422,3 @@ class McpSession:
         if tail:
             text = f"{text} (stderr: {tail})"
         return self._redactor(text)[:500]
-
-
-def _settle(
-    future: asyncio.Future[Any], *, result: Any = None, error: BaseException | None = None
-) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
