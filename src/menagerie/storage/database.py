@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -100,11 +101,18 @@ class Database:
             async with self.sessions() as session, session.begin():
                 yield session
         except CONNECTION_ERRORS as exc:
-            full = storage_full(exc)  # SQLite's "database or disk is full" is an OperationalError
-            if full is not None:
-                raise full from exc
-            if is_connection_error(exc):
-                raise Unavailable("database unavailable", service="database") from exc
+            _raise_unavailable(exc)
+            raise
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection in a transaction, committed on success: for a hot path's plain
+        statements, without the ORM session's identity map, events and bookkeeping."""
+        try:
+            async with self.engine.begin() as connection:
+                yield connection
+        except CONNECTION_ERRORS as exc:
+            _raise_unavailable(exc)
             raise
 
     async def wait_until_reachable(self, within_s: float) -> None:
@@ -169,3 +177,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _raise_unavailable(exc: BaseException) -> None:
+    """A full disk or a lost database as core's error; anything else goes on as it was."""
+    full = storage_full(exc)  # SQLite's "database or disk is full" is an OperationalError
+    if full is not None:
+        raise full from exc
+    if is_connection_error(exc):
+        raise Unavailable("database unavailable", service="database") from exc

@@ -117,10 +117,11 @@ class IdentityService:
 
     async def _principal_for_api_token(self, token: str) -> Principal:
         digest = hash_token(token)
-        async with self._db.session() as session:
-            # one read: the token and its user (was two reads and a write on every request)
+        # one read, a plain Core statement: the token and its user (was two ORM reads and a
+        # write on every request)
+        async with self._db.connection() as connection:
             found = (
-                await session.execute(
+                await connection.execute(
                     select(
                         ApiTokenRow.id,
                         ApiTokenRow.token_hash,
@@ -146,7 +147,7 @@ class IdentityService:
             now = utcnow()
             if last_used_at is None or now - _aware(last_used_at) >= LAST_USED_PRECISION:
                 # a write per request would serialise every caller on SQLite's one writer
-                await session.execute(
+                await connection.execute(
                     update(ApiTokenRow).where(ApiTokenRow.id == token_id).values(last_used_at=now)
                 )
             return Principal(tenant_id, user_id, frozenset(roles or ()), via="token")
