@@ -206,7 +206,8 @@ class AgentRuntime:
         answer, remembered = await self.writes.close(
             principal,
             agent,
-            opened,
+            session,
+            question,
             Answer(
                 "".join(tally.text),
                 tally.model.model_id,
