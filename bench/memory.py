@@ -7,6 +7,9 @@ vocabulary. The baseline, measured in the same run on the same database, is
 mapping code, so the ratio is the cost of the search itself. Then 50 deletes, each of which
 the full-text index must follow (target: as cheap as a write, not a scan). Runs on SQLite, and on
 PostgreSQL when `MENAGERIE_BENCH_DATABASE_URL` names a database (it is filled and emptied).
+Both engines are filled alike, then asked the same queries in turn, query by query (the first
+engine alternating): on a shared machine whose load changes during the run, both are measured
+under the same load.
 
 Vectors on and off, in the same run on the same store: every memory gets a vector (the sum of
 its words' MiniLM vectors, normalised: embedding 100k texts for real would take minutes, and a
@@ -26,6 +29,7 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 
 import numpy as np
@@ -200,11 +204,15 @@ async def _fill(
                 await session.execute(insert(MemoryEmbeddingRow), vectors)
     if not platform.database.is_sqlite:
         # what autovacuum does to a table grown this much: without statistics the planner
-        # takes the tenant's index and computes to_tsvector for every row (30x slower)
+        # takes the tenant's index and computes to_tsvector for every row (30x slower), and
+        # the rows the fill deleted (the last size's, the last run's) stay in the table and
+        # its indexes until a VACUUM, for every search to step over (a server may run with
+        # autovacuum off, or not have come to the table yet: 100k of them made a search of
+        # 200 memories take 300 ms)
         async with platform.database.engine.connect() as connection:
-            await connection.execute(text("ANALYZE memories"))
-            await connection.execute(text("ANALYZE memory_embeddings"))
-            await connection.commit()
+            vacuum = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await vacuum.execute(text("VACUUM ANALYZE memories"))
+            await vacuum.execute(text("VACUUM ANALYZE memory_embeddings"))
     return first_id
 
 
@@ -228,41 +236,60 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def _measure(
-    url: str, label: str, data_dir: Path, sizes: tuple[int, ...]
-) -> list[tuple[str, int, dict[str, float]]]:
+async def _started(url: str, data_dir: Path) -> tuple[Platform, Principal]:
     settings = Settings(data_dir=data_dir, database_url=url, log_level="WARNING", _env_file=None)
     platform = Platform.build(settings)
     platform.memory_backfill = None  # the store's vectors are the bench's own
     await platform.start()
+    assert platform.bootstrap_result is not None
+    principal = Principal(
+        platform.bootstrap_result.tenant_id,
+        platform.bootstrap_result.admin_user_id,
+        frozenset({ADMIN}),
+    )
+    return platform, principal
+
+
+async def _timed(call: Awaitable[object], into: list[float]) -> None:
+    started = time.perf_counter()
+    await call
+    into.append((time.perf_counter() - started) * 1000)
+
+
+async def _measure(
+    size: int, engines: list[tuple[str, str, Path]]
+) -> list[tuple[str, int, dict[str, float]]]:
+    """Every engine filled alike, then the same queries on each in turn, query by query: a
+    machine that gets busier during the run slows all engines alike, not the last one."""
+    words = await _word_vectors()
+    started: list[tuple[str, Platform, Principal, str]] = []
     results = []
     try:
-        assert platform.bootstrap_result is not None
-        principal = Principal(
-            platform.bootstrap_result.tenant_id,
-            platform.bootstrap_result.admin_user_id,
-            frozenset({ADMIN}),
-        )
-        rng = random.Random(7)
-        words = await _word_vectors()
-        for size in sizes:
-            some_id = await _fill(platform, principal, size, rng, words)
-            for _ in range(WARMUP):  # warm caches, the connection pool and the model
-                await platform.memory.search(principal, " ".join(rng.sample(WORDS, 2)))
-            lookups, keyword, hybrid = [], [], []
-            for _ in range(QUERIES):
-                started = time.perf_counter()
-                await platform.memory.get(principal, some_id)
-                lookups.append((time.perf_counter() - started) * 1000)
-                query = " ".join(rng.sample(WORDS, 2))
-                started = time.perf_counter()
-                await platform.memory.search(principal, query, limit=10, mode="keyword")
-                keyword.append((time.perf_counter() - started) * 1000)
+        for label, url, data_dir in engines:
+            platform, principal = await _started(url, data_dir)
+            started.append((label, platform, principal, ""))
+            some_id = await _fill(platform, principal, size, random.Random(7), words)
+            started[-1] = (label, platform, principal, some_id)
+        rng = random.Random(size)
+        for _ in range(WARMUP):  # warm caches, the connection pools and the model
+            query = " ".join(rng.sample(WORDS, 2))
+            for _, platform, principal, _ in started:
+                await platform.memory.search(principal, query)
+        timings: dict[str, dict[str, list[float]]] = {
+            label: {"lookup": [], "keyword": [], "hybrid": []} for label, *_ in started
+        }
+        for n in range(QUERIES):
+            query = " ".join(rng.sample(WORDS, 2))
+            # the engines take turns at going first
+            for label, platform, principal, some_id in started[:: 1 if n % 2 else -1]:
+                times = timings[label]
+                await _timed(platform.memory.get(principal, some_id), times["lookup"])
+                search = platform.memory.search
+                await _timed(search(principal, query, limit=10, mode="keyword"), times["keyword"])
                 if words is not None:
-                    started = time.perf_counter()
-                    await platform.memory.search(principal, query, limit=10, mode="hybrid")
-                    hybrid.append((time.perf_counter() - started) * 1000)
-            ingest_on, ingest_off = await _ingest(platform, principal, rng)
+                    await _timed(search(principal, query, limit=10, mode="hybrid"), times["hybrid"])
+        for label, platform, principal, some_id in started:
+            ingest_on, ingest_off = await _ingest(platform, principal, random.Random(11))
             async with platform.database.session() as session:
                 doomed = (
                     await session.scalars(
@@ -271,19 +298,19 @@ async def _measure(
                         .limit(DELETES)
                     )
                 ).all()
-            deletes = []
+            deletes: list[float] = []
             for memory_id in doomed:  # the full-text index follows each one (a trigger)
-                started = time.perf_counter()
-                await platform.memory.delete(principal, memory_id)
-                deletes.append((time.perf_counter() - started) * 1000)
+                await _timed(platform.memory.delete(principal, memory_id), deletes)
+            times = timings[label]
+            hybrid = times["hybrid"]
             results.append(
                 (
                     label,
                     size,
                     {
-                        "lookup_p50": statistics.median(lookups),
-                        "p50": statistics.median(keyword),
-                        "p95": _percentile(keyword, 0.95),
+                        "lookup_p50": statistics.median(times["lookup"]),
+                        "p50": statistics.median(times["keyword"]),
+                        "p95": _percentile(times["keyword"], 0.95),
                         "hybrid_p50": statistics.median(hybrid) if hybrid else float("nan"),
                         "hybrid_p95": _percentile(hybrid, 0.95) if hybrid else float("nan"),
                         "ingest_off_p50": ingest_off,
@@ -292,26 +319,32 @@ async def _measure(
                     },
                 )
             )
-        if not platform.database.is_sqlite:
-            async with platform.database.session() as session:
-                await session.execute(
-                    delete(MemoryRow).where(MemoryRow.tenant_id == principal.tenant_id)
-                )
+            if not platform.database.is_sqlite:
+                async with platform.database.session() as session:
+                    await session.execute(
+                        delete(MemoryRow).where(MemoryRow.tenant_id == principal.tenant_id)
+                    )
     finally:
-        await platform.stop()
+        for _, platform, _, _ in started:
+            await platform.stop()
     return results
 
 
 def run() -> Table:
     rows: list[tuple[str, int, dict[str, float]]] = []
+    postgres = os.environ.get("MENAGERIE_BENCH_DATABASE_URL")
     with tempfile.TemporaryDirectory(prefix="menagerie-bench-memory-") as tmp:
-        # a fresh SQLite file per size: emptying a large store would cost more than filling it
         for size in SIZES:
-            sqlite = f"sqlite+aiosqlite:///{Path(tmp) / f'bench-{size}.db'}"
-            rows += asyncio.run(_measure(sqlite, "sqlite", Path(tmp) / f"data-{size}", (size,)))
-        postgres = os.environ.get("MENAGERIE_BENCH_DATABASE_URL")
-        if postgres:
-            rows += asyncio.run(_measure(postgres, "postgresql", Path(tmp) / "data-pg", SIZES))
+            # a fresh SQLite file per size: emptying a large store would cost more than
+            # filling it; PostgreSQL's store is emptied by the fill
+            engines = [
+                ("sqlite", f"sqlite+aiosqlite:///{Path(tmp) / f'bench-{size}.db'}", "data"),
+                *([("postgresql", postgres, "data-pg")] if postgres else []),
+            ]
+            rows += asyncio.run(
+                _measure(size, [(e, url, Path(tmp) / f"{d}-{size}") for e, url, d in engines])
+            )
+    rows.sort(key=lambda row: (row[0] != "sqlite", row[1]))  # SQLite's sizes, then PostgreSQL's
     table = Table(
         title=f"{TITLE}: limit 10, {QUERIES} queries per size, vectors off (keyword) and on "
         f"(hybrid) (target p95 < {TARGET_P95_MS:g} ms)"
