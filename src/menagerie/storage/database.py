@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -78,7 +80,7 @@ class Database:
                 poolclass=AsyncAdaptedQueuePool,
                 pool_size=pool_size,
                 max_overflow=0,
-                connect_args={"timeout": 30},
+                connect_args={"timeout": 30, "factory": RollingBackConnection},
             )
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
             return engine
@@ -168,6 +170,23 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class RollingBackConnection(sqlite3.Connection):
+    """A SQLite connection that rolls its transaction back before it closes.
+
+    A task cancelled between a statement's execute and its fetch (a client gone mid-turn)
+    has its connection closed by the pool with that statement still open. SQLite then keeps
+    the connection, and its transaction's write lock on the whole database, until the
+    statement is finalized: whenever the garbage collector gets to the cursor, every writer
+    waiting meanwhile. A rollback first ends the transaction and aborts the statement."""
+
+    def close(self) -> None:
+        if self.in_transaction:
+            # closing goes on whatever the rollback says: a failed one leaves nothing held
+            with contextlib.suppress(sqlite3.Error):
+                self.rollback()
+        super().close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
