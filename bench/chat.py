@@ -11,22 +11,28 @@ Baseline, measured in the same run: one call of the offline model through the ro
 - **HTTP turn**: `POST /podplay/api/chat/mama-bear` on a real uvicorn server on loopback
   (server overhead = HTTP turn - in-process turn), and **first SSE chunk**: the time until
   the first `chunk` event of the same request with `stream: true`.
+
+**engine ms** is a turn's p50 minus the model call's: what Menagerie adds to the model. The
+caption also counts one turn's SQL statements and commits in each session (engine events on
+the real engine, the turn's own task only): the same in both, whatever the history's length.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import uvicorn
 from pydantic import SecretStr
 from rich.table import Table
-from sqlalchemy import insert, update
+from sqlalchemy import event, insert, update
 
 from bench.checks import BenchmarkFailed, sized
 from menagerie.app import create_app
@@ -63,6 +69,30 @@ async def _timed(count: int, action) -> list[float]:  # type: ignore[no-untyped-
     return times
 
 
+@contextlib.contextmanager
+def _counting(platform: Platform, tally: list[int]) -> Iterator[None]:
+    """Statements (`tally[0]`) and commits (`tally[1]`) of the current task while inside:
+    the usage ledger's flush and other background work run in tasks of their own."""
+    task = asyncio.current_task()
+    engine = platform.database.engine.sync_engine
+
+    def executed(*_args: object) -> None:
+        if asyncio.current_task() is task:
+            tally[0] += 1
+
+    def committed(*_args: object) -> None:
+        if asyncio.current_task() is task:
+            tally[1] += 1
+
+    event.listen(engine, "before_cursor_execute", executed)
+    event.listen(engine, "commit", committed)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", executed)
+        event.remove(engine, "commit", committed)
+
+
 async def _long_session(platform: Platform, principal: Principal) -> str:
     session = await platform.chat.create_session(principal, "chat-assistant-001")
     now = utcnow()
@@ -93,7 +123,8 @@ async def _long_session(platform: Platform, principal: Principal) -> str:
     return session.id
 
 
-async def _measure(data_dir: Path) -> dict[str, list[float]]:
+async def _measure(data_dir: Path) -> tuple[dict[str, list[float]], dict[str, list[int]]]:
+    """Each case's times in ms, and one turn's statements and commits in each session."""
     settings = Settings(
         data_dir=data_dir,
         offline_token_delay_ms=0,
@@ -137,12 +168,17 @@ async def _measure(data_dir: Path) -> dict[str, list[float]]:
             )
 
         results: dict[str, list[float]] = {}
+        counts: dict[str, list[int]] = {}
         for name, action in (
-            ("model call alone (baseline)", model_only),
+            ("model call (baseline)", model_only),
             ("turn, fresh session", fresh_turn),
             (f"turn, {LONG_SESSION:,}-message session", long_turn),
         ):
             await _timed(WARMUP, action)
+            if action is not model_only:
+                counts[name] = [0, 0]
+                with _counting(platform, counts[name]):
+                    await action()
             results[name] = await _timed(TURNS, action)
 
         headers = {"Authorization": f"Bearer {MASTER_KEY}"}
@@ -183,7 +219,7 @@ async def _measure(data_dir: Path) -> dict[str, list[float]]:
                     "chat", [f"{len(failures)} of {TURNS} streamed turns failed", failures[0]]
                 )
             results["first SSE chunk (PodPlay)"] = first_chunks
-        return results
+        return results, counts
     finally:
         server.should_exit = True
         await serving
@@ -191,18 +227,32 @@ async def _measure(data_dir: Path) -> dict[str, list[float]]:
 
 def run() -> Table:
     with tempfile.TemporaryDirectory(prefix="menagerie-bench-chat-") as tmp:
-        results = asyncio.run(_measure(Path(tmp) / "data"))
-    baseline = statistics.median(results["model call alone (baseline)"])
+        results, counts = asyncio.run(_measure(Path(tmp) / "data"))
+    baseline = statistics.median(results["model call (baseline)"])
     fresh = statistics.median(results["turn, fresh session"])
     table = Table(title=f"{TITLE} (SQLite, {TURNS} turns each, medians)")
-    for column in ("case", "p50 ms", "p95 ms", "x baseline", "x fresh turn"):
+    for column in ("case", "p50 ms", "p95 ms", "engine ms", "x model", "x fresh"):
         table.add_column(column, justify="right")
     for name, times in results.items():
         p50 = statistics.median(times)
         p95 = sorted(times)[int(0.95 * (len(times) - 1))]
+        # the first chunk is not a whole turn, and the baseline is the model itself
+        engine = f"{p50 - baseline:.2f}" if "turn" in name else ""
         table.add_row(
-            name, f"{p50:.2f}", f"{p95:.2f}", f"{p50 / baseline:.1f}x", f"{p50 / fresh:.2f}x"
+            name,
+            f"{p50:.2f}",
+            f"{p95:.2f}",
+            engine,
+            f"{p50 / baseline:.1f}x",
+            f"{p50 / fresh:.2f}x",
         )
     http = statistics.median(results["HTTP turn (PodPlay)"])
-    table.caption = f"server overhead per turn (HTTP - in-process): {http - fresh:.2f} ms"
+    counted = "; ".join(
+        f"{name.removeprefix('turn, ')}: {statements} statements, {commits} commits"
+        for name, (statements, commits) in counts.items()
+    )
+    table.caption = (
+        f"server overhead per turn (HTTP - in-process): {http - fresh:.2f} ms\n"
+        f"one turn's SQL ({counted})"
+    )
     return table

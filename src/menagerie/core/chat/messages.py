@@ -48,21 +48,7 @@ class ChatMessages(ChatSessions):
         latency_ms: float | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Message:
-        if role not in ROLES:
-            raise Invalid(
-                f"role must be one of {', '.join(ROLES)}",
-                field="role",
-                received=role,
-                reason="INVALID_ROLE",
-            )
-        if not isinstance(content, str) or not content.strip():
-            raise Invalid("content must not be empty", field="content", received=content)
-        if len(content) > MAX_MESSAGE_CHARS:
-            raise TooLarge(
-                f"message exceeds {MAX_MESSAGE_CHARS:,} characters ({len(content):,})",
-                reason="MESSAGE_TOO_LONG",
-                details={"limit": MAX_MESSAGE_CHARS, "length": len(content)},
-            )
+        self._check_message(role, content)
         for attempt in range(_ADD_ATTEMPTS):
             try:
                 return await self._insert_message(
@@ -83,6 +69,24 @@ class ChatMessages(ChatSessions):
                 if attempt == _ADD_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _check_message(role: str, content: str) -> None:
+        if role not in ROLES:
+            raise Invalid(
+                f"role must be one of {', '.join(ROLES)}",
+                field="role",
+                received=role,
+                reason="INVALID_ROLE",
+            )
+        if not isinstance(content, str) or not content.strip():
+            raise Invalid("content must not be empty", field="content", received=content)
+        if len(content) > MAX_MESSAGE_CHARS:
+            raise TooLarge(
+                f"message exceeds {MAX_MESSAGE_CHARS:,} characters ({len(content):,})",
+                reason="MESSAGE_TOO_LONG",
+                details={"limit": MAX_MESSAGE_CHARS, "length": len(content)},
+            )
 
     async def import_messages(
         self, principal: Principal, session_id: str, messages: Sequence[tuple[str, str]]

@@ -188,14 +188,22 @@ class ChatSessions:
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def _session_row(
-        self, session: AsyncSession, principal: Principal, session_id: str
+        self, session: AsyncSession, principal: Principal, session_id: str, *, taken: bool = False
     ) -> ChatSessionRow:
+        """The caller's session; NotFound, or with `taken` (the id was just found in use)
+        Conflict, when the caller has none with this id."""
         row = await session.scalar(
             select(ChatSessionRow).where(
                 ChatSessionRow.id == session_id, ChatSessionRow.tenant_id == principal.tenant_id
             )
         )
         if row is None or not records.visible(principal, row.user_id):
+            if taken:
+                raise Conflict(
+                    "a session with this id already exists; choose another id",
+                    reason="SESSION_ID_TAKEN",
+                    details={"session_id": session_id},
+                )
             raise NotFound(
                 f"chat session {session_id} not found",
                 reason="SESSION_NOT_FOUND",

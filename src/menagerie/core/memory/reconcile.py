@@ -17,6 +17,10 @@ answer is unreadable, gets the rules:
 A model's answer is held to the ids it was shown: an invented id is ignored, a fact it says
 nothing about is decided by the rules, and an ADD of something already held (the same key,
 a taken slot, the same text) becomes an UPDATE, or NONE.
+
+The reads are bounded: one for the memories of every fact's key, then a search (its access
+not counted) for each fact a model is shown, or that the rules cannot settle by its key; the
+facts searched are embedded together. `applying.py` carries the decisions out.
 """
 
 from __future__ import annotations
@@ -29,7 +33,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from menagerie.core.errors import MenagerieError, QuotaExceeded
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from menagerie.core.errors import MenagerieError
 from menagerie.core.identity.models import Principal
 from menagerie.core.llm.models import ChatMessage
 from menagerie.core.llm.router import CallOptions, Router
@@ -40,6 +47,7 @@ log = logging.getLogger(__name__)
 
 OFFLINE_PROVIDER = "offline"
 SIMILAR_LIMIT = 5  # similar memories searched for each fact
+SAME_KEY_LIMIT = 20  # memories of a fact's key considered
 MAX_EXISTING = 20  # memories shown to a model at most
 SLOT_KEYS = frozenset({"name", "location", "employer", "role"})
 FAVORITE = "favorite_"
@@ -136,42 +144,31 @@ async def reconcile(
     router: Router | None = None,
     provider: str = OFFLINE_PROVIDER,
     model_id: str | None = None,
+    session: AsyncSession | None = None,
+    embedded: dict[str, np.ndarray] | None = None,
 ) -> list[Decision]:
-    """The decisions for the facts mined from one message, against the user's memories."""
-    facts = [
-        await _gather(memory, principal, draft) for draft in _canonical(drafts) if draft.text()
-    ]
+    """The decisions for the facts mined from one message, against the user's memories.
+
+    Its reads run in `session` when given (the caller's transaction; then nothing here
+    writes), else in one of their own. The facts' vectors it computes are left in
+    `embedded` (by text), for the saves that follow."""
+    facts = [draft for draft in _canonical(drafts) if draft.text()]
     if not facts:
         return []
-    existing = _existing(facts)
-    if router is not None and provider != OFFLINE_PROVIDER and existing:
+    by_model = router is not None and provider != OFFLINE_PROVIDER
+    embedded = embedded if embedded is not None else {}
+    if session is not None:
+        gathered = await _gather(memory, session, principal, facts, by_model, embedded)
+    else:
+        async with memory.transaction() as own:
+            gathered = await _gather(memory, own, principal, facts, by_model, embedded)
+    existing = _existing(gathered)
+    if router is not None and by_model and existing:
         try:
-            return await _by_model(router, principal, facts, existing, model_id)
+            return await _by_model(router, principal, gathered, existing, model_id)
         except (MenagerieError, ValueError) as error:
             log.info("memory reconciliation by %s failed, using rules: %s", model_id, error)
-    return _settle(facts, [])
-
-
-async def apply(
-    memory: MemoryService, principal: Principal, decisions: Sequence[Decision]
-) -> list[Memory]:
-    """Carry the decisions out; the memories saved or updated, in order. A decision that
-    cannot be carried out is logged and passed over; a full quota ends the saving."""
-    saved: list[Memory] = []
-    for decision in decisions:
-        try:
-            if decision.action is Action.ADD and decision.draft is not None:
-                saved.append(await memory.save(principal, decision.draft))
-            elif decision.action is Action.UPDATE and decision.draft and decision.target:
-                saved.append(await _update(memory, principal, decision.draft, decision.target))
-            elif decision.action is Action.DELETE and decision.target is not None:
-                await _forget(memory, principal, decision.target.id)
-        except QuotaExceeded as error:  # a full memory quota must not fail the answer
-            log.info("memory not saved: %s", error.message)
-            break
-        except MenagerieError as error:
-            log.info("memory decision %s not carried out: %s", decision.action, error.message)
-    return saved
+    return _settle(gathered, [])
 
 
 def parse(
@@ -242,19 +239,69 @@ def _canonical(drafts: Sequence[MemoryDraft]) -> list[MemoryDraft]:
     return out
 
 
-async def _gather(memory: MemoryService, principal: Principal, draft: MemoryDraft) -> _Fact:
-    same_key: list[Memory] = []
-    if draft.key is not None:
-        if is_slot(draft.key):
-            shared = FACT_CATEGORIES | {draft.category}
-            found = await memory.find_by_key(principal, draft.key)
-            same_key = [m for m in found if m.category in shared]
-        else:
-            same_key = await memory.find_by_key(principal, draft.key, category=draft.category)
-    hits = await memory.search(principal, draft.text(), limit=SIMILAR_LIMIT)
-    # an admin's search spans the tenant: only the user's own memories are theirs to change
-    similar = [hit.memory for hit in hits if hit.memory.user_id == principal.user_id]
-    return _Fact(draft, same_key, similar)
+async def _gather(
+    memory: MemoryService,
+    session: AsyncSession,
+    principal: Principal,
+    drafts: Sequence[MemoryDraft],
+    by_model: bool,
+    embedded: dict[str, np.ndarray],
+) -> list[_Fact]:
+    """Each fact with the user's memories of its key (one read for all the facts) and, where
+    anything can come of them, the memories that resemble it (a search each).
+
+    The rules decide a fact by its key when it has a memory of its own there (one no other
+    fact of the message can update or delete first), and never look at its similar ones
+    then; a model is shown both for every fact."""
+    keys = [draft.key for draft in drafts if draft.key is not None]
+    found = await memory.find_by_keys(session, principal, keys, limit=SAME_KEY_LIMIT * len(keys))
+    same_keys = [_same_key(draft, found) for draft in drafts]
+    searched = [
+        by_model or not _decided_by_key(same_key, same_keys[:index] + same_keys[index + 1 :])
+        for index, same_key in enumerate(same_keys)
+    ]
+    wanted = [draft.text() for draft, search in zip(drafts, searched, strict=True) if search]
+    missing = [text for text in wanted if text not in embedded]
+    if missing:
+        embedded.update(await memory.embed(missing))
+    facts = []
+    for draft, same_key, search in zip(drafts, same_keys, searched, strict=True):
+        similar: list[Memory] = []
+        if search:
+            text = draft.text()
+            ranked = await memory.rank(
+                session,
+                principal,
+                text,
+                limit=SIMILAR_LIMIT,
+                vector=embedded.get(text),
+                embed=False,
+            )
+            hits = await memory.read(session, ranked)
+            # an admin's search spans the tenant: only the user's own memories are theirs to
+            # change
+            similar = [hit.memory for hit in hits if hit.memory.user_id == principal.user_id]
+        facts.append(_Fact(draft, same_key, similar))
+    return facts
+
+
+def _same_key(draft: MemoryDraft, found: Sequence[Memory]) -> list[Memory]:
+    """The memories a fact would update in place, newest first (as `find_by_key` orders)."""
+    if draft.key is None:
+        return []
+    if is_slot(draft.key):
+        shared = FACT_CATEGORIES | {draft.category}
+        mine = [m for m in found if m.key == draft.key and m.category in shared]
+    else:
+        mine = [m for m in found if m.key == draft.key and m.category == draft.category]
+    return mine[:SAME_KEY_LIMIT]
+
+
+def _decided_by_key(same_key: Sequence[Memory], others: Sequence[Sequence[Memory]]) -> bool:
+    """Whether the rules settle a fact by its key: a memory of its key that no other fact
+    can take first (the rules update or delete only memories of a fact's own key)."""
+    theirs = {m.id for other in others for m in other}
+    return any(m.id not in theirs for m in same_key)
 
 
 def _existing(facts: Sequence[_Fact]) -> list[Memory]:
@@ -344,41 +391,6 @@ def _by_rules(fact: _Fact, draft: MemoryDraft, changed: set[str]) -> list[Decisi
         if stored.id not in changed and _same_text(stored.content, draft.text()):
             return [Decision(Action.NONE, draft, stored)]
     return [Decision(Action.ADD, draft)]
-
-
-# ---- carrying out
-
-
-async def _update(
-    memory: MemoryService, principal: Principal, draft: MemoryDraft, target: Memory
-) -> Memory:
-    """The target's row given the new content: saved under the target's own identity (its
-    agent, session, category and key), so that the store's upsert finds it; its tags,
-    metadata and expiry stay. Where that lands on another row (a memory saved without a key
-    has no identity), the target is deleted, so the fact is still held once."""
-    in_place = draft.model_copy(
-        update={
-            "agent_id": target.agent_id,
-            "session_id": target.session_id,
-            "category": target.category,
-            "key": target.key,
-            "importance": max(draft.importance, target.importance),
-            "tags": list(target.tags),
-            "metadata": dict(target.metadata),
-            "expires_at": target.expires_at,
-        }
-    )
-    stored = await memory.save(principal, in_place)
-    if stored.id != target.id:
-        await _forget(memory, principal, target.id)
-    return stored
-
-
-async def _forget(memory: MemoryService, principal: Principal, memory_id: str) -> None:
-    try:
-        await memory.delete(principal, memory_id)
-    except MenagerieError as error:  # gone already: what was wanted
-        log.info("memory %s not deleted: %s", memory_id, error.message)
 
 
 def _draft_from(target: Memory, text: str) -> MemoryDraft:

@@ -3,13 +3,13 @@
 Every call is scoped to the caller's tenant and user; another tenant's memory is answered
 exactly as a missing one. Expired memories are never returned and are removed by pruning.
 With an embedder, each save stores the memory's vector in the same transaction, search
-fuses words and meaning (`search.SearchMode`), and `backfill_embeddings` embeds the memories
-saved before (or without) one.
+fuses words and meaning (`search.SearchMode`, in `recall.py`), and `backfill_embeddings`
+embeds the memories saved before (or without) one. The `*_in` methods work inside a caller's
+transaction (an agent turn's).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from menagerie.core.clock import as_utc, utcnow
 from menagerie.core.errors import NotFound, QuotaExceeded
@@ -26,7 +27,8 @@ from menagerie.core.ids import new_id
 from menagerie.core.memory import curation, ranking, scope, search, vectors
 from menagerie.core.memory.curation import CategoryCount
 from menagerie.core.memory.embedding import default_embedder
-from menagerie.core.memory.models import Memory, MemoryDraft, ScoredMemory
+from menagerie.core.memory.models import Memory, MemoryDraft
+from menagerie.core.memory.recall import MemorySearch
 from menagerie.core.memory.search import SearchMode
 from menagerie.core.memory.tables import MemoryEmbeddingRow, MemoryRow
 from menagerie.core.paging import check_page
@@ -44,7 +46,7 @@ def draft(**fields: Any) -> MemoryDraft:
     return MemoryDraft(**fields)
 
 
-class MemoryService:
+class MemoryService(MemorySearch):
     def __init__(
         self,
         database: Database,
@@ -71,33 +73,41 @@ class MemoryService:
             vector_candidates=settings.memory_vector_candidates,
         )
 
-    @property
-    def _model(self) -> str | None:
-        """The model name stored beside each vector; None without an embedder."""
-        return search.model_of(self._embedder) if self._embedder is not None else None
-
-    @property
-    def embedder(self) -> search.Embedder | None:
-        """The embedder in use: None when none was given or its model is not installed."""
-        return self._embedder if search.is_available(self._embedder) else None
-
-    async def _vectors(self, texts: list[str]) -> np.ndarray | None:
-        """The texts' unit vectors, or None (keyword-only) without a working embedder."""
-        embedder = self.embedder
-        if embedder is None or not texts:
-            return None
-        try:
-            return await search.embed(embedder, texts)
-        except Exception:  # an embedder that fails costs the meaning, never the memory
-            if not self._embed_failed:
-                log.exception("memory embedding failed; keyword search only until it works")
-            self._embed_failed = True
-            return None
-
     async def save(self, principal: Principal, memory: MemoryDraft) -> Memory:
         # embedded before the transaction: no connection is held while the model runs
         embedded = await self._vectors([memory.text()])
         vector = embedded[0] if embedded is not None else None
+        identity = scope.identity(principal, memory)
+        for _ in range(3):
+            try:
+                async with self._db.session() as session:
+                    return await self.save_in(session, principal, memory, vector)
+            except IntegrityError as exc:
+                # the same key saved at once by another request: update theirs; the backfill
+                # storing this memory's vector at the same moment: store ours over it
+                message = str(exc.orig).lower()
+                if "memory_embeddings" in message:
+                    continue
+                if identity is None or "identity" not in message:
+                    if memory.session_id is not None:
+                        raise NotFound(
+                            f"chat session {memory.session_id} not found",
+                            reason="SESSION_NOT_FOUND",
+                        ) from None
+                    raise
+        raise AssertionError("unreachable")
+
+    async def save_in(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        memory: MemoryDraft,
+        vector: np.ndarray | None,
+    ) -> Memory:
+        """`save` inside the caller's transaction, with the vector of `memory.text()` the
+        caller embedded (None: none, the backfill embeds it later). A conflicting write of
+        another request raises `IntegrityError`: the caller's transaction is then lost, and
+        `save` (a transaction of its own, retried) is the way to write it."""
         now = utcnow()
         identity = scope.identity(principal, memory)
         values: dict[str, Any] = {
@@ -114,52 +124,33 @@ class MemoryService:
             "expires_at": as_utc(memory.expires_at) if memory.expires_at else None,
             "updated_at": now,
         }
-        for _ in range(3):
-            try:
-                async with self._db.session() as session:
-                    if memory.session_id is not None:
-                        await scope.check_session(session, principal, memory.session_id)
-                    if identity is not None:
-                        existing = await session.scalar(
-                            select(MemoryRow).where(MemoryRow.identity == identity)
-                        )
-                        if existing is not None:
-                            changed = existing.content != values["content"]
-                            for name, value in values.items():
-                                setattr(existing, name, value)
-                            await session.flush()
-                            await vectors.store_vector(
-                                session, existing, vector, model=self._model, changed=changed
-                            )
-                            return scope.to_memory(existing)
-                    await self._check_quota(session, principal.tenant_id)
-                    row = MemoryRow(
-                        id=new_id("mem"),
-                        tenant_id=principal.tenant_id,
-                        user_id=principal.user_id,
-                        identity=identity,
-                        created_at=now,
-                        access_count=0,
-                        **values,
-                    )
-                    session.add(row)
-                    await session.flush()
-                    await vectors.store_vector(session, row, vector, model=self._model, new=True)
-                    return scope.to_memory(row)
-            except IntegrityError as exc:
-                # the same key saved at once by another request: update theirs; the backfill
-                # storing this memory's vector at the same moment: store ours over it
-                message = str(exc.orig).lower()
-                if "memory_embeddings" in message:
-                    continue
-                if identity is None or "identity" not in message:
-                    if memory.session_id is not None:
-                        raise NotFound(
-                            f"chat session {memory.session_id} not found",
-                            reason="SESSION_NOT_FOUND",
-                        ) from None
-                    raise
-        raise AssertionError("unreachable")
+        if memory.session_id is not None:
+            await scope.check_session(session, principal, memory.session_id)
+        if identity is not None:
+            existing = await session.scalar(select(MemoryRow).where(MemoryRow.identity == identity))
+            if existing is not None:
+                changed = existing.content != values["content"]
+                for name, value in values.items():
+                    setattr(existing, name, value)
+                await session.flush()
+                await vectors.store_vector(
+                    session, existing, vector, model=self._model, changed=changed
+                )
+                return scope.to_memory(existing)
+        await self._check_quota(session, principal.tenant_id)
+        row = MemoryRow(
+            id=new_id("mem"),
+            tenant_id=principal.tenant_id,
+            user_id=principal.user_id,
+            identity=identity,
+            created_at=now,
+            access_count=0,
+            **values,
+        )
+        session.add(row)
+        await session.flush()
+        await vectors.store_vector(session, row, vector, model=self._model, new=True)
+        return scope.to_memory(row)
 
     async def _check_quota(self, session: Any, tenant_id: str) -> None:
         if self.quota_per_tenant is None:
@@ -186,11 +177,15 @@ class MemoryService:
 
     async def delete(self, principal: Principal, memory_id: str) -> None:
         async with self._db.session() as session:
-            result = await session.execute(
-                delete(MemoryRow).where(MemoryRow.id == memory_id, *scope.owned(principal))
-            )
-            if not result.rowcount:  # type: ignore[attr-defined]
-                raise NotFound(f"memory {memory_id} not found", reason="MEMORY_NOT_FOUND")
+            await self.delete_in(session, principal, memory_id)
+
+    async def delete_in(self, session: AsyncSession, principal: Principal, memory_id: str) -> None:
+        """`delete` inside the caller's transaction."""
+        result = await session.execute(
+            delete(MemoryRow).where(MemoryRow.id == memory_id, *scope.owned(principal))
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise NotFound(f"memory {memory_id} not found", reason="MEMORY_NOT_FOUND")
 
     async def list(
         self,
@@ -277,90 +272,6 @@ class MemoryService:
             )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    async def search(
-        self,
-        principal: Principal,
-        query: str,
-        *,
-        agent_id: str | None = None,
-        category: str | None = None,
-        limit: int = 10,
-        mode: SearchMode | None = None,
-    ) -> list[ScoredMemory]:
-        """The caller's memories that best answer `query`, each with its relevance (0..1).
-
-        `keyword`: full-text matches only. `vector`: the memories nearest in meaning.
-        `hybrid` (the default unless the service was given another): both rankings fused.
-        Without a working embedder every mode is keyword search; memories not embedded yet
-        are found by their words only.
-        """
-        check_page(limit, 0)
-        mode = ranking.check_mode(mode or self.search_mode)
-        now = utcnow()
-        words = search.terms(query)
-        narrow = [scope.unexpired(now), *scope.narrow(agent_id, None, category, None)]
-        conditions = scope.owned(principal) + narrow
-        user_id = None if principal.is_admin else principal.user_id
-        embedder = self.embedder if words and mode != "keyword" else None
-        # the query's vector is computed in the embedder's thread while the text leg runs
-        meaning = asyncio.ensure_future(self._vectors([query])) if embedder else None
-        try:
-            async with self._db.session() as session:
-                candidates: list[search.Candidate] = []
-                if not words:
-                    candidates = [
-                        search.Candidate(row.id, 0.0, row.importance, row.updated_at, "")
-                        for row in await session.execute(
-                            select(MemoryRow.id, MemoryRow.importance, MemoryRow.updated_at)
-                            .where(*conditions)
-                            .order_by(MemoryRow.importance.desc(), MemoryRow.updated_at.desc())
-                            .limit(limit)
-                        )
-                    ]
-                elif mode != "vector":
-                    candidates = await search.text_candidates(
-                        session,
-                        self._db.backend,
-                        principal.tenant_id,
-                        user_id,
-                        words,
-                        narrow,
-                        want=limit,
-                    )
-                hits = None
-                if meaning is not None and embedder is not None:
-                    hits = await search.vector_candidates(
-                        session,
-                        principal.tenant_id,
-                        user_id,
-                        search.model_of(embedder),
-                        ranking.first(meaning),
-                        narrow,
-                        dims=getattr(embedder, "dims", None),
-                        recent=self.vector_candidates,
-                        also=[c.id for c in candidates[: search.VECTOR_RANKED]],
-                        narrowed=agent_id is not None or category is not None,
-                    )
-                if hits is None and words and mode == "vector":  # the query did not embed
-                    candidates = await search.text_candidates(
-                        session,
-                        self._db.backend,
-                        principal.tenant_id,
-                        user_id,
-                        words,
-                        narrow,
-                        want=limit,
-                    )
-                if hits is None:
-                    scored = ranking.keyword_scores(candidates, now, has_query=bool(words))
-                else:
-                    scored = ranking.ranked_scores(candidates, hits, now)
-                scored = sorted(scored, key=lambda pair: (-pair[0], pair[1]))[:limit]
-                return await ranking.winners(session, scored, now)
-        finally:
-            if meaning is not None and not meaning.done():
-                meaning.cancel()
-
     async def backfill_embeddings(self, batch: int = 64) -> vectors.BackfillProgress:
         """Embed up to `batch` memories that have no vector of the embedder's model (saved
         before the embeddings existed, while no embedder worked, or by another model), newest
@@ -401,6 +312,27 @@ class MemoryService:
         return vectors.BackfillProgress(
             model, True, embedded, max(int(total or 0) - embedded, 0), done
         )
+
+    async def find_by_keys(
+        self, session: AsyncSession, principal: Principal, keys: Sequence[str], *, limit: int
+    ) -> list[Memory]:
+        """`find_by_key` of several keys at once, in the caller's transaction: the
+        principal's own live memories with any of the keys, most recently updated first, at
+        most `limit` of them."""
+        if not keys:
+            return []
+        rows = await session.scalars(
+            select(MemoryRow)
+            .where(
+                MemoryRow.tenant_id == principal.tenant_id,
+                MemoryRow.user_id == principal.user_id,
+                MemoryRow.key.in_(list(dict.fromkeys(keys))),
+                scope.unexpired(utcnow()),
+            )
+            .order_by(MemoryRow.updated_at.desc(), MemoryRow.id)
+            .limit(limit)
+        )
+        return [scope.to_memory(row) for row in rows]
 
     async def find_by_key(
         self, principal: Principal, key: str, *, category: str | None = None, limit: int = 20
