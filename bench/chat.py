@@ -131,6 +131,9 @@ async def _measure(data_dir: Path) -> tuple[dict[str, list[float]], dict[str, li
         log_level="WARNING",
         rate_limits_enabled=False,
         master_key=SecretStr(MASTER_KEY),
+        # the embedded local model's first start builds its runtime in the background, a
+        # core's worth of CPU for seconds that the first cases would be measured beside
+        local_model="off",
         _env_file=None,
     )
     platform = Platform.build(settings)

@@ -1,7 +1,8 @@
 """A chat turn's database work is a small constant: the statements and commits of one turn,
 counted on the real engine (SQLite and PostgreSQL), are the same whether the session holds
 10 messages or 1,000, and a turn commits twice: the user's message, then the answer with
-what it changed (memories extracted, the access counts of those recalled).
+what it changed (memories extracted, the access counts of those recalled). Recall between
+the two only reads (its session is rolled back, never committed).
 
 Counts, never timings. Only the turn's own statements are counted: the usage ledger's
 batched flush and the embedding backfill run in tasks of their own.
@@ -26,6 +27,7 @@ from menagerie.core.chat.tables import ChatMessageRow, ChatSessionRow
 from menagerie.core.clock import utcnow
 from menagerie.core.identity.models import Principal
 from menagerie.core.ids import new_id
+from menagerie.core.memory.service import draft
 from menagerie.platform import Platform
 from menagerie.settings import Settings
 from menagerie.storage.database import Database
@@ -35,11 +37,11 @@ AGENT = "chat-assistant-001"
 # two facts the rules extract ("works with Python", "prefers short answers")
 MESSAGE = "Hello there, I work with Python and I prefer short answers."
 # the most statements a turn whose facts are known may take, on either engine, with the
-# embedder: memory recall (the text leg's two matches, the vector leg's recent vectors and
-# their details), the user's message (the session's counter, the message, the history window,
-# the recalled memories read with their access counted), then reconciliation (one read of the
-# facts' keys) and the answer (the counter, the message). 11 on both engines; the vector leg
-# may read the text matches' vectors too (one more)
+# embedder: the user's message (the session's counter, the message, the history window), its
+# memories recalled (the text leg's two matches, the vector leg's recent vectors and the
+# details of the best, the winners read), then the answer (reconciliation's one read of the
+# facts' keys, the counter, the message, the recalled memories' access counted). 12 on both
+# engines; a new session is one fewer (inserted, its window not read)
 MAX_STATEMENTS = 12
 COMMITS = 2
 
@@ -204,3 +206,16 @@ async def test_turns_at_once_in_one_session_each_take_their_positions(
     )
     session = await started.chat.get_session(me, session_id)
     assert session.message_count == 12
+
+
+async def test_recalled_memories_are_counted_with_the_answer(started: Platform) -> None:
+    me = admin(started)
+    await _turn(started, TurnRequest(AGENT, "Hello."))  # the router's first call reads quotas
+    saved = await started.memory.save(
+        me, draft(category="context", key="stack", content="The user works with Rust")
+    )
+    _, tally = await _turn(started, TurnRequest(AGENT, "What do I work with? Rust?"))
+    assert tally.commits == COMMITS
+    seen = await started.memory.get(me, saved.id)
+    assert seen.access_count == 1
+    assert seen.last_accessed_at is not None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from menagerie.core.chat.models import Message
+from menagerie.core.chat.models import Line
 from menagerie.core.errors import TooLarge
 from menagerie.core.llm.catalog import ModelInfo
 from menagerie.core.llm.models import ChatMessage, ToolSpec
@@ -39,7 +39,7 @@ def output_reserve(model: ModelInfo) -> int:
 
 
 def window(
-    history: Sequence[Message],
+    history: Sequence[Line],
     *,
     model: ModelInfo,
     system_prompt: str,

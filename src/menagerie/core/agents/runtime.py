@@ -206,8 +206,7 @@ class AgentRuntime:
         answer, remembered = await self.writes.close(
             principal,
             agent,
-            session,
-            question,
+            opened,
             Answer(
                 "".join(tally.text),
                 tally.model.model_id,

@@ -1,18 +1,18 @@
 """A turn's database work: two transactions, a small constant of statements whatever the
 session's length.
 
-1. **The question** (`open`): the memories recalled for it are ranked (reads, while the
-   query is embedded), then the session is counted up or made, the user's message inserted,
-   the history window read and the recalled memories' access counted, and all of it
-   committed before any model is called.
+1. **The question** (`open`): the session is counted up or made, the user's message
+   inserted and the history window read, committed before any model is called; meanwhile
+   the question is embedded in the embedder's thread, and the memories recalled for it are
+   then ranked and read, outside any transaction (reads alone, rolled back).
 2. **The answer** (`close`): the facts in the question are mined (rules, or a call to a
    capable model) and reconciled with the user's memories (reads), then the answer is
-   appended and the memories saved, updated or deleted, committed together: a turn killed in
-   between leaves its question without its answer, never the reverse, and never an answer
-   without the memories it taught.
+   appended, the recalled memories' access counted and the memories saved, updated or
+   deleted, committed together: a turn killed in between leaves its question without its
+   answer, never the reverse, and never an answer without the memories it taught.
 
-The session's row is locked (counted up) before any memory's in both, so that two turns of a
-session never wait on each other in a circle. Tool results are stored as they come, each in a
+The session's row is locked (counted up) before any memory's, so that two turns of a session
+never wait on each other in a circle. Tool results are stored as they come, each in a
 transaction of its own (`add_message`), between the two.
 """
 
@@ -28,9 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from menagerie.core.agents import extraction
 from menagerie.core.agents.models import AgentDefinition
-from menagerie.core.chat.models import MAX_MESSAGE_CHARS, ChatSession, Message
+from menagerie.core.chat.models import MAX_MESSAGE_CHARS, ChatSession, Line, Message
 from menagerie.core.chat.service import ChatService
-from menagerie.core.chat.turns import NewMessage
+from menagerie.core.chat.turns import NewMessage, OpenedTurn
 from menagerie.core.clock import utcnow
 from menagerie.core.errors import Invalid
 from menagerie.core.identity.models import Principal
@@ -52,9 +52,10 @@ _WRITE_ATTEMPTS = 8  # the question's transaction, when a racing writer took its
 class Opened:
     session: ChatSession
     message: Message | None  # the user's message this turn posted, if it posted one
-    question: Message  # the message the turn answers
-    history: list[Message]  # the newest messages, oldest first, the question among them
-    recalled: list[ScoredMemory]
+    question: Line  # the message the turn answers
+    history: list[Line]  # the newest messages, oldest first, the question among them
+    recalled: list[ScoredMemory]  # for the model: the agent's categories
+    accessed: list[str]  # the memories recalled, whose access the answer counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +81,14 @@ class TurnWrites:
     async def open(
         self, principal: Principal, agent: AgentDefinition, request: TurnRequest
     ) -> Opened:
-        """The question's transaction: the session (made when new), the user's message, the
-        history window, and the memories recalled for the question, their access counted.
-        With a message, memories are ranked before anything is written: the query's
-        embedding is awaited while no write lock is held (SQLite has one for the database)."""
+        """The question's transaction (the session made when new, the user's message, the
+        history window), then the memories recalled for the question, read alone.
+
+        The question is embedded in the embedder's thread from the start, so the store's
+        writes and the text leg of recall run while it is; no write lock is held meanwhile
+        (SQLite has one for the whole database), and the access of what was recalled is
+        counted with the answer."""
         recall = agent.memory.enabled and agent.memory.recall_limit > 0
-        limit = agent.memory.recall_limit
         message = None
         if request.message is not None:
             message = NewMessage(
@@ -94,14 +97,46 @@ class TurnWrites:
                 reply_to_id=request.reply_to_id,
                 metadata=request.message_metadata,
             )
-        ranked: list[tuple[float, str]] | None = None  # reads: kept for a second attempt
+        meaning = None
+        if recall and message is not None:
+            self.chat.check_message(message.role, message.content)  # before any work on it
+            meaning = self.memory.embed_soon(message.content)
+        try:
+            opened = await self._store_question(principal, agent, request, message)
+            question = _question(opened.history, opened.message, request.reply_to_id)
+            # with nothing to answer, a session the request made stays, as it asked
+            if question is None:
+                raise _no_question(request.reply_to_id)
+            recalled: list[ScoredMemory] = []
+            if recall:
+                async with self.memory.reading() as db:
+                    ranked = await self.memory.rank(
+                        db,
+                        principal,
+                        question.content,
+                        limit=agent.memory.recall_limit,
+                        meaning=meaning if opened.message is not None else None,
+                    )
+                    recalled = await self.memory.read(db, ranked)
+        finally:
+            if meaning is not None and not meaning.done():
+                meaning.cancel()
+        accessed = [hit.memory.id for hit in recalled]
+        if agent.memory.categories:
+            recalled = [hit for hit in recalled if hit.memory.category in agent.memory.categories]
+        return Opened(opened.session, opened.message, question, opened.history, recalled, accessed)
+
+    async def _store_question(
+        self,
+        principal: Principal,
+        agent: AgentDefinition,
+        request: TurnRequest,
+        message: NewMessage | None,
+    ) -> OpenedTurn:
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 async with self.chat.transaction() as db:
-                    now = utcnow()
-                    if recall and message is not None and ranked is None:
-                        ranked = await self.memory.rank(db, principal, message.content, limit=limit)
-                    opened = await self.chat.open_turn(
+                    return await self.chat.open_turn(
                         db,
                         principal,
                         agent_id=agent.name,
@@ -111,41 +146,24 @@ class TurnWrites:
                         window=HISTORY_READ,
                         metadata=request.session_metadata,
                     )
-                    question = _question(opened.history, opened.message, request.reply_to_id)
-                    recalled: list[ScoredMemory] = []
-                    if question is not None and recall:
-                        if ranked is None:
-                            ranked = await self.memory.rank(
-                                db, principal, question.content, limit=limit
-                            )
-                        recalled = await self.memory.take(db, ranked, now)
-                break
             except IntegrityError:
                 # two writers took the same position; the session counter moved, try again
                 if attempt == _WRITE_ATTEMPTS - 1:
                     raise
-        # with nothing to answer, a session the request made stays, as it asked
-        if question is None:
-            raise _no_question(request.reply_to_id)
-        if agent.memory.categories:
-            recalled = [hit for hit in recalled if hit.memory.category in agent.memory.categories]
-        return Opened(opened.session, opened.message, question, opened.history, recalled)
+        raise AssertionError("unreachable")
 
     async def close(
-        self,
-        principal: Principal,
-        agent: AgentDefinition,
-        session: ChatSession,
-        question: Message,
-        answer: Answer,
+        self, principal: Principal, agent: AgentDefinition, opened: Opened, answer: Answer
     ) -> tuple[Message, list[Memory]]:
-        """The answer's transaction: the answer, and the memories mined from the question
-        written with it. The rules reconcile the facts inside the transaction, reading before
-        its first write; a model's reconciliation (a call) reads and decides before it.
+        """The answer's transaction: the answer, the access of the memories recalled for it,
+        and the memories mined from the question. The rules reconcile the facts inside the
+        transaction, reading before its first write; a model's reconciliation (a call) reads
+        and decides before it.
 
         Should the memories' writes fail (a racing write of the same memory), the transaction
         is lost whole, and the answer is stored alone, then each memory in a transaction of
         its own: the answer is never lost for its memories."""
+        session, question = opened.session, opened.question
         parts = _parts(answer, question)
         drafts: list[MemoryDraft] = []
         if agent.memory.enabled and agent.memory.extract:
@@ -165,6 +183,9 @@ class TurnWrites:
                 if missing:  # before the first write: no write lock is held meanwhile
                     embedded.update(await self.memory.embed(missing))
                 stored = await self.chat.append(db, principal, session.id, parts)
+                # the session's row first, as every transaction of a turn takes it, then
+                # the memories': two turns of a session never wait on each other in a circle
+                await self.memory.count_access(db, opened.accessed, utcnow())
                 remembered = await applying.apply_in(
                     self.memory, db, principal, decisions or [], embedded
                 )
@@ -182,6 +203,9 @@ class TurnWrites:
                 await self.chat.add_message(principal, session.id, **_fields(part))
                 for part in parts
             ]
+            if opened.accessed:
+                async with self.memory.transaction() as db:
+                    await self.memory.count_access(db, opened.accessed, utcnow())
             remembered = []
             if drafts:
                 if decisions is None:
@@ -190,7 +214,7 @@ class TurnWrites:
         return stored[-1], remembered
 
     async def _drafts(
-        self, principal: Principal, agent: AgentDefinition, said: Message, answer: Answer
+        self, principal: Principal, agent: AgentDefinition, said: Line, answer: Answer
     ) -> list[MemoryDraft]:
         """The facts in what the user said (the message answered, posted with this turn or
         before it: the store's keys make them idempotent)."""
@@ -235,7 +259,7 @@ class TurnWrites:
             return [reconcile.Decision(reconcile.Action.ADD, draft) for draft in drafts]
 
 
-def _parts(answer: Answer, question: Message) -> list[NewMessage]:
+def _parts(answer: Answer, question: Line) -> list[NewMessage]:
     """The answer as messages: one past the message limit is stored in full, over several
     messages, the last carrying the turn's tokens, cost and time."""
     text = answer.text.strip() or "(the model gave no answer)"
@@ -271,12 +295,10 @@ def _fields(message: NewMessage) -> dict[str, Any]:
     }
 
 
-def _question(
-    history: list[Message], stored: Message | None, reply_to_id: str | None
-) -> Message | None:
+def _question(history: list[Line], stored: Message | None, reply_to_id: str | None) -> Line | None:
     """The message this turn answers; None when there is none to answer."""
     if stored is not None:
-        return stored
+        return Line(stored.id, stored.role, stored.content)
     for message in reversed(history):
         if message.role == "user" and (reply_to_id is None or message.id == reply_to_id):
             return message

@@ -48,7 +48,7 @@ class ChatMessages(ChatSessions):
         latency_ms: float | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Message:
-        self._check_message(role, content)
+        self.check_message(role, content)
         for attempt in range(_ADD_ATTEMPTS):
             try:
                 return await self._insert_message(
@@ -71,7 +71,8 @@ class ChatMessages(ChatSessions):
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _check_message(role: str, content: str) -> None:
+    def check_message(role: str, content: str) -> None:
+        """A message the store takes, or `Invalid` / `TooLarge` saying why not."""
         if role not in ROLES:
             raise Invalid(
                 f"role must be one of {', '.join(ROLES)}",

@@ -50,6 +50,16 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class Line:
+    """A message as a model's context needs it: who said what. A turn's history window is
+    read as these; a whole `Message` costs twice the read, up to 200 times a turn."""
+
+    id: str
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryQuery:
     limit: int = 50
     offset: int = 0

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from menagerie.core.chat import records
 from menagerie.core.chat.messages import ChatMessages
-from menagerie.core.chat.models import ChatSession, Message
+from menagerie.core.chat.models import ChatSession, Line, Message
 from menagerie.core.chat.tables import ChatMessageRow, ChatSessionRow
 from menagerie.core.clock import utcnow
 from menagerie.core.errors import Conflict, NotFound
@@ -55,7 +55,7 @@ class NewMessage:
 class OpenedTurn:
     session: ChatSession
     message: Message | None  # the user's message this turn posted, if it posted one
-    history: list[Message]  # the newest messages, oldest first, `message` the last of them
+    history: list[Line]  # the newest messages, oldest first, `message` the last of them
 
 
 class ChatTurns(ChatMessages):
@@ -81,7 +81,7 @@ class ChatTurns(ChatMessages):
         A new session is one insert and holds only the message, so it is not read back; an
         existing one is counted up and checked in one update, which takes its row lock."""
         if message is not None:
-            self._check_message(message.role, message.content)
+            self.check_message(message.role, message.content)
         if session_id is None:
             made = await self._open_new(db, principal, agent_id, None, message, metadata)
             assert made is not None  # a new id is never taken
@@ -127,7 +127,7 @@ class ChatTurns(ChatMessages):
         """Append `messages` in order: two statements, the counter's update and one insert.
         Their `reply_to_id`s are the caller's to vouch for (the turn's own question)."""
         for message in messages:
-            self._check_message(message.role, message.content)
+            self.check_message(message.role, message.content)
         now = utcnow()
         row = await self._count_up(db, principal, session_id, len(messages), now)
         if row is None:
@@ -174,10 +174,10 @@ class ChatTurns(ChatMessages):
             if made is None:
                 return None
         row = ChatSessionRow(**values)
-        stored = []
-        if message is not None:
-            stored = await self._insert(db, principal, row, [message], now, check_replies=True)
-        return OpenedTurn(records.to_session(row), stored[0] if stored else None, stored)
+        if message is None:
+            return OpenedTurn(records.to_session(row), None, [])
+        [stored] = await self._insert(db, principal, row, [message], now, check_replies=True)
+        return OpenedTurn(records.to_session(row), stored, [_line(stored)])
 
     async def _count_up(
         self, db: AsyncSession, principal: Principal, session_id: str, count: int, now: datetime
@@ -264,18 +264,18 @@ class ChatTurns(ChatMessages):
                 details={"reply_to_id": reply_to_id},
             )
 
-    async def _window(self, db: AsyncSession, session_id: str, limit: int) -> list[Message]:
+    async def _window(self, db: AsyncSession, session_id: str, limit: int) -> list[Line]:
         """The newest `limit` messages, oldest first, read backwards along the (session_id,
         position) index: the cost does not grow with the session's length."""
         rows = await db.execute(
-            select(_MESSAGES)
-            .where(ChatMessageRow.session_id == session_id)
-            .order_by(ChatMessageRow.position.desc())
+            select(_MESSAGES.c.id, _MESSAGES.c.role, _MESSAGES.c.content)
+            .where(_MESSAGES.c.session_id == session_id)
+            .order_by(_MESSAGES.c.position.desc())
             .limit(limit)
         )
-        messages = [_message({_attribute(k): v for k, v in row._mapping.items()}) for row in rows]
-        messages.reverse()
-        return messages
+        lines = [Line(*row) for row in rows]
+        lines.reverse()
+        return lines
 
 
 def _attribute(column: str) -> str:
@@ -305,6 +305,10 @@ def _message(row: dict[str, Any]) -> Message:
         created_at=row["created_at"],
         position=row["position"],
     )
+
+
+def _line(message: Message) -> Line:
+    return Line(message.id, message.role, message.content)
 
 
 def _session_not_found(session_id: str) -> NotFound:

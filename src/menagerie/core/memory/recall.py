@@ -1,6 +1,7 @@
-"""Memory search, and its parts for a caller's transaction: a turn ranks the memories for
-its question, then reads and counts them in the statement that counts their access (`take`),
-and reconciliation reads the ones resembling a new fact without counting them (`read`).
+"""Memory search, and its parts for a caller's session: a turn has its question embedded while
+it stores it (`embed_soon`), ranks and reads the memories for it (`rank`, `read`), and counts
+their access with its answer (`count_access`); reconciliation reads the memories resembling
+a new fact without counting them.
 
 `MemoryService` is built on it; the legs and the fusion are `search.py` and `ranking.py`.
 """
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 
 import numpy as np
@@ -18,13 +19,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from menagerie.core.clock import utcnow
+from menagerie.core.errors import Unavailable
 from menagerie.core.identity.models import Principal
 from menagerie.core.memory import ranking, scope, search
 from menagerie.core.memory.models import ScoredMemory
 from menagerie.core.memory.search import SearchMode
 from menagerie.core.memory.tables import MemoryRow
 from menagerie.core.paging import check_page
-from menagerie.storage.database import Database
+from menagerie.storage.database import CONNECTION_ERRORS, Database, is_connection_error
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +105,13 @@ class MemorySearch:
         limit: int = 10,
         mode: SearchMode | None = None,
         now: datetime | None = None,
-        vector: np.ndarray | None = None,
+        meaning: Awaitable[np.ndarray | None] | None = None,
         embed: bool = True,
     ) -> list[tuple[float, str]]:
         """`search`'s ranking, best first, as (relevance, memory id): reads only, in the
-        caller's transaction. `vector` is the query's when the caller has embedded it;
-        without one the query is embedded here, unless `embed` is false (words only)."""
+        caller's session. `meaning` is the query's vector when the caller has it or has it
+        computed (`embed_soon`, `embedded`); without it the query is embedded here, while the
+        text leg runs, unless `embed` is false (words only)."""
         check_page(limit, 0)
         mode = ranking.check_mode(mode or self.search_mode)
         now = now or utcnow()
@@ -117,13 +120,11 @@ class MemorySearch:
         conditions = scope.owned(principal) + narrow
         user_id = None if principal.is_admin else principal.user_id
         embedder = self.embedder if words and mode != "keyword" else None
-        meaning: asyncio.Future[np.ndarray | None] | None = None
-        if embedder is not None and vector is not None:
-            meaning = asyncio.get_running_loop().create_future()
-            meaning.set_result(vector[None, :])
-        elif embedder is not None and embed:
-            # the query's vector is computed in the embedder's thread while the text leg runs
-            meaning = asyncio.ensure_future(self._vectors([query]))
+        own: asyncio.Future[np.ndarray | None] | None = None  # cancelled here when not needed
+        if embedder is not None and meaning is None and embed:
+            own = meaning = self.embed_soon(query)
+        if embedder is None:
+            meaning = None
         try:
             candidates: list[search.Candidate] = []
             if not words:
@@ -176,31 +177,21 @@ class MemorySearch:
                 scored = ranking.ranked_scores(candidates, hits, now)
             return sorted(scored, key=lambda pair: (-pair[0], pair[1]))[:limit]
         finally:
-            if meaning is not None and not meaning.done():
-                meaning.cancel()
+            if own is not None and not own.done():
+                own.cancel()
 
-    async def take(
-        self, session: AsyncSession, scored: Sequence[tuple[float, str]], now: datetime
-    ) -> list[ScoredMemory]:
-        """The ranked memories read whole with their access counted, in one statement
-        (`search` reads, then counts); they carry the counts after this access."""
-        if not scored:
-            return []
-        rows = {
-            row.id: row
-            for row in await session.scalars(
+    async def count_access(
+        self, session: AsyncSession, memory_ids: Sequence[str], now: datetime
+    ) -> None:
+        """The memories' access counted, in the caller's transaction (a turn counts those it
+        recalled with its answer)."""
+        if memory_ids:
+            await session.execute(
                 update(MemoryRow)
-                .where(MemoryRow.id.in_([memory_id for _, memory_id in scored]))
+                .where(MemoryRow.id.in_(list(memory_ids)))
                 .values(last_accessed_at=now, access_count=MemoryRow.access_count + 1)
-                .returning(MemoryRow)
                 .execution_options(synchronize_session=False)
             )
-        }
-        return [
-            ScoredMemory(scope.to_memory(rows[memory_id]), score)
-            for score, memory_id in scored
-            if memory_id in rows
-        ]
 
     async def read(
         self, session: AsyncSession, scored: Sequence[tuple[float, str]]
@@ -221,6 +212,20 @@ class MemorySearch:
             if memory_id in rows
         ]
 
+    def embed_soon(self, text: str) -> asyncio.Future[np.ndarray | None] | None:
+        """`text`'s vector (one row), computed from now on in the embedder's thread while the
+        caller does other work; None without a working embedder or a word to embed."""
+        if self.embedder is None or not search.terms(text):
+            return None
+        return asyncio.ensure_future(self._vectors([text]))
+
+    @staticmethod
+    def embedded(vector: np.ndarray | None) -> asyncio.Future[np.ndarray | None]:
+        """A vector already computed, as `rank` takes one."""
+        done: asyncio.Future[np.ndarray | None] = asyncio.get_running_loop().create_future()
+        done.set_result(vector[None, :] if vector is not None else None)
+        return done
+
     async def embed(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """The texts' unit vectors by text, in one pass of the embedder; empty without a
         working one (then memories are saved without, and searched by their words)."""
@@ -232,3 +237,15 @@ class MemorySearch:
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         return self._db.session()
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads alone: nothing to commit, its transaction rolled back when it
+        closes. A lost database is `Unavailable`, as in `Database.session`."""
+        try:
+            async with self._db.sessions() as session:
+                yield session
+        except CONNECTION_ERRORS as exc:
+            if is_connection_error(exc):
+                raise Unavailable("database unavailable", service="database") from exc
+            raise

@@ -269,12 +269,13 @@ async def _gather(
         similar: list[Memory] = []
         if search:
             text = draft.text()
+            vector = embedded.get(text)  # none: the embedder failed, its words alone
             ranked = await memory.rank(
                 session,
                 principal,
                 text,
                 limit=SIMILAR_LIMIT,
-                vector=embedded.get(text),
+                meaning=memory.embedded(vector) if vector is not None else None,
                 embed=False,
             )
             hits = await memory.read(session, ranked)
