@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import event, insert, update
 from sqlalchemy.exc import IntegrityError
 
@@ -31,6 +32,7 @@ from menagerie.core.memory.service import draft
 from menagerie.platform import Platform
 from menagerie.settings import Settings
 from menagerie.storage.database import Database
+from tests.utils.fake_llm import DEFAULT_KEY, FakeLLM, reply
 from tests.utils.principals import admin
 
 AGENT = "chat-assistant-001"
@@ -219,3 +221,43 @@ async def test_recalled_memories_are_counted_with_the_answer(started: Platform) 
     seen = await started.memory.get(me, saved.id)
     assert seen.access_count == 1
     assert seen.last_accessed_at is not None
+
+
+FACT = {"category": "personal_info", "key": "name", "value": "Lin"}
+UPDATE = {"id": "m1", "fact": "f1", "event": "UPDATE", "text": "Lin"}
+
+
+async def test_a_real_model_s_turn_commits_twice_too(settings: Settings) -> None:
+    """A capable model mines and reconciles the facts (two calls after the answer): their
+    reads run outside any transaction, the writes with the answer."""
+    async with FakeLLM(api_key=DEFAULT_KEY) as fake:
+        platform = Platform.build(
+            settings.model_copy(
+                update={
+                    "openai_api_key": SecretStr(DEFAULT_KEY),
+                    "openai_base_url": fake.openai_base_url,
+                    "llm_primary_model": "gpt-4o-mini",
+                    "llm_retries": 0,
+                }
+            )
+        )
+        await platform.start()
+        try:
+            me = admin(platform)
+            await platform.memory.save(
+                me, draft(category="personal_info", key="name", content="The user's name is Li")
+            )
+            fake.push(reply("Hello."), reply('{"memories": []}'))
+            await _turn(platform, TurnRequest(AGENT, "Hi."))  # the router's first call
+            fake.push(
+                reply("Nice to meet you, Lin."),
+                reply(
+                    '{"memories": [{"category": "personal_info", "key": "name", "value": "Lin"}]}'
+                ),
+                reply('{"memory": [{"id": "m1", "fact": "f1", "event": "UPDATE", "text": "Lin"}]}'),
+            )
+            done, tally = await _turn(platform, TurnRequest(AGENT, "Lin here, not Li."))
+            assert [m.content for m in done.memories] == ["Lin"]
+            assert tally.commits == COMMITS, tally.shapes()
+        finally:
+            await platform.stop()

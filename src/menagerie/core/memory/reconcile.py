@@ -150,8 +150,8 @@ async def reconcile(
     """The decisions for the facts mined from one message, against the user's memories.
 
     Its reads run in `session` when given (the caller's transaction; then nothing here
-    writes), else in one of their own. The facts' vectors it computes are left in
-    `embedded` (by text), for the saves that follow."""
+    writes), else in a session of their own, read alone and never committed. The facts'
+    vectors it computes are left in `embedded` (by text), for the saves that follow."""
     facts = [draft for draft in _canonical(drafts) if draft.text()]
     if not facts:
         return []
@@ -160,7 +160,7 @@ async def reconcile(
     if session is not None:
         gathered = await _gather(memory, session, principal, facts, by_model, embedded)
     else:
-        async with memory.transaction() as own:
+        async with memory.reading() as own:
             gathered = await _gather(memory, own, principal, facts, by_model, embedded)
     existing = _existing(gathered)
     if router is not None and by_model and existing:
