@@ -594,7 +594,8 @@ def build_table(
     return table
 
 
-def _start_upstream(stack: ExitStack, key: str, tmp: Path) -> Server:
+def start_upstream(stack: ExitStack, key: str, tmp: Path) -> Server:
+    """The fake OpenAI upstream, stopped with `stack` (before the temporary directory goes)."""
     upstream = start_server(
         "upstream",
         "bench._serve_gateway:create_fake_llm",
@@ -602,7 +603,7 @@ def _start_upstream(stack: ExitStack, key: str, tmp: Path) -> Server:
         cwd=tmp,
         log_dir=tmp,
     )
-    stack.callback(stop_server, upstream)  # before the temporary directory goes
+    stack.callback(stop_server, upstream)
     return upstream
 
 
@@ -655,7 +656,7 @@ def run(
     master_key = f"mk-bench-{secrets.token_hex(16)}"
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="menagerie-bench-")))
-        upstream = _start_upstream(stack, upstream_key, tmp)
+        upstream = start_upstream(stack, upstream_key, tmp)
         # all start at once (the gateways call the upstream only when asked to)
         gateway = _start_gateway(stack, upstream, upstream_key, master_key, tmp)
         started = [

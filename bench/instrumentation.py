@@ -34,6 +34,7 @@ from bench.gateway import (
     check_answers,
     measure,
     server_env,
+    start_upstream,
     wait_upstream,
 )
 from bench.middleware import start_server, stop_server, wait_ready
@@ -100,16 +101,7 @@ def run(requests: int = REQUESTS, rounds: int = ROUNDS) -> Table:
     master_key = f"mk-bench-{secrets.token_hex(16)}"
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="menagerie-bench-")))
-        upstream = start_server(
-            "upstream",
-            "bench._serve_gateway:create_fake_llm",
-            env=server_env(
-                {"BENCH_FAKE_KEY": upstream_key, "BENCH_FAKE_LATENCY_S": str(UPSTREAM_LATENCY_S)}
-            ),
-            cwd=tmp,
-            log_dir=tmp,
-        )
-        stack.callback(stop_server, upstream)
+        upstream = start_upstream(stack, upstream_key, tmp)
         gateways = {}
         for switch in ("on", "off"):
             data_dir = tmp / f"data-{switch}"

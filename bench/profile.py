@@ -23,10 +23,9 @@ from pathlib import Path
 import uvicorn
 from pyinstrument import Profiler
 
-from bench.gateway import MODEL, chat_body, server_env, wait_upstream
-from bench.middleware import free_port, start_server, stop_server
+from bench.gateway import MODEL, chat_body, start_upstream, wait_upstream
+from bench.middleware import free_port
 
-UPSTREAM_LATENCY_S = 0.05
 WARMUP = 200
 
 
@@ -154,16 +153,7 @@ def main() -> None:
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="menagerie-prof-")))
         (tmp / "data").mkdir()
-        upstream = start_server(
-            "upstream",
-            "bench._serve_gateway:create_fake_llm",
-            env=server_env(
-                {"BENCH_FAKE_KEY": upstream_key, "BENCH_FAKE_LATENCY_S": str(UPSTREAM_LATENCY_S)}
-            ),
-            cwd=tmp,
-            log_dir=tmp,
-        )
-        stack.callback(stop_server, upstream)
+        upstream = start_upstream(stack, upstream_key, tmp)
         wait_upstream(upstream, upstream_key)
         os.environ.update(
             {

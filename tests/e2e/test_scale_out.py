@@ -43,6 +43,7 @@ from tests.utils.replicas import (
     Deployment,
     Replica,
     Shared,
+    answer_heard_once,
     connected,
     create_task,
     heard,
@@ -115,32 +116,7 @@ async def chat_heard_across(
     on_a = await connected(a.url, token, opened)
     on_b = await connected(b.url, token, opened)
     other = await connected(a.url, stranger, opened)
-    session = new_id("sess", 12)
-
-    await on_a.sio.emit("mama_bear_message", {"message": "first, from A", "session_id": session})
-    mine = await until("A's answer", lambda: heard(on_a, "mama_bear_response"))
-    assert mine[0]["success"] is True, mine
-    assert mine[0]["session_id"] == session
-    # the other user names the same session id: it may see typing, never the answers
-    await other.sio.emit("typing_indicator", {"session_id": session, "typing": False})
-
-    await on_b.sio.emit("mama_bear_message", {"message": "then, from B", "session_id": session})
-    answer = (await until("B's answer", lambda: heard(on_b, "mama_bear_response")))[0]
-    assert answer["success"] is True, answer
-    assert "then, from B" in answer["response"]
-    relayed = await until(
-        "B's answer on A",
-        lambda: heard(on_a, "mama_bear_response", message_id=answer["message_id"]),
-    )
-    assert relayed[0] == answer
-    # a marker sent after the answer reached A: everything published before it has arrived
-    await on_b.sio.emit("typing_indicator", {"session_id": session, "typing": True})
-    await until("the marker on A", lambda: heard(on_a, "typing_indicator", typing=True))
-    await until("the marker too", lambda: heard(other, "typing_indicator", typing=True))
-    assert len(heard(on_a, "mama_bear_response", message_id=answer["message_id"])) == 1
-    assert len(heard(on_b, "mama_bear_response", message_id=answer["message_id"])) == 1
-    assert len(heard(on_a, "mama_bear_response", message_id=mine[0]["message_id"])) == 1
-    assert heard(other, "mama_bear_response") == []
+    await answer_heard_once(on_a, on_b, new_id("sess", 12), stranger=other)
     await other.sio.disconnect()
     return on_a, on_b
 

@@ -33,8 +33,8 @@ from tests.utils.replicas import (
     Deployment,
     Replica,
     Shared,
+    answer_heard_once,
     connected,
-    heard,
     until,
 )
 from tests.utils.socket_events import EventClient
@@ -161,24 +161,7 @@ async def chat_heard_across(clients: dict[int, EventClient]) -> str:
     """A message sent through one worker's client: its answer reaches the user's client on
     the other worker, once. Returns the message id."""
     (_, on_x), (_, on_y) = sorted(clients.items())
-    session = new_id("sess", 12)
-    # X's first turn in the session: from its answer on, X is in the session's room
-    await on_x.sio.emit("mama_bear_message", {"message": "from X", "session_id": session})
-    await until("X's answer", lambda: heard(on_x, "mama_bear_response"))
-    await on_y.sio.emit("mama_bear_message", {"message": "from Y", "session_id": session})
-    answer = (await until("Y's answer", lambda: heard(on_y, "mama_bear_response")))[0]
-    assert answer["success"] is True, answer
-    assert "from Y" in answer["response"]
-    relayed = await until(
-        "Y's answer on X",
-        lambda: heard(on_x, "mama_bear_response", message_id=answer["message_id"]),
-    )
-    assert relayed[0] == answer
-    # a marker sent after: everything published before it has reached X
-    await on_y.sio.emit("typing_indicator", {"session_id": session, "typing": True})
-    await until("the marker on X", lambda: heard(on_x, "typing_indicator", typing=True))
-    for client in (on_x, on_y):
-        assert len(heard(client, "mama_bear_response", message_id=answer["message_id"])) == 1
+    _, answer = await answer_heard_once(on_x, on_y, new_id("sess", 12))
     message_id: str = answer["message_id"]
     return message_id
 

@@ -70,6 +70,40 @@ async def connected(url: str, token: str, opened: list[EventClient]) -> EventCli
     return client
 
 
+async def answer_heard_once(
+    first: EventClient, second: EventClient, session: str, stranger: EventClient | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """PodPlay's chat over socket.io, one user's two clients (each on its own process): the
+    first's turn in `session` puts it in the session's room; the second's answer then
+    reaches the first exactly once. A `stranger` (another user) naming the same session id
+    may hear its typing, never its answers. Returns (the first's answer, the second's)."""
+    await first.sio.emit("mama_bear_message", {"message": "first turn", "session_id": session})
+    mine = (await until("the first answer", lambda: heard(first, "mama_bear_response")))[0]
+    assert mine["success"] is True, mine
+    assert mine["session_id"] == session
+    if stranger is not None:
+        await stranger.sio.emit("typing_indicator", {"session_id": session, "typing": False})
+    await second.sio.emit("mama_bear_message", {"message": "second turn", "session_id": session})
+    answer = (await until("the second answer", lambda: heard(second, "mama_bear_response")))[0]
+    assert answer["success"] is True, answer
+    assert "second turn" in answer["response"]
+    relayed = await until(
+        "the second answer on the first client",
+        lambda: heard(first, "mama_bear_response", message_id=answer["message_id"]),
+    )
+    assert relayed[0] == answer
+    # a marker sent after: everything published before it has reached the first client
+    await second.sio.emit("typing_indicator", {"session_id": session, "typing": True})
+    await until("the marker", lambda: heard(first, "typing_indicator", typing=True))
+    if stranger is not None:
+        await until("the marker too", lambda: heard(stranger, "typing_indicator", typing=True))
+        assert heard(stranger, "mama_bear_response") == []
+    for client in (first, second):
+        assert len(heard(client, "mama_bear_response", message_id=answer["message_id"])) == 1
+    assert len(heard(first, "mama_bear_response", message_id=mine["message_id"])) == 1
+    return mine, answer
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

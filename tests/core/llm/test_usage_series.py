@@ -3,28 +3,14 @@ on SQLite and PostgreSQL, for one tenant only."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-import pytest
-
 from menagerie.core.llm.usage import UsageRecord
 from menagerie.platform import Platform
-from menagerie.settings import Settings
 from tests.utils.principals import other_tenant
 
 NOW = datetime(2026, 3, 10, 14, 25, tzinfo=UTC)
-
-
-@pytest.fixture
-async def started(settings: Settings) -> AsyncIterator[Platform]:
-    platform = Platform.build(settings)
-    await platform.start()
-    try:
-        yield platform
-    finally:
-        await platform.stop()
 
 
 def call(

@@ -4,7 +4,6 @@ search from slowing down as it is used."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -17,18 +16,7 @@ from menagerie.core.memory import search
 from menagerie.core.memory.service import MemoryService
 from menagerie.core.memory.tables import MemoryRow
 from menagerie.platform import Platform
-from menagerie.settings import Settings
 from tests.utils.principals import admin
-
-
-@pytest.fixture
-async def started(settings: Settings) -> AsyncIterator[Platform]:
-    platform = Platform.build(settings)
-    await platform.start()
-    try:
-        yield platform
-    finally:
-        await platform.stop()
 
 
 async def _memories(platform: Platform, me: Principal) -> tuple[str, list[str]]:

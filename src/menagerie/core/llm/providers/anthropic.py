@@ -27,7 +27,6 @@ from menagerie.core.llm.providers.upstream import (
     incomplete_stream,
     retry_after,
     status_error,
-    transport_error,
     unreadable,
 )
 
@@ -165,13 +164,7 @@ class AnthropicProvider(Provider):
                 retry_after_s=retry_after(exc.response.headers),
                 upstream_code=str(kind) if kind else None,
             )
-        return transport_error(
-            self.name,
-            exc,
-            base_url=self.config.base_url,
-            timeout_s=self.config.timeout_s,
-            started=started,
-        )
+        return self.transport_error(exc, started=started)
 
 
 def to_anthropic_messages(messages: tuple[ChatMessage, ...]) -> list[dict[str, Any]]:

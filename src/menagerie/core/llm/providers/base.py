@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
+from menagerie.core.llm.errors import ProviderUnavailable
 from menagerie.core.llm.models import ChatRequest, Completion, StreamEvent
+from menagerie.core.llm.providers.upstream import transport_error
 
 ProviderKind = str  # "offline", "openai" (any OpenAI-compatible endpoint), "anthropic", "gemini"
 
@@ -58,3 +60,14 @@ class Provider(ABC):
     async def aclose(self) -> None:
         """Release connections; the default holds none."""
         return None
+
+    def transport_error(self, exc: BaseException, *, started: bool) -> ProviderUnavailable:
+        """A timeout, a refused connection or a cut stream, said with this provider's name,
+        address and time limit."""
+        return transport_error(
+            self.name,
+            exc,
+            base_url=self.config.base_url,
+            timeout_s=self.config.timeout_s,
+            started=started,
+        )

@@ -32,7 +32,6 @@ from menagerie.core.llm.providers.upstream import (
     Scrubber,
     incomplete_stream,
     status_error,
-    transport_error,
     unreadable,
 )
 
@@ -175,13 +174,7 @@ class GeminiProvider(Provider):
                 retry_after_s=_retry_delay(error),
                 upstream_code=str(exc.status) if exc.status else None,
             )
-        return transport_error(
-            self.name,
-            exc,
-            base_url=self.config.base_url,
-            timeout_s=self.config.timeout_s,
-            started=started,
-        )
+        return self.transport_error(exc, started=started)
 
 
 def to_gemini_contents(messages: tuple[ChatMessage, ...]) -> tuple[list[types.Content], str]:

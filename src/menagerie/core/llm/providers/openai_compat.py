@@ -46,7 +46,6 @@ from menagerie.core.llm.providers.upstream import (
     incomplete_stream,
     retry_after,
     status_error,
-    transport_error,
     unreadable,
 )
 
@@ -113,7 +112,7 @@ class OpenAICompatProvider(Provider):
                 self._url, data=body, headers=self._headers, proxy=self._proxy
             )
         except TRANSPORT_ERRORS as exc:
-            raise self._transport(exc, started=False) from None
+            raise self.transport_error(exc, started=False) from None
         if http.status >= 300:
             try:
                 raise await self._status(http)
@@ -165,7 +164,7 @@ class OpenAICompatProvider(Provider):
                             for call in calls.finished():
                                 yield ToolCallEvent(call)
         except TRANSPORT_ERRORS as exc:
-            raise self._transport(exc, started=received) from None
+            raise self.transport_error(exc, started=received) from None
         except ProviderError:
             raise
         except Exception as exc:  # a chunk that is not JSON, or not a chunk: no error escapes
@@ -224,15 +223,6 @@ class OpenAICompatProvider(Provider):
             quota=code == "insufficient_quota" or error.get("type") == "insufficient_quota",
             retry_after_s=retry_after(http.headers),
             upstream_code=code,
-        )
-
-    def _transport(self, exc: BaseException, *, started: bool) -> ProviderError:
-        return transport_error(
-            self.name,
-            exc,
-            base_url=self.config.base_url,
-            timeout_s=self.config.timeout_s,
-            started=started,
         )
 
     def _stream_error(self, body: object, fallback: str | None = None) -> ProviderError:
