@@ -4,6 +4,8 @@ never leaves every other writer waiting on a lock its connection no longer uses.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -74,3 +76,31 @@ async def test_a_session_cancelled_mid_statement_releases_the_lock(database: Dat
     async with database.engine.connect() as check:
         values = (await check.execute(text("SELECT x FROM t ORDER BY x"))).scalars().all()
     assert values == [1, 2, 3, 5]
+
+
+@pytest.mark.parametrize("url", ["sqlite", "postgresql"])
+def test_a_cancelled_reset_is_no_error_but_other_failures_are(
+    tmp_path: Path, url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLAlchemy's pool logs a connection given back by a cancelled task (a background loop
+    stopped at shutdown) as an error with a traceback; the connection is closed, rolled back,
+    and nothing failed: it is said at DEBUG. Any other failure stays an error."""
+    address = (
+        f"sqlite+aiosqlite:///{tmp_path / 'menagerie.db'}"
+        if url == "sqlite"
+        else "postgresql+asyncpg://nobody@127.0.0.1:1/none"  # never connected here
+    )
+    db = Database(address)
+    pool_logger = db.engine.sync_engine.pool.logger
+    caplog.set_level(logging.DEBUG, logger=pool_logger.name)
+    for error in (asyncio.CancelledError(), OSError("disk I/O error")):
+        try:
+            raise error
+        except BaseException:
+            pool_logger.error("Exception during reset or similar", exc_info=True)
+    cancelled, failed = [r for r in caplog.records if r.name == pool_logger.name]
+    assert (cancelled.levelno, cancelled.exc_info) == (logging.DEBUG, None)
+    assert "cancelled task" in cancelled.getMessage()
+    assert failed.levelno == logging.ERROR
+    assert failed.exc_info is not None
+    assert failed.getMessage() == "Exception during reset or similar"

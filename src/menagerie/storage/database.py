@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -35,6 +36,28 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+class CancelledResetFilter(logging.Filter):
+    """The pool's "Exception during reset or similar" when the task giving a connection back
+    was cancelled (a background loop stopped at shutdown, a client gone): no error, for the
+    pool invalidates that connection and closes it, rolled back. Said at DEBUG, without the
+    traceback an operator would take for a failure."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, asyncio.CancelledError):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        record.msg, record.args = "a connection given back by a cancelled task is closed", ()
+        record.exc_info, record.exc_text = None, None
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def _quiet_cancelled_resets(engine: AsyncEngine) -> None:
+    pool_logger = logging.getLogger(f"{type(engine.pool).__module__}.{type(engine.pool).__name__}")
+    if not any(isinstance(f, CancelledResetFilter) for f in pool_logger.filters):
+        pool_logger.addFilter(CancelledResetFilter())
+
+
 @dataclass(frozen=True, slots=True)
 class DatabaseStatus:
     healthy: bool
@@ -62,6 +85,7 @@ class Database:
         self.backend = url.split(":", 1)[0].split("+", 1)[0]
         self.connect_timeout = connect_timeout
         self.engine: AsyncEngine = self._create_engine(url, pool_size, connect_timeout)
+        _quiet_cancelled_resets(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._query_times: list[float] = []
 
